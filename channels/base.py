@@ -1,0 +1,116 @@
+"""The channel contract: proteins in, tokens ``(B, Lc, D)`` plus a mask out.
+
+A channel knows nothing about the other channels or about pairs: it turns
+each protein of a batch into up to ``Lc`` tokens of the fusion width ``D``.
+Later channels (homology, annotation, structure) only subclass
+:class:`Channel` and register themselves in :data:`CHANNELS`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+from ppi.registry import Registry
+
+if TYPE_CHECKING:
+    from ppi.backbones.base import BackboneConfig
+
+CHANNELS = Registry("channel")
+
+
+@dataclass(frozen=True)
+class ChannelConfig:
+    """Fields every channel has.
+
+    Attributes:
+        enabled: whether the model uses this channel (the ablation switch).
+        dropout: probability, during training, of hiding the whole channel for
+            a protein, so the model copes when it is missing at prediction time.
+    """
+
+    enabled: bool = False
+    dropout: float = 0.0
+
+
+@dataclass
+class Proteins:
+    """A batch of proteins: ids and their (validated) sequences."""
+
+    ids: list[str]
+    seqs: list[str]
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+@dataclass
+class Tokens:
+    """One channel's output for a batch.
+
+    Shapes:
+        tokens ``(B, Lc, D)``; mask ``(B, Lc)``, True where a token is real.
+    """
+
+    tokens: torch.Tensor
+    mask: torch.Tensor
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What the model tells a channel when it builds it.
+
+    Attributes:
+        dim: the fusion width D every channel projects to.
+        backbone: the sequence backbone's config (shared by channels that embed).
+        cache_dir: root of the on-disk cache (``PPI_CACHE``).
+    """
+
+    dim: int
+    backbone: BackboneConfig
+    cache_dir: Path
+
+
+class Channel(nn.Module):
+    """Base class of every channel."""
+
+    Config = ChannelConfig
+
+    def __init__(self, config: ChannelConfig, context: ChannelContext) -> None:
+        super().__init__()
+        self.config = config
+        self.context = context
+
+    def prepare(self, proteins: dict[str, str], accelerator: Any = None) -> None:
+        """Compute or load, once, what this channel needs for these proteins.
+
+        Called with every protein a run will see before training, evaluation or
+        scoring (e.g. frozen embeddings are filled into the cache here). The
+        default does nothing.
+        """
+
+    def forward(self, batch: Proteins) -> Tokens:
+        """Tokens for each protein of the batch.
+
+        Shapes:
+            returns tokens ``(B, Lc, D)`` and mask ``(B, Lc)``.
+        """
+        raise NotImplementedError
+
+    def save_assets(self, directory: Path) -> None:
+        """Write files the channel needs besides its weights (vocabularies)."""
+
+    def load_assets(self, directory: Path) -> None:
+        """Read what :meth:`save_assets` wrote."""
+
+    def frozen_state_prefixes(self) -> list[str]:
+        """State-dict key prefixes (relative to the channel) not saved with the model.
+
+        A frozen pretrained backbone is loaded from its own source rather than
+        copied into every trained model folder.
+        """
+        return []

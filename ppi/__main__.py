@@ -1,0 +1,6 @@
+"""``python -m ppi``."""
+
+from ppi.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+"""The ``ppi`` command line: one parser, one module per subcommand.
+
+Each module in :mod:`ppi.commands` has ``add_args(parser)`` and ``main(args)``;
+the first line of its docstring is the subcommand's help. Input errors become
+one line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from ppi import __version__
+from ppi.errors import InputError
+
+#: subcommand -> module under ppi.commands
+COMMANDS = {
+    "train": "train",
+    "evaluate": "evaluate",
+    "score": "score",
+    "config": "config",
+    "fetch-unirep": "fetch_unirep",
+}
+
+
+def create_parser() -> argparse.ArgumentParser:
+    """The full parser, with every subcommand (tests call this)."""
+    parser = argparse.ArgumentParser(
+        prog="ppi", description="Protein-protein interaction prediction."
+    )
+    parser.add_argument("--version", action="version", version=f"ppi {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, module_name in COMMANDS.items():
+        module = importlib.import_module(f"ppi.commands.{module_name}")
+        doc = (module.__doc__ or "").strip().splitlines()
+        sp = sub.add_parser(name, help=doc[0] if doc else "", description=module.__doc__)
+        module.add_args(sp)
+        sp.set_defaults(func=module.main)
+    return parser
+
+
+def run(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the subcommand; returns the exit code."""
+    args = create_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except InputError as exc:
+        print(f"ppi {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"ppi {args.command}: interrupted; rerun with the same arguments to resume", file=sys.stderr)
+        return 130
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console entry point ``ppi``."""
+    sys.exit(run(argv))

@@ -1,0 +1,1 @@
+"""Subcommands of the ``ppi`` command line, one module each."""

@@ -1,0 +1,206 @@
+"""Frozen-dataclass configs built from YAML plus ``key.sub=value`` overrides.
+
+A config tree is made of frozen dataclasses. A field whose metadata names a
+registry (``field(metadata={"registry": BACKBONES})``) holds the config of the
+component named by its ``name`` key; with ``"mapping": True`` it holds one such
+config per registered name (the channels). Unknown keys and bad values raise
+:class:`ppi.errors.ConfigError` naming the key and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal, Union, get_args, get_origin
+
+import yaml
+
+from ppi.errors import ConfigError
+
+
+def load_yaml(path: str | Path) -> dict[str, Any]:
+    """Read a YAML mapping, with errors that name the file."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: config file not found")
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML ({exc})".replace("\n", " ")) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def apply_overrides(data: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``data`` with each ``a.b.c=value`` override set.
+
+    Values are parsed as YAML scalars, so ``true``, ``3`` and ``[a, b]`` work.
+    """
+    out = _deep_copy(data)
+    for item in overrides:
+        if "=" not in item:
+            raise ConfigError(f"override '{item}': expected key.sub=value")
+        key, raw = item.split("=", 1)
+        parts = [p for p in key.strip().split(".") if p]
+        if not parts:
+            raise ConfigError(f"override '{item}': empty key")
+        node = out
+        for part in parts[:-1]:
+            child = node.get(part)
+            if not isinstance(child, dict):
+                child = {}
+                node[part] = child
+            node = child
+        node[parts[-1]] = _parse_scalar(raw)
+    return out
+
+
+def _parse_scalar(raw: str) -> Any:
+    try:
+        return yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        return raw
+
+
+def _deep_copy(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _deep_copy(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_deep_copy(v) for v in data]
+    return data
+
+
+def build(cls: type, data: Mapping[str, Any] | None, where: str = "") -> Any:
+    """Build the frozen dataclass ``cls`` from a mapping, validating every key."""
+    data = dict(data or {})
+    if not isinstance(data, dict):
+        raise ConfigError(f"{where or 'config'}: expected a mapping, got {data!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        key = _join(where, unknown[0])
+        raise ConfigError(
+            f"Unknown config key '{key}' (valid keys: {', '.join(sorted(fields))})"
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, fld in fields.items():
+        key = _join(where, name)
+        registry = fld.metadata.get("registry")
+        if registry is not None and fld.metadata.get("mapping"):
+            kwargs[name] = _build_mapping(registry, data.get(name), key)
+        elif registry is not None:
+            kwargs[name] = _build_component(registry, fld, data.get(name), key)
+        elif name in data:
+            kwargs[name] = _coerce(hints[name], data[name], key)
+    return cls(**kwargs)
+
+
+def _build_component(registry: Any, fld: dataclasses.Field, raw: Any, key: str) -> Any:
+    default = fld.default_factory() if fld.default_factory is not dataclasses.MISSING else None
+    raw = dict(raw or {})
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{key}: expected a mapping with a 'name', got {raw!r}")
+    name = raw.get("name", getattr(default, "name", None))
+    if name is None:
+        raise ConfigError(f"{key}.name: missing (choices: {', '.join(registry.names())})")
+    cfg_cls = registry.config_class(str(name))
+    if default is not None and getattr(default, "name", None) == name:
+        raw = {**to_dict(default), **raw}
+    raw["name"] = name
+    return build(cfg_cls, raw, key)
+
+
+def _build_mapping(registry: Any, raw: Any, key: str) -> dict[str, Any]:
+    raw = dict(raw or {})
+    unknown = sorted(set(raw) - set(registry.names()))
+    if unknown:
+        raise ConfigError(
+            f"Unknown {registry.kind} '{_join(key, unknown[0])}' "
+            f"(choices: {', '.join(registry.names())})"
+        )
+    return {n: build(registry.config_class(n), raw.get(n), _join(key, n)) for n in registry.names()}
+
+
+def _join(where: str, name: str) -> str:
+    return f"{where}.{name}" if where else name
+
+
+def _coerce(tp: Any, value: Any, key: str) -> Any:
+    """Check ``value`` against the annotation ``tp`` and convert where lossless."""
+    origin = get_origin(tp)
+    if origin is Literal:
+        return _coerce_literal(tp, value, key)
+    if origin in (Union, types.UnionType):
+        return _coerce_union(tp, value, key)
+    if origin in (tuple, list):
+        values = value if isinstance(value, (list, tuple)) else [value]
+        (inner, *_) = get_args(tp) or (Any,)
+        return tuple(_coerce(inner, v, f"{key}[{i}]") for i, v in enumerate(values))
+    if dataclasses.is_dataclass(tp):
+        return build(tp, value, key)
+    return _coerce_scalar(tp, value, key)
+
+
+def _coerce_literal(tp: Any, value: Any, key: str) -> Any:
+    choices = get_args(tp)
+    if value not in choices:
+        raise ConfigError(f"{key}: expected one of {', '.join(map(str, choices))}, got {value!r}")
+    return value
+
+
+def _coerce_union(tp: Any, value: Any, key: str) -> Any:
+    args = [a for a in get_args(tp) if a is not type(None)]
+    if value is None and len(args) < len(get_args(tp)):
+        return None
+    errors = []
+    for arg in args:
+        try:
+            return _coerce(arg, value, key)
+        except ConfigError as exc:
+            errors.append(str(exc))
+    raise ConfigError(errors[0])
+
+
+def _coerce_scalar(tp: Any, value: Any, key: str) -> Any:
+    if tp is Any:
+        return value
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    return value
+
+
+def to_dict(cfg: Any) -> Any:
+    """A plain nested dict (tuples as lists) of a config tree, for YAML/JSON."""
+    if dataclasses.is_dataclass(cfg):
+        return {f.name: to_dict(getattr(cfg, f.name)) for f in dataclasses.fields(cfg)}
+    if isinstance(cfg, dict):
+        return {k: to_dict(v) for k, v in cfg.items()}
+    if isinstance(cfg, (list, tuple)):
+        return [to_dict(v) for v in cfg]
+    return cfg
