@@ -101,6 +101,14 @@ class Channel(nn.Module):
         """
         raise NotImplementedError
 
+    def identity(self) -> str:
+        """What the tokens depend on besides the channel's trained weights.
+
+        For example a frozen backbone's weights or a search index; used in the
+        key of cached per-protein representations. Default: nothing.
+        """
+        return ""
+
     def save_assets(self, directory: Path) -> None:
         """Write files the channel needs besides its weights (vocabularies)."""
 

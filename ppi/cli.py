@@ -49,8 +49,27 @@ def run(argv: list[str] | None = None) -> int:
         print(f"ppi {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"ppi {args.command}: interrupted; rerun with the same arguments to resume", file=sys.stderr)
+        print(f"ppi {args.command}: interrupted; run it again to resume", file=sys.stderr)
         return 130
+
+
+def run_script(command: str, argv: list[str]) -> int:
+    """Run one subcommand from a script under ``accelerate launch``.
+
+    When several processes ran, the process group is shut down here, after the
+    work and before the interpreter exits: left to interpreter shutdown, gloo
+    can abort a process whose work had already finished.
+    """
+    code = run([command, *argv])
+    try:
+        import torch.distributed as dist
+
+        if dist.is_available() and dist.is_initialized():
+            dist.barrier()
+            dist.destroy_process_group()
+    except RuntimeError as exc:  # a peer already gone: the work itself is done
+        print(f"ppi {command}: process group shutdown: {exc}", file=sys.stderr)
+    return code
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -168,31 +168,36 @@ def _coerce_union(tp: Any, value: Any, key: str) -> Any:
     raise ConfigError(errors[0])
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _as_float(value: Any) -> float | None:
+    if _is_number(value):
+        return float(value)
+    try:
+        return float(value) if isinstance(value, str) else None
+    except ValueError:
+        return None
+
+
+#: scalar type -> (converter returning None when the value does not fit, what was expected)
+_SCALARS: dict[type, tuple[Any, str]] = {
+    bool: (lambda v: v if isinstance(v, bool) else None, "true or false"),
+    int: (lambda v: v if _is_number(v) and float(v).is_integer() else None, "an integer"),
+    float: (_as_float, "a number"),
+    str: (lambda v: str(v) if isinstance(v, str) or _is_number(v) else None, "a string"),
+}
+
+
 def _coerce_scalar(tp: Any, value: Any, key: str) -> Any:
-    if tp is Any:
+    if tp not in _SCALARS:
         return value
-    if tp is bool:
-        if isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected true or false, got {value!r}")
-    if tp is int:
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-        raise ConfigError(f"{key}: expected an integer, got {value!r}")
-    if tp is float:
-        if isinstance(value, (int, float)) and not isinstance(value, bool):
-            return float(value)
-        if isinstance(value, str):
-            try:
-                return float(value)
-            except ValueError:
-                pass
-        raise ConfigError(f"{key}: expected a number, got {value!r}")
-    if tp is str:
-        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
-            return str(value)
-        raise ConfigError(f"{key}: expected a string, got {value!r}")
-    return value
+    convert, expected = _SCALARS[tp]
+    out = convert(value)
+    if out is None:
+        raise ConfigError(f"{key}: expected {expected}, got {value!r}")
+    return int(out) if tp is int else out
 
 
 def to_dict(cfg: Any) -> Any:

@@ -1,0 +1,142 @@
+"""The sequence channel: a protein language model's per-residue embeddings as tokens.
+
+With a frozen backbone the embeddings are computed once per (backbone
+identity, sequence), stored in the embedding cache and read from memory during
+training; with a trained backbone they are computed in every step, on random
+crops of ``train_crop`` residues during training when that is set.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from ppi.backbones import BACKBONES
+from ppi.cache import EmbeddingCache, token_budget_batches
+from ppi.channels.base import CHANNELS, Channel, ChannelConfig, ChannelContext, Proteins, Tokens
+
+log = logging.getLogger("ppi")
+
+
+@dataclass(frozen=True)
+class SequenceConfig(ChannelConfig):
+    """Sequence channel settings.
+
+    Attributes:
+        enabled: on by default.
+        max_tokens: padded residues per embedding batch (token budget).
+        train_crop: while training a non-frozen backbone, embed a random window
+            of this many residues per protein (0 = whole sequences). Evaluation
+            and scoring always use whole sequences.
+    """
+
+    enabled: bool = True
+    max_tokens: int = 16384
+    train_crop: int = 0
+
+
+@CHANNELS.register("sequence")
+class SequenceChannel(Channel):
+    """Per-residue backbone embeddings projected to the fusion width."""
+
+    Config = SequenceConfig
+
+    def __init__(self, config: SequenceConfig, context: ChannelContext) -> None:
+        super().__init__(config, context)
+        self.backbone = BACKBONES.build(context.backbone)
+        self.norm = nn.LayerNorm(self.backbone.dim)
+        self.proj = nn.Linear(self.backbone.dim, context.dim)
+        self._store: dict[str, torch.Tensor] = {}
+
+    @property
+    def frozen(self) -> bool:
+        """Whether the backbone's weights stay fixed (so embeddings are cached)."""
+        return not self.backbone.trainable
+
+    def identity(self) -> str:
+        """What this channel's output depends on besides its own trained weights."""
+        return self.backbone.identity() if self.frozen else ""
+
+    def frozen_state_prefixes(self) -> list[str]:
+        """A frozen backbone is loaded from its source, not saved with the model."""
+        return ["backbone."] if self.frozen else []
+
+    def prepare(self, proteins: dict[str, str], accelerator: Any = None) -> None:
+        """Fill the embedding cache for these proteins and load them into memory.
+
+        Only with a frozen backbone; the main process computes, the others wait
+        and then read the cache.
+        """
+        if not self.frozen:
+            return
+        seqs = list(dict.fromkeys(s for s in proteins.values() if s not in self._store))
+        cache = EmbeddingCache(self.backbone.identity(), self.context.cache_dir)
+        main = accelerator is None or accelerator.is_main_process
+        if main:
+            self._fill(cache, seqs)
+        if accelerator is not None:
+            accelerator.wait_for_everyone()
+        for seq in seqs:
+            self._store[seq] = cache.get(seq)
+
+    @torch.no_grad()
+    def _fill(self, cache: EmbeddingCache, seqs: list[str]) -> None:
+        was_training = self.backbone.training
+        self.backbone.eval()
+        device = next(self.parameters()).device
+
+        def compute(batch: list[str]) -> list[torch.Tensor]:
+            emb, _ = self.backbone.to(device)(batch)  # (B, L, D)
+            return [emb[i, : len(s)] for i, s in enumerate(batch)]
+
+        todo = cache.missing(seqs)
+        if todo:
+            log.info("embedding %d sequences with %s", len(todo), self.backbone.identity())
+        cache.fill(
+            todo,
+            compute,
+            lambda s: token_budget_batches(s, self.config.max_tokens),
+            lambda it: tqdm(it, desc="embedding", unit="batch", leave=False),
+        )
+        self.backbone.train(was_training)
+
+    def forward(self, batch: Proteins) -> Tokens:
+        """Residue tokens of each protein.
+
+        Shapes:
+            returns tokens ``(B, L, D)`` and mask ``(B, L)``, L = longest sequence.
+        """
+        if self.frozen:
+            emb, mask = self._lookup(batch.seqs)
+        else:
+            emb, mask = self.backbone(self._crop(batch.seqs))  # (B, L, Db)
+        return Tokens(self.proj(self.norm(emb)), mask)  # (B, L, D)
+
+    def _crop(self, seqs: list[str]) -> list[str]:
+        crop = self.config.train_crop
+        if not self.training or crop <= 0:
+            return seqs
+        out = []
+        for s in seqs:
+            start = random.randint(0, max(len(s) - crop, 0))
+            out.append(s[start : start + crop])
+        return out
+
+    def _lookup(self, seqs: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        missing = [s for s in seqs if s not in self._store]
+        if missing:
+            self.prepare({str(i): s for i, s in enumerate(missing)})
+        device = self.proj.weight.device
+        length = max(len(s) for s in seqs)
+        emb = torch.zeros(len(seqs), length, self.backbone.dim, device=device)  # (B, L, Db)
+        mask = torch.zeros(len(seqs), length, dtype=torch.bool, device=device)  # (B, L)
+        for i, s in enumerate(seqs):
+            emb[i, : len(s)] = self._store[s].to(device, emb.dtype)
+            mask[i, : len(s)] = True
+        return emb, mask

@@ -1,0 +1,155 @@
+"""A resumable, content-addressed cache of per-protein tensors.
+
+The key of an entry is a hash of everything that determines its value: the
+producer's identity (backbone name, weights checksum, layer) and the sequence,
+never a protein's name. Entries are half-precision safetensors files written
+atomically (temp file + rename), so an interrupted run leaves only whole
+entries and the next run computes just what is missing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+
+def cache_root() -> Path:
+    """The cache root: ``$PPI_CACHE`` or ``~/.cache/ppi``."""
+    return Path(os.environ.get("PPI_CACHE") or Path.home() / ".cache" / "ppi").expanduser()
+
+
+def digest(*parts: str) -> str:
+    """A sha256 hex digest of the parts (joined unambiguously)."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode()
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def atomic_save(tensors: dict[str, torch.Tensor], path: Path) -> None:
+    """Write a safetensors file so readers only ever see a whole file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        save_file(tensors, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+class EmbeddingCache:
+    """Per-sequence tensors of one producer, stored under ``root/<kind>/<identity hash>``.
+
+    Args:
+        identity: string naming the producer and everything it depends on.
+        root: cache root (default :func:`cache_root`).
+        kind: a folder name grouping entries of one sort (``embeddings``).
+        dtype: precision entries are stored in (half by default).
+    """
+
+    def __init__(
+        self,
+        identity: str,
+        root: Path | None = None,
+        kind: str = "embeddings",
+        dtype: torch.dtype = torch.float16,
+    ):
+        self.identity = identity
+        self.dtype = dtype
+        self.directory = (root or cache_root()) / kind / digest(identity)[:16]
+
+    def path(self, seq: str) -> Path:
+        """Where the entry of ``seq`` lives."""
+        key = digest(self.identity, seq)
+        return self.directory / key[:2] / f"{key[2:]}.safetensors"
+
+    def __contains__(self, seq: str) -> bool:
+        return self.path(seq).is_file()
+
+    def missing(self, seqs: Iterable[str]) -> list[str]:
+        """Distinct sequences without an entry, in first-seen order."""
+        return [s for s in dict.fromkeys(seqs) if s not in self]
+
+    def put(self, seq: str, value: torch.Tensor) -> None:
+        """Store ``value`` for ``seq`` in the cache's precision (a clone, not a view)."""
+        tensor = value.detach().to("cpu", self.dtype).contiguous().clone()
+        atomic_save({"value": tensor}, self.path(seq))
+        self._write_identity()
+
+    def get(self, seq: str) -> torch.Tensor:
+        """The stored tensor for ``seq``."""
+        return load_file(self.path(seq))["value"]
+
+    def fill(
+        self,
+        seqs: Iterable[str],
+        compute: Callable[[list[str]], list[torch.Tensor]],
+        batches: Callable[[list[str]], Iterable[list[str]]],
+        progress: Callable[[Iterable], Iterable] | None = None,
+    ) -> int:
+        """Compute and store entries for the sequences that have none.
+
+        Args:
+            seqs: sequences wanted.
+            compute: maps a batch of sequences to one tensor each.
+            batches: splits the missing sequences into batches.
+            progress: optional wrapper (e.g. tqdm) around the batch iterator.
+
+        Returns:
+            How many entries were computed (0 when everything was cached).
+        """
+        todo = self.missing(seqs)
+        if not todo:
+            return 0
+        groups = list(batches(todo))
+        for group in progress(groups) if progress else groups:
+            for seq, value in zip(group, compute(group), strict=True):
+                self.put(seq, value)
+        return len(todo)
+
+    def _write_identity(self) -> None:
+        marker = self.directory / "IDENTITY"
+        if not marker.exists():
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            tmp = marker.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(self.identity + "\n")
+            os.replace(tmp, marker)
+
+
+def token_budget_batches(seqs: list[str], max_tokens: int, max_batch: int = 256) -> list[list[str]]:
+    """Length-sorted batches whose padded size stays under ``max_tokens``.
+
+    Sorting by length keeps padding small; a sequence longer than the budget
+    gets a batch of its own.
+    """
+    order = sorted(seqs, key=len, reverse=True)
+    out: list[list[str]] = []
+    batch: list[str] = []
+    for seq in order:
+        longest = len(batch[0]) if batch else len(seq)
+        if batch and ((len(batch) + 1) * longest > max_tokens or len(batch) >= max_batch):
+            out.append(batch)
+            batch = []
+        batch.append(seq)
+    if batch:
+        out.append(batch)
+    return out

@@ -1,0 +1,97 @@
+"""Evaluate a trained model: metrics.json and ROC, PR, confusion and loss plots.
+
+Either ``--run RUN_DIR`` (its best model on its own test split) or
+``--model MODEL_DIR`` with ``--pairs`` and ``--fasta`` (pair task) or
+``--table`` (single task). Runs under ``accelerate launch`` too; several
+processes report the same numbers as one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+from pathlib import Path
+
+from ppi.logs import setup_logging
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    """Options of ``ppi evaluate``."""
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--run", help="a training run directory (uses its model and test split)")
+    src.add_argument("--model", help="a model folder (config.json + model.safetensors)")
+    parser.add_argument("--pairs", help="labelled pairs TSV/CSV (with --model, pair task)")
+    parser.add_argument("--fasta", help="sequences of the pairs' proteins (with --model)")
+    parser.add_argument("--table", help="labelled sequence table (with --model, single task)")
+    parser.add_argument("--out", help="report folder (default: <run>/ or <model>/evaluation)")
+    parser.add_argument("--batch-size", type=int, default=256, help="pairs or proteins per step")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Predict, gather, and write the report."""
+    from accelerate import Accelerator
+
+    from ppi.evaluation import loss_function, predict
+    from ppi.plots import write_report
+
+    setup_logging()
+    accelerator = Accelerator()
+    model, data, out = _inputs(args)
+    model.to(accelerator.device)
+    model.prepare_channels(data.proteins, accelerator)
+    loader = _loader(model, data, args.batch_size)
+    model, loader = accelerator.prepare(model, loader)
+    inner = accelerator.unwrap_model(model)
+    labels, probs, _ = predict(model, loader, accelerator, loss_function(inner.task, inner.multi_label))
+    if accelerator.is_main_process:
+        metrics = write_report(out, inner.task, labels, probs,
+                               class_names=list(inner.class_names) or None, prefix="test")
+        shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
+        accelerator.print(json.dumps(shown))
+        accelerator.print(f"report: {out}")
+    return 0
+
+
+def _inputs(args: argparse.Namespace):
+    from ppi.config import load_config
+    from ppi.datasets import load_pair_data, load_single_data
+    from ppi.errors import InputError
+    from ppi.model import PPIModel
+    from ppi.train import load_task_data
+
+    if args.run:
+        run = Path(args.run)
+        if not (run / "model").is_dir():
+            raise InputError(f"--run {run}: no trained model in it (expected {run / 'model'})")
+        model = PPIModel.from_pretrained(run / "model")
+        data = load_task_data(load_config(run / "config.yaml"))
+        data.splits = {"test": data.splits["test"]}
+        return model, data, Path(args.out or run)
+    model = PPIModel.from_pretrained(args.model)
+    need = ("pairs", "fasta") if model.task == "pair" else ("table",)
+    missing = [f"--{n}" for n in need if not getattr(args, n)]
+    if missing:
+        raise InputError(f"--model with a {model.task} model needs {' and '.join(missing)}")
+    data_cfg = dataclasses.replace(model.config.data, valid="", limit=0)
+    if model.task == "pair":
+        data_cfg = dataclasses.replace(data_cfg, fasta=args.fasta, train=args.pairs, valid=args.pairs,
+                                       test=args.pairs)
+        data = load_pair_data(data_cfg)
+    else:
+        data_cfg = dataclasses.replace(data_cfg, train=args.table, valid=args.table, test=args.table)
+        data = load_single_data(data_cfg, classes=model.class_names)
+    data.splits = {"test": data.splits["test"]}
+    return model, data, Path(args.out or Path(args.model) / "evaluation")
+
+
+def _loader(model, data, batch_size: int):
+    from torch.utils.data import DataLoader
+
+    from ppi.datasets import PairCollator, SingleCollator
+
+    if model.task == "pair":
+        collate = PairCollator(data.proteins)
+    else:
+        collate = SingleCollator(data.proteins, len(model.class_names), model.multi_label)
+    return DataLoader(data.splits["test"], batch_size, shuffle=False, collate_fn=collate)

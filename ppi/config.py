@@ -1,0 +1,146 @@
+"""The run configuration: one frozen dataclass tree, read from YAML plus overrides.
+
+The defaults are the quick start: the bundled Guo yeast pairs, a small
+transformer trained from scratch, the sequence channel alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from ppi import configtools
+from ppi.backbones import BACKBONES, BackboneConfig
+from ppi.channels import CHANNELS, ChannelConfig
+from ppi.fusion import FUSIONS, FusionConfig, HeadConfig
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """Where the data comes from and how it is split.
+
+    Attributes:
+        fasta: protein sequences (pair task). ``example:...`` names bundled data.
+        train: training pairs (pair task) or table (single task).
+        valid: validation file; empty = carved out of ``train``.
+        test: test file; empty = carved out of ``train``.
+        valid_fraction: share of ``train`` used for validation when ``valid`` is empty.
+        test_fraction: share of ``train`` used for testing when ``test`` is empty.
+        split_seed: seed of that random split.
+        limit: keep only this many training examples (0 = all), for quick trials.
+        sequence_column: sequence column of a single-task table.
+        label_column: label column of a single-task table.
+        id_column: id column of a single-task table (empty = row numbers).
+        label_separator: separator of several labels in one cell (multi-label).
+    """
+
+    fasta: str = "example:guo_yeast/sequences.fasta"
+    train: str = "example:guo_yeast/pairs.tsv"
+    valid: str = ""
+    test: str = ""
+    valid_fraction: float = 0.1
+    test_fraction: float = 0.1
+    split_seed: int = 0
+    limit: int = 0
+    sequence_column: str = "sequence"
+    label_column: str = "label"
+    id_column: str = ""
+    label_separator: str = ""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Optimisation and checkpointing.
+
+    Attributes:
+        epochs: most epochs.
+        batch_size: pairs (or proteins) per step and process.
+        eval_batch_size: pairs (or proteins) per evaluation step.
+        lr: peak learning rate (AdamW, linear warm-up then cosine decay).
+        weight_decay: AdamW weight decay.
+        warmup: share of steps spent warming up.
+        grad_accum: steps whose gradients add up before an update.
+        max_grad_norm: gradient clipping norm (0 = none).
+        patience: epochs without a better validation AUPR (or AUROC/accuracy
+            for single tasks) before stopping.
+        stop_after: end this invocation after this many epochs (0 = never);
+            the run resumes with ``resume=<run dir>``. For time-sliced queues.
+        keep_checkpoints: epoch checkpoints kept on disk.
+        log_with: accelerate trackers (tensorboard, mlflow, wandb; empty = none).
+    """
+
+    epochs: int = 6
+    batch_size: int = 64
+    eval_batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 0.01
+    warmup: float = 0.05
+    grad_accum: int = 1
+    max_grad_norm: float = 1.0
+    patience: int = 3
+    stop_after: int = 0
+    keep_checkpoints: int = 2
+    log_with: tuple[str, ...] = ("tensorboard",)
+
+
+@dataclass(frozen=True)
+class Config:
+    """One training run.
+
+    Attributes:
+        task: ``pair`` (interaction of two proteins) or ``single`` (classes or
+            labels of one protein).
+        seed: seed of initialisation, data order and dropout.
+        output_dir: where run directories are made.
+        run_name: the run directory's name (empty = task and time stamp).
+        resume: a run directory to continue from its last checkpoint.
+        data: inputs and split.
+        backbone: the sequence backbone (registry name plus its settings).
+        channels: one entry per registered channel; ``enabled`` switches it.
+        fusion: the cross-attention fusion.
+        head: the classification head.
+        train: optimisation.
+    """
+
+    task: Literal["pair", "single"] = "pair"
+    seed: int = 0
+    output_dir: str = "runs"
+    run_name: str = ""
+    resume: str = ""
+    data: DataConfig = field(default_factory=DataConfig)
+    backbone: BackboneConfig = field(
+        default_factory=lambda: BACKBONES.config_class("scratch")(),
+        metadata={"registry": BACKBONES},
+    )
+    channels: dict[str, ChannelConfig] = field(
+        default_factory=lambda: {n: CHANNELS.config_class(n)() for n in CHANNELS.names()},
+        metadata={"registry": CHANNELS, "mapping": True},
+    )
+    fusion: FusionConfig = field(default_factory=FusionConfig, metadata={"registry": FUSIONS})
+    head: HeadConfig = field(default_factory=HeadConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Build a :class:`Config` from an optional YAML file and ``key=value`` overrides."""
+    data: dict[str, Any] = configtools.load_yaml(path) if path else {}
+    data = configtools.apply_overrides(data, list(overrides or []))
+    return configtools.build(Config, data)
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """Rebuild a :class:`Config` from :func:`config_to_dict` output."""
+    return configtools.build(Config, data)
+
+
+def config_to_dict(config: Config) -> dict[str, Any]:
+    """A plain dict of the whole resolved config."""
+    return configtools.to_dict(config)
+
+
+def dump_config(config: Config) -> str:
+    """The resolved config as YAML text (what each run directory keeps)."""
+    return yaml.safe_dump(config_to_dict(config), sort_keys=False)

@@ -1,0 +1,182 @@
+"""Turn the configured files into protein tables and split example lists.
+
+Pair task: a FASTA plus pair files -> ``{id: sequence}`` and lists of
+:class:`ppi.data.pairs.Pair`. Single task: tables -> ``{id: sequence}`` and
+``(id, target)`` examples with the class names. Either way each batch carries
+every distinct protein once, so a protein in several pairs of a batch is
+embedded once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from ppi.config import DataConfig
+from ppi.data.examples import resolve
+from ppi.data.fasta import read_fasta
+from ppi.data.pairs import Pair, read_pairs, write_pairs
+from ppi.data.splits import random_split
+from ppi.data.tables import read_table
+from ppi.errors import InputError
+
+log = logging.getLogger("ppi")
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class TaskData:
+    """Everything a run reads: proteins, split examples and, for single tasks, classes."""
+
+    proteins: dict[str, str]
+    splits: dict[str, list]
+    class_names: tuple[str, ...] = ()
+    multi_label: bool = False
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def load_pair_data(cfg: DataConfig) -> TaskData:
+    """Read the FASTA and pair files; split ``train`` where valid/test are not given."""
+    fasta = resolve(cfg.fasta)
+    proteins = read_fasta(fasta)
+
+    def read(ref: str) -> list[Pair]:
+        return read_pairs(resolve(ref), known_ids=proteins, fasta_name=fasta.name)
+
+    train = read(cfg.train)
+    valid = read(cfg.valid) if cfg.valid else None
+    test = read(cfg.test) if cfg.test else None
+    splits = _split(train, valid, test, cfg, key=lambda p: p.label)
+    used = {i for part in splits.values() for p in part for i in (p.a, p.b)}
+    return TaskData({k: v for k, v in proteins.items() if k in used}, splits)
+
+
+def load_single_data(cfg: DataConfig, classes: tuple[str, ...] = ()) -> TaskData:
+    """Read single-task tables; labels become class indices or multi-hot vectors.
+
+    ``classes`` fixes the class order (a trained model's); a label outside it
+    is an error. Without it the classes are the sorted distinct labels.
+    """
+    sep = cfg.label_separator or None
+    tables = {}
+    for name in SPLITS:
+        ref = getattr(cfg, name)
+        if ref:
+            tables[name] = read_table(
+                resolve(ref), cfg.sequence_column, cfg.label_column, cfg.id_column or None, sep
+            )
+    proteins: dict[str, str] = {}
+    examples: dict[str, list] = {}
+    for name, table in tables.items():
+        for i, (pid, seq, label) in enumerate(zip(table.ids, table.seqs, table.labels, strict=True)):
+            key = f"{name}:{pid}" if pid.startswith("row") else pid
+            proteins[key] = seq
+            examples.setdefault(name, []).append((key, label if sep else [label], i))
+    seen = {lab for ex in examples.values() for _, labs, _ in ex for lab in labs}
+    if classes and seen - set(classes):
+        raise InputError(
+            f"{cfg.train}: labels the model was not trained on: {', '.join(sorted(seen - set(classes))[:5])} "
+            f"(known: {', '.join(classes)})"
+        )
+    classes = tuple(classes) or tuple(sorted(seen))
+    index = {c: i for i, c in enumerate(classes)}
+    converted = {
+        n: [(pid, [index[x] for x in labs]) for pid, labs, _ in ex] for n, ex in examples.items()
+    }
+    splits = _split(
+        converted["train"], converted.get("valid"), converted.get("test"), cfg,
+        key=lambda ex: tuple(ex[1]),
+    )
+    return TaskData(proteins, splits, classes, multi_label=sep is not None)
+
+
+def _split(train: list, valid: list | None, test: list | None, cfg: DataConfig, key) -> dict:
+    if cfg.limit and cfg.limit < len(train):
+        train = random.Random(cfg.split_seed).sample(train, cfg.limit)
+    fractions = (0.0 if valid is not None else cfg.valid_fraction,
+                 0.0 if test is not None else cfg.test_fraction)
+    if any(fractions):
+        train, v, t = random_split(train, *fractions, cfg.split_seed, key=key)
+        valid = valid if valid is not None else v
+        test = test if test is not None else t
+    if not valid or not test:
+        raise InputError(
+            "data: need validation and test examples; give data.valid/data.test files "
+            "or set data.valid_fraction/data.test_fraction above 0"
+        )
+    return {"train": train, "valid": valid, "test": test}
+
+
+def write_splits(data: TaskData, directory: Path) -> None:
+    """Keep the exact split of a pair run in its run directory (``splits/*.tsv``)."""
+    for name, part in data.splits.items():
+        if part and isinstance(part[0], Pair):
+            write_pairs(part, directory / "splits" / f"{name}.tsv")
+
+
+class PairCollator:
+    """Batches of pairs -> distinct proteins, index pairs and labels."""
+
+    def __init__(self, proteins: dict[str, str]) -> None:
+        self.proteins = proteins
+
+    def __call__(self, items: Sequence[Pair]) -> dict:
+        """Collate pairs.
+
+        Shapes:
+            ``pairs`` ``(P, 2)`` long indices into ``ids``; ``labels`` ``(P,)``.
+        """
+        ids = list(dict.fromkeys(i for p in items for i in (p.a, p.b)))
+        where = {pid: n for n, pid in enumerate(ids)}
+        pairs = torch.tensor([[where[p.a], where[p.b]] for p in items], dtype=torch.long)
+        labels = torch.tensor([p.label if p.label is not None else -1.0 for p in items])
+        return {"ids": ids, "seqs": [self.proteins[i] for i in ids], "pairs": pairs, "labels": labels}
+
+
+class SingleCollator:
+    """Batches of ``(id, class indices)`` -> proteins and targets."""
+
+    def __init__(self, proteins: dict[str, str], classes: int, multi_label: bool) -> None:
+        self.proteins = proteins
+        self.classes = classes
+        self.multi_label = multi_label
+
+    def __call__(self, items: Sequence[tuple[str, list[int]]]) -> dict:
+        """Collate proteins.
+
+        Shapes:
+            ``labels`` ``(B,)`` class indices, or ``(B, C)`` multi-hot when multi-label.
+        """
+        ids = [pid for pid, _ in items]
+        if self.multi_label:
+            labels = torch.zeros(len(items), self.classes)
+            for row, (_, labs) in enumerate(items):
+                labels[row, labs] = 1.0
+        else:
+            labels = torch.tensor([labs[0] for _, labs in items], dtype=torch.long)
+        return {"ids": ids, "seqs": [self.proteins[i] for i in ids], "pairs": None, "labels": labels}
+
+
+class EpochSampler(torch.utils.data.Sampler):
+    """A permutation that depends only on (seed, epoch), so a resumed run sees the same order."""
+
+    def __init__(self, n: int, seed: int, shuffle: bool = True) -> None:
+        self.n, self.seed, self.shuffle, self.epoch = n, seed, shuffle, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Choose the permutation of ``epoch``."""
+        self.epoch = epoch
+
+    def __iter__(self):
+        if not self.shuffle:
+            return iter(range(self.n))
+        g = torch.Generator().manual_seed(self.seed * 100003 + self.epoch)
+        return iter(torch.randperm(self.n, generator=g).tolist())
+
+    def __len__(self) -> int:
+        return self.n

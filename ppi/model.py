@@ -1,0 +1,186 @@
+"""The model: enabled channels -> fusion -> a pair or single-sequence head.
+
+On disk a model is a folder (:meth:`PPIModel.save_pretrained`): ``config.json``
+(the run's resolved config, outputs and class names), ``model.safetensors``
+(every weight except a frozen pretrained backbone, which is loaded from its
+own source) and one sub-folder per channel for its vocabularies.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from ppi import __version__
+from ppi.cache import atomic_save, cache_root, digest, file_digest
+from ppi.channels import CHANNELS, ChannelContext, Proteins
+from ppi.config import Config, config_from_dict, config_to_dict
+from ppi.errors import ConfigError, WeightsError
+from ppi.fusion import FUSIONS, HEADS
+
+WEIGHTS = "model.safetensors"
+CONFIG = "config.json"
+
+
+class PPIModel(nn.Module):
+    """Channels, fusion and head, built from a :class:`ppi.config.Config`.
+
+    Args:
+        config: the run config.
+        outputs: logits per example (1 for pairs; classes or labels for single).
+        class_names: names of the single-task classes, kept with the model.
+        multi_label: single task with independent labels (sigmoid, not softmax).
+    """
+
+    def __init__(
+        self,
+        config: Config,
+        outputs: int = 1,
+        class_names: tuple[str, ...] = (),
+        multi_label: bool = False,
+    ) -> None:
+        super().__init__()
+        self.config = config
+        self.outputs = outputs
+        self.class_names = tuple(class_names)
+        self.multi_label = multi_label
+        ctx = ChannelContext(config.fusion.dim, config.backbone, cache_root())
+        enabled = {n: c for n, c in config.channels.items() if c.enabled}
+        if not enabled:
+            raise ConfigError(
+                "no channel is enabled; set channels.<name>.enabled=true "
+                f"(choices: {', '.join(CHANNELS.names())})"
+            )
+        self.channels = nn.ModuleDict({n: CHANNELS.get(n)(c, ctx) for n, c in enabled.items()})
+        fusion_cfg = config.fusion
+        if config.task == "single":  # no pair stage: its weights would never train
+            fusion_cfg = dataclasses.replace(fusion_cfg, pair_layers=0)
+        self.fusion = FUSIONS.build(fusion_cfg, list(self.channels))
+        self.head = HEADS.get(config.task)(config.head, config.fusion.dim, outputs)
+
+    @property
+    def task(self) -> str:
+        """``pair`` or ``single``."""
+        return self.config.task
+
+    def prepare_channels(self, proteins: dict[str, str], accelerator: Any = None) -> None:
+        """Let every channel compute or load what it needs for these proteins."""
+        for channel in self.channels.values():
+            channel.prepare(proteins, accelerator)
+
+    def encode(self, batch: Proteins) -> torch.Tensor:
+        """Fused latent tokens of each protein.
+
+        During training each channel is hidden for a protein with the
+        probability of its ``dropout`` setting.
+
+        Shapes:
+            returns ``(B, M, D)``.
+        """
+        parts = {}
+        for name, channel in self.channels.items():
+            part = channel(batch)
+            p = channel.config.dropout
+            if self.training and p > 0:
+                keep = torch.rand(part.mask.shape[0], 1, device=part.mask.device) >= p  # (B, 1)
+                part.mask = part.mask & keep
+            parts[name] = part
+        return self.fusion.encode(parts)
+
+    def pair_logits(self, za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
+        """Interaction logits from two proteins' latent tokens.
+
+        Shapes:
+            za, zb ``(P, M, D)`` -> ``(P,)``.
+        """
+        ha, hb, _ = self.fusion.interact(za, zb)
+        return self.head(ha, hb)
+
+    def forward(self, ids: list[str], seqs: list[str], pairs: torch.Tensor | None = None):
+        """Logits for the pairs (pair task) or the proteins (single task).
+
+        Shapes:
+            pairs ``(P, 2)`` indices into the proteins -> ``(P,)``;
+            single task -> ``(B, C)``.
+        """
+        z = self.encode(Proteins(list(ids), list(seqs)))  # (B, M, D)
+        if self.task == "single":
+            return self.head(z)
+        return self.pair_logits(z[pairs[:, 0]], z[pairs[:, 1]])
+
+    # -- saving and loading ----------------------------------------------------------
+    def _saved_keys(self) -> list[str]:
+        skip = [
+            f"channels.{name}.{prefix}"
+            for name, ch in self.channels.items()
+            for prefix in ch.frozen_state_prefixes()
+        ]
+        return [k for k in self.state_dict() if not any(k.startswith(s) for s in skip)]
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        """Write the model folder (config, weights, channel assets)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = self.state_dict()
+        tensors = {k: state[k].detach().cpu().contiguous().clone() for k in self._saved_keys()}
+        atomic_save(tensors, directory / WEIGHTS)
+        for name, channel in self.channels.items():
+            channel.save_assets(directory / name)
+        meta = {
+            "ppi_version": __version__,
+            "outputs": self.outputs,
+            "class_names": list(self.class_names),
+            "multi_label": self.multi_label,
+            "config": config_to_dict(self.config),
+        }
+        tmp = directory / f".{CONFIG}.tmp"
+        tmp.write_text(json.dumps(meta, indent=2))
+        os.replace(tmp, directory / CONFIG)
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path, map_location: str = "cpu") -> PPIModel:
+        """Load a model folder strictly: missing or unexpected weights are an error."""
+        directory = Path(directory)
+        for name in (CONFIG, WEIGHTS):
+            if not (directory / name).is_file():
+                raise WeightsError(f"{directory}: not a ppi model folder (no {name})")
+        meta = json.loads((directory / CONFIG).read_text())
+        model = cls(
+            config_from_dict(meta["config"]),
+            outputs=meta["outputs"],
+            class_names=tuple(meta.get("class_names", ())),
+            multi_label=meta.get("multi_label", False),
+        )
+        for name, channel in model.channels.items():
+            channel.load_assets(directory / name)
+        model.load_weights(directory / WEIGHTS, map_location)
+        model.source = directory
+        return model
+
+    def load_weights(self, path: Path, map_location: str = "cpu") -> None:
+        """Load ``model.safetensors`` strictly (frozen backbones excepted)."""
+        state = load_file(str(path), device=map_location)
+        expected = set(self._saved_keys())
+        missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+        if missing or unexpected:
+            raise WeightsError(
+                f"{path}: weights do not match the model "
+                f"(missing: {', '.join(missing[:5]) or 'none'}; "
+                f"unexpected: {', '.join(unexpected[:5]) or 'none'})"
+            )
+        self.load_state_dict(state, strict=False)
+
+    def identity(self) -> str:
+        """Names everything a protein's fused representation depends on."""
+        source = getattr(self, "source", None)
+        weights = file_digest(Path(source) / WEIGHTS) if source else "unsaved"
+        channel_ids = [f"{n}={c.identity()}" for n, c in self.channels.items()]
+        return digest("ppi-representation", weights, *channel_ids)

@@ -1,0 +1,286 @@
+"""Training on Accelerate: one CPU process, several processes, or GPUs.
+
+Follows Accelerate's own examples: ``prepare``, ``accumulate``,
+``gather_for_metrics`` (so two processes report the numbers one would),
+``save_state`` each epoch for ``resume=<run dir>``, trackers through
+``log_with``. The best model (by validation AUPR, or accuracy for single
+tasks) is kept as a ``from_pretrained`` folder in ``<run dir>/model``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator, PartialState
+from accelerate.utils import ProjectConfiguration, broadcast_object_list, set_seed
+from torch.utils.data import DataLoader
+from tqdm.auto import tqdm
+
+from ppi.config import Config, dump_config, load_config
+from ppi.datasets import (
+    EpochSampler,
+    PairCollator,
+    SingleCollator,
+    TaskData,
+    load_pair_data,
+    load_single_data,
+    write_splits,
+)
+from ppi.errors import ConfigError, InputError
+from ppi.evaluation import loss_function, predict, selection_metric
+from ppi.model import PPIModel
+from ppi.plots import write_report
+
+log = logging.getLogger("ppi")
+STATE = "trainer_state.json"
+
+
+@dataclass
+class TrainerState:
+    """What a resumed run needs besides Accelerate's own state."""
+
+    epoch: int = 0
+    best: float = -math.inf
+    best_epoch: int = -1
+    bad_epochs: int = 0
+    history: list[dict] = field(default_factory=list)
+
+
+def load_task_data(config: Config) -> TaskData:
+    """The data of the configured task."""
+    return load_pair_data(config.data) if config.task == "pair" else load_single_data(config.data)
+
+
+def build_model(config: Config, data: TaskData) -> PPIModel:
+    """A fresh model sized for the task's outputs."""
+    outputs = 1 if config.task == "pair" else len(data.class_names)
+    return PPIModel(config, outputs, data.class_names, data.multi_label)
+
+
+def make_loaders(config: Config, data: TaskData) -> tuple[dict[str, DataLoader], EpochSampler]:
+    """Train/valid/test loaders; the train sampler's order depends on (seed, epoch) only."""
+    if config.task == "pair":
+        collate = PairCollator(data.proteins)
+    else:
+        collate = SingleCollator(data.proteins, len(data.class_names), data.multi_label)
+    sampler = EpochSampler(len(data.splits["train"]), config.seed)
+    loaders = {
+        "train": DataLoader(
+            data.splits["train"], config.train.batch_size, sampler=sampler, collate_fn=collate
+        )
+    }
+    for name in ("valid", "test"):
+        loaders[name] = DataLoader(
+            data.splits[name], config.train.eval_batch_size, shuffle=False, collate_fn=collate
+        )
+    return loaders, sampler
+
+
+def make_optimizer(model: PPIModel, config: Config, steps: int):
+    """AdamW with linear warm-up and cosine decay over ``steps`` updates."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=config.train.lr, weight_decay=config.train.weight_decay)
+    warm = max(1, int(config.train.warmup * steps))
+
+    def factor(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        progress = min(1.0, (step - warm) / max(1, steps - warm))
+        return 0.5 * (1 + math.cos(math.pi * progress))
+
+    return opt, torch.optim.lr_scheduler.LambdaLR(opt, factor)
+
+
+def resolve_run(config: Config, state: PartialState) -> tuple[Config, Path]:
+    """The run directory (new, or the one being resumed) and the config to use."""
+    if config.resume:
+        run_dir = Path(config.resume)
+        if not (run_dir / "config.yaml").is_file():
+            raise InputError(f"resume={run_dir}: not a run directory (no config.yaml)")
+        return load_config(run_dir / "config.yaml"), run_dir
+    name = config.run_name or f"{config.task}-{time.strftime('%Y%m%d-%H%M%S')}"
+    shared = [name]
+    if state.num_processes > 1:
+        broadcast_object_list(shared)  # every process writes to the main process's folder
+    return config, Path(config.output_dir) / shared[0]
+
+
+def trackers(config: Config) -> list[str]:
+    """Accelerate tracker names, checked to be installed."""
+    from accelerate.utils import imports
+
+    wanted = list(config.train.log_with)
+    for name in wanted:
+        check = getattr(imports, f"is_{name}_available", None)
+        if check is None or not check():
+            raise ConfigError(
+                f"train.log_with: tracker '{name}' is not available "
+                f"(install it, e.g. pip install 'ppi[{name}]', or set train.log_with=[])"
+            )
+    return wanted
+
+
+def train(config: Config) -> Path:
+    """Train, keep the best model, evaluate it on the test split; returns the run directory."""
+    config, run_dir = resolve_run(config, PartialState())
+    accelerator = Accelerator(
+        gradient_accumulation_steps=config.train.grad_accum,
+        log_with=trackers(config) or None,
+        project_config=ProjectConfiguration(str(run_dir), str(run_dir / "tensorboard")),
+    )
+    set_seed(config.seed)
+    data = load_task_data(config)
+    if accelerator.is_main_process:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(dump_config(config))
+        write_splits(data, run_dir)
+    model = build_model(config, data).to(accelerator.device)
+    model.prepare_channels(data.proteins, accelerator)
+    loaders, sampler = make_loaders(config, data)
+    steps = math.ceil(len(loaders["train"]) / config.train.grad_accum) * config.train.epochs
+    optimizer, scheduler = make_optimizer(model, config, steps)
+    model, optimizer, scheduler, train_dl, valid_dl, test_dl = accelerator.prepare(
+        model, optimizer, scheduler, loaders["train"], loaders["valid"], loaders["test"]
+    )
+    state = restore(accelerator, run_dir) if config.resume else TrainerState()
+    if config.train.log_with:
+        accelerator.init_trackers("ppi", config=_hparams(config))
+    ctx = _Loop(accelerator, model, optimizer, scheduler, config, run_dir)
+    done = ctx.fit(state, sampler, train_dl, valid_dl)
+    if done:
+        ctx.finish(state, test_dl)
+    accelerator.end_training()
+    return run_dir
+
+
+def restore(accelerator: Accelerator, run_dir: Path) -> TrainerState:
+    """Load the newest complete checkpoint of a run."""
+    ckpts = sorted(
+        (p for p in (run_dir / "checkpoints").glob("epoch_*") if (p / STATE).is_file()),
+        key=lambda p: int(p.name.split("_")[1]),
+    )
+    if not ckpts:
+        raise InputError(f"resume={run_dir}: no finished epoch checkpoint to resume from")
+    accelerator.load_state(str(ckpts[-1]))
+    state = TrainerState(**json.loads((ckpts[-1] / STATE).read_text()))
+    accelerator.print(f"resuming {run_dir} after epoch {state.epoch}")
+    return state
+
+
+def _hparams(config: Config) -> dict:
+    flat = {}
+    for section in ("backbone", "fusion", "train"):
+        for key, value in asdict(getattr(config, section)).items():
+            if isinstance(value, (int, float, str, bool)):
+                flat[f"{section}.{key}"] = value
+    flat["channels"] = ",".join(n for n, c in config.channels.items() if c.enabled)
+    return flat
+
+
+class _Loop:
+    """The epoch loop and its checkpoints, sharing the prepared objects."""
+
+    def __init__(self, accelerator, model, optimizer, scheduler, config: Config, run_dir: Path):
+        self.acc, self.model, self.opt, self.sched = accelerator, model, optimizer, scheduler
+        self.config, self.run_dir = config, run_dir
+        self.loss_fn = loss_function(config.task, accelerator.unwrap_model(model).multi_label)
+
+    def fit(self, state: TrainerState, sampler: EpochSampler, train_dl, valid_dl) -> bool:
+        """Run the remaining epochs; False when stopped early by ``stop_after``."""
+        cfg, ran = self.config.train, 0
+        for epoch in range(state.epoch, cfg.epochs):
+            if state.bad_epochs >= cfg.patience:
+                break
+            sampler.set_epoch(epoch)
+            train_loss = self._epoch(train_dl, epoch)
+            labels, probs, valid_loss = predict(self.model, valid_dl, self.acc, self.loss_fn)
+            score, metric = selection_metric(self.config.task, labels, probs)
+            row = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss,
+                   f"valid_{metric}": score}
+            state.history.append(row)
+            self.acc.log(row, step=epoch + 1)
+            self.acc.print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
+                                    for k, v in row.items()))
+            self._keep_best(state, score, epoch)
+            state.epoch = epoch + 1
+            self._checkpoint(state)
+            ran += 1
+            if cfg.stop_after and ran >= cfg.stop_after and state.epoch < cfg.epochs:
+                self.acc.print(f"stopped after {ran} epoch(s); continue with resume={self.run_dir}")
+                return False
+        return True
+
+    def _epoch(self, loader, epoch: int) -> float:
+        self.model.train()
+        total, count = torch.zeros((), device=self.acc.device), 0
+        bar = tqdm(loader, desc=f"epoch {epoch + 1}", disable=not self.acc.is_local_main_process,
+                   leave=False)
+        for batch in bar:
+            with self.acc.accumulate(self.model):
+                logits = self.model(batch["ids"], batch["seqs"], batch["pairs"])
+                loss = self.loss_fn(logits, batch["labels"])
+                self.acc.backward(loss)
+                if self.config.train.max_grad_norm and self.acc.sync_gradients:
+                    self.acc.clip_grad_norm_(self.model.parameters(), self.config.train.max_grad_norm)
+                self.opt.step()
+                self.sched.step()
+                self.opt.zero_grad()
+            total += loss.detach()
+            count += 1
+            bar.set_postfix(loss=f"{total.item() / count:.4f}")
+        mean = self.acc.reduce(total / max(count, 1), reduction="mean")
+        return float(mean)
+
+    def _keep_best(self, state: TrainerState, score: float, epoch: int) -> None:
+        if not score > state.best:  # NaN never counts as better
+            state.bad_epochs += 1
+            return
+        state.best, state.best_epoch, state.bad_epochs = score, epoch + 1, 0
+        if self.acc.is_main_process:
+            tmp = self.run_dir / "model.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            self.acc.unwrap_model(self.model).save_pretrained(tmp)
+            shutil.rmtree(self.run_dir / "model", ignore_errors=True)
+            tmp.rename(self.run_dir / "model")
+        self.acc.wait_for_everyone()
+
+    def _checkpoint(self, state: TrainerState) -> None:
+        root = self.run_dir / "checkpoints"
+        final = root / f"epoch_{state.epoch}"
+        tmp = root / f".epoch_{state.epoch}.tmp"
+        if self.acc.is_main_process:
+            shutil.rmtree(tmp, ignore_errors=True)
+        self.acc.wait_for_everyone()
+        self.acc.save_state(str(tmp))
+        if self.acc.is_main_process:
+            (tmp / STATE).write_text(json.dumps(asdict(state)))
+            shutil.rmtree(final, ignore_errors=True)
+            tmp.rename(final)
+            done = sorted(root.glob("epoch_*"), key=lambda p: int(p.name.split("_")[1]))
+            for old in done[: -max(self.config.train.keep_checkpoints, 1)]:
+                shutil.rmtree(old, ignore_errors=True)
+        self.acc.wait_for_everyone()
+
+    def finish(self, state: TrainerState, test_dl) -> None:
+        """Evaluate the best model on the test split and write the report."""
+        model = self.acc.unwrap_model(self.model)
+        model.load_weights(self.run_dir / "model" / "model.safetensors", str(self.acc.device))
+        labels, probs, _ = predict(self.model, test_dl, self.acc, self.loss_fn)
+        if self.acc.is_main_process:
+            metrics = write_report(
+                self.run_dir, self.config.task, labels, probs, history=state.history,
+                class_names=list(model.class_names) or None, prefix="test",
+            )
+            summary = {k: v for k, v in metrics.items() if isinstance(v, float)}
+            (self.run_dir / "model" / "test_metrics.json").write_text(json.dumps(summary, indent=2))
+            shown = ("aupr", "auroc", "accuracy", "f1", "mcc", "macro_f1", "aupr_macro")
+            text = " ".join(f"{k}={metrics[k]:.4f}" for k in shown if k in metrics)
+            self.acc.print(f"test: {text} (best epoch {state.best_epoch})")
+            self.acc.print(f"run directory: {self.run_dir}")

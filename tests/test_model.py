@@ -1,0 +1,92 @@
+import pytest
+import torch
+
+from ppi.config import load_config
+from ppi.errors import ConfigError, WeightsError
+from ppi.model import PPIModel
+
+SEQS = ["MKTAYIAKQRQISFVKSHFSRQ", "MSTNPKPQRKTKRNTNRRPQDVKFPGG", "ACDEFGHIKLMNPQRSTVWYX"]
+
+
+@pytest.fixture
+def make(tiny):
+    def build(*extra, **kw):
+        torch.manual_seed(0)
+        return PPIModel(load_config(None, [*tiny, *extra]), **kw).eval()
+
+    return build
+
+
+def test_pair_forward_and_symmetry(make):
+    model = make()
+    pairs = torch.tensor([[0, 1], [1, 0], [2, 2], [0, 2]])
+    with torch.no_grad():
+        logits = model(["a", "b", "c"], SEQS, pairs)
+    assert logits.shape == (4,)
+    assert logits[0].item() == logits[1].item()
+
+
+def test_single_task_outputs_classes_and_has_no_pair_stage(make):
+    model = make("task=single", outputs=3, class_names=("x", "y", "z"))
+    with torch.no_grad():
+        out = model(["a", "b"], SEQS[:2])
+    assert out.shape == (2, 3)
+    assert len(model.fusion.pair_blocks) == 0
+
+
+def test_save_and_load_round_trip(make, tmp_path):
+    model = make()
+    pairs = torch.tensor([[0, 1], [0, 2]])
+    with torch.no_grad():
+        before = model(["a", "b", "c"], SEQS, pairs)
+    model.save_pretrained(tmp_path / "m")
+    assert (tmp_path / "m" / "config.json").is_file()
+    loaded = PPIModel.from_pretrained(tmp_path / "m").eval()
+    with torch.no_grad():
+        after = loaded(["a", "b", "c"], SEQS, pairs)
+    assert torch.equal(before, after)
+    assert loaded.config == model.config
+
+
+def test_frozen_backbone_is_not_saved(make, tmp_path):
+    model = make("backbone.finetune=frozen")
+    model.save_pretrained(tmp_path / "m")
+    from safetensors.torch import load_file
+
+    keys = load_file(str(tmp_path / "m" / "model.safetensors")).keys()
+    assert not any(".backbone." in k for k in keys)
+    assert any(k.startswith("fusion.") for k in keys)
+
+
+def test_strict_loading_names_missing_and_unexpected(make, tmp_path):
+    make().save_pretrained(tmp_path / "m")
+    from safetensors.torch import load_file, save_file
+
+    state = load_file(str(tmp_path / "m" / "model.safetensors"))
+    state.pop("fusion.latents")
+    state["extra.weight"] = torch.zeros(1)
+    save_file(state, str(tmp_path / "m" / "model.safetensors"))
+    with pytest.raises(WeightsError, match=r"missing: fusion.latents.*unexpected: extra.weight"):
+        PPIModel.from_pretrained(tmp_path / "m")
+    with pytest.raises(WeightsError, match="not a ppi model folder"):
+        PPIModel.from_pretrained(tmp_path / "nothing")
+
+
+def test_no_channel_enabled_is_a_config_error(make):
+    with pytest.raises(ConfigError, match="no channel is enabled"):
+        make("channels.sequence.enabled=false")
+
+
+def test_channel_dropout_hides_channel_only_in_training(make):
+    model = make("channels.sequence.dropout=1.0", "fusion.dropout=0.0")
+    from ppi.channels import Proteins
+
+    batch = Proteins(["a", "b"], SEQS[:2])
+    with torch.no_grad():
+        eval_z = model.encode(batch)
+        model.train()
+        torch.manual_seed(1)
+        hidden = model.encode(batch)
+    # with the channel hidden, both proteins see only the null token: same latents
+    assert torch.allclose(hidden[0], hidden[1], atol=1e-5)
+    assert not torch.allclose(eval_z[0], eval_z[1], atol=1e-3)
