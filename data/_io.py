@@ -1,0 +1,75 @@
+"""File helpers shared by the readers: gzip-aware text reading, atomic writes."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import os
+import tempfile
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+
+from ppi.errors import InputError
+
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def require_file(path: str | os.PathLike, what: str) -> Path:
+    """``path`` as a :class:`Path`, or an error if it is not an existing file."""
+    path = Path(path).expanduser()
+    if not path.exists():
+        raise InputError(f"{path}: {what} not found")
+    if not path.is_file():
+        raise InputError(f"{path}: expected a {what}, got a directory or special file")
+    return path
+
+
+def is_gzip(path: Path) -> bool:
+    """Whether the file starts with the gzip magic bytes (whatever its extension)."""
+    with open(path, "rb") as handle:
+        return handle.read(2) == GZIP_MAGIC
+
+
+def read_lines(path: Path) -> Iterator[tuple[int, str]]:
+    """Yield ``(line_number, line)`` pairs (1-based, newline stripped).
+
+    The file may be plain or gzip-compressed UTF-8 text; anything else raises
+    :class:`InputError` naming the file.
+    """
+    raw = gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
+    try:
+        with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline=None) as text:
+            for number, line in enumerate(text, start=1):
+                yield number, line.rstrip("\n")
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: expected UTF-8 text, got undecodable bytes ({exc.reason})"
+        ) from None
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise InputError(
+            f"{path}: expected a readable gzip file, got a damaged one ({exc})"
+        ) from None
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` so that readers only ever see a whole file.
+
+    The text goes to a temporary file beside ``path`` that then replaces it
+    (``os.replace``). A name ending in ``.gz`` is written gzip-compressed.
+    """
+    path = Path(path).expanduser()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = text.encode("utf-8")
+    if path.name.endswith(".gz"):
+        data = gzip.compress(data, mtime=0)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a data file is world-readable
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return path
