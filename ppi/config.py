@@ -15,6 +15,7 @@ import yaml
 from ppi import configtools
 from ppi.backbones import BACKBONES, BackboneConfig
 from ppi.channels import CHANNELS, ChannelConfig
+from ppi.errors import ConfigError
 from ppi.fusion import FUSIONS, FusionConfig, HeadConfig
 
 
@@ -125,9 +126,19 @@ class Config:
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
-    """Build a :class:`Config` from an optional YAML file and ``key=value`` overrides."""
+    """Build a :class:`Config` from an optional YAML file and ``key=value`` overrides.
+
+    With ``resume=<run dir>`` the run's own ``config.yaml`` is the base and the
+    other overrides apply on top (e.g. ``train.epochs=20`` to train longer).
+    """
     data: dict[str, Any] = configtools.load_yaml(path) if path else {}
     data = configtools.apply_overrides(data, list(overrides or []))
+    resume = data.get("resume")
+    if resume:
+        saved = Path(str(resume)) / "config.yaml"
+        if not saved.is_file():
+            raise ConfigError(f"resume={resume}: not a run directory (no config.yaml)")
+        data = configtools.apply_overrides(configtools.load_yaml(saved), list(overrides or []))
     return configtools.build(Config, data)
 
 

@@ -9,6 +9,7 @@ tasks) is kept as a ``from_pretrained`` folder in ``<run dir>/model``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import math
@@ -23,7 +24,7 @@ from accelerate.utils import ProjectConfiguration, broadcast_object_list, set_se
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from ppi.config import Config, dump_config, load_config
+from ppi.config import Config, dump_config
 from ppi.datasets import (
     EpochSampler,
     PairCollator,
@@ -101,10 +102,7 @@ def make_optimizer(model: PPIModel, config: Config, steps: int):
 def resolve_run(config: Config, state: PartialState) -> tuple[Config, Path]:
     """The run directory (new, or the one being resumed) and the config to use."""
     if config.resume:
-        run_dir = Path(config.resume)
-        if not (run_dir / "config.yaml").is_file():
-            raise InputError(f"resume={run_dir}: not a run directory (no config.yaml)")
-        return load_config(run_dir / "config.yaml"), run_dir
+        return config, Path(config.resume)
     name = config.run_name or f"{config.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     shared = [name]
     if state.num_processes > 1:
@@ -139,7 +137,7 @@ def train(config: Config) -> Path:
     data = load_task_data(config)
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(dump_config(config))
+        (run_dir / "config.yaml").write_text(dump_config(dataclasses.replace(config, resume="")))
         write_splits(data, run_dir)
     model = build_model(config, data).to(accelerator.device)
     model.prepare_channels(data.proteins, accelerator)

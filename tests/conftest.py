@@ -42,3 +42,25 @@ def guo_slice(tmp_path_factory):
     write_fasta({k: v for k, v in proteins.items() if k in used}, out / "slice.fasta")
     write_pairs(chosen, out / "slice.tsv")
     return out / "slice.fasta", out / "slice.tsv"
+
+
+def _train_args(fasta, pairs, out, *extra):
+    return ["train", *TINY, f"data.fasta={fasta}", f"data.train={pairs}", f"output_dir={out}",
+            "train.batch_size=32", "channels.sequence.train_crop=48", *extra]
+
+
+@pytest.fixture
+def train_args():
+    """Builds ``ppi train`` arguments for a tiny run on a data slice."""
+    return _train_args
+
+
+@pytest.fixture(scope="session")
+def trained_run(guo_slice, tmp_path_factory):
+    """A tiny model trained for two epochs on the Guo slice (shared by the command tests)."""
+    from ppi.cli import run
+
+    out = tmp_path_factory.mktemp("runs")
+    fasta, pairs = guo_slice
+    assert run(_train_args(fasta, pairs, out, "train.epochs=2", "run_name=shared")) == 0
+    return out / "shared"

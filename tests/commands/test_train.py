@@ -1,0 +1,51 @@
+import json
+
+from ppi.cli import run
+
+
+def _metrics(run_dir):
+    return json.loads((run_dir / "metrics.json").read_text())["test"]
+
+
+def test_training_writes_model_metrics_plots_and_splits(trained_run, capsys):
+    for name in ("config.yaml", "metrics.json", "test_roc.png", "test_pr.png",
+                 "test_confusion.png", "loss_curves.png", "splits/test.tsv",
+                 "model/config.json", "model/model.safetensors"):
+        assert (trained_run / name).is_file(), name
+    metrics = _metrics(trained_run)
+    assert 0.0 <= metrics["aupr"] <= 1.0 and metrics["n"] > 0
+    assert (trained_run / "checkpoints" / "epoch_2" / "trainer_state.json").is_file()
+    assert list((trained_run / "tensorboard").rglob("events.out.tfevents*")) == []  # log_with=[]
+
+
+def test_printed_summary(guo_slice, tmp_path, train_args, capsys):
+    fasta, pairs = guo_slice
+    assert run(train_args(fasta, pairs, tmp_path, "train.epochs=1", "run_name=r",
+                          "train.log_with=[tensorboard]")) == 0
+    out = capsys.readouterr().out
+    assert "test: aupr=" in out and f"run directory: {tmp_path / 'r'}" in out
+    assert list((tmp_path / "r" / "tensorboard").rglob("events.out.tfevents*"))
+
+
+def test_resume_after_interruption_gives_the_same_result(guo_slice, tmp_path, train_args):
+    fasta, pairs = guo_slice
+    full = train_args(fasta, pairs, tmp_path, "train.epochs=3", "run_name=full")
+    assert run(full) == 0
+    cut = train_args(fasta, pairs, tmp_path, "train.epochs=3", "run_name=cut", "train.stop_after=1")
+    assert run(cut) == 0
+    assert not (tmp_path / "cut" / "metrics.json").exists()
+    assert (tmp_path / "cut" / "checkpoints" / "epoch_1").is_dir()
+    assert run(["train", f"resume={tmp_path / 'cut'}", "train.stop_after=0"]) == 0
+    assert _metrics(tmp_path / "cut") == _metrics(tmp_path / "full")
+
+
+def test_single_sequence_task_on_bcr_slice(tmp_path, train_args):
+    args = train_args("unused.fasta", "example:bcr_antibody/train.parquet", tmp_path,
+                      "task=single", "data.test=example:bcr_antibody/test.parquet",
+                      "data.label_column=target", "data.limit=120", "train.epochs=1",
+                      "run_name=bcr")
+    assert run(args) == 0
+    metrics = _metrics(tmp_path / "bcr")
+    assert {"accuracy", "auroc", "macro_f1"} <= set(metrics)
+    saved = json.loads((tmp_path / "bcr" / "model" / "config.json").read_text())
+    assert saved["class_names"] == ["HIV-1", "SARS-CoV2"]
