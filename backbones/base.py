@@ -11,11 +11,13 @@ overlapping windows and stitches them back, so nothing is truncated.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
 
+from ppi.cache import token_budget_groups
+from ppi.errors import ConfigError
 from ppi.registry import Registry
 
 BACKBONES = Registry("backbone")
@@ -35,16 +37,19 @@ class BackboneConfig:
         finetune: ``frozen`` (embeddings computed once and cached), ``full``,
             or ``last`` (only the last ``finetune_layers`` blocks train).
         finetune_layers: how many blocks train when ``finetune: last``.
-        window_overlap: residues shared by neighbouring windows of a sequence
-            longer than the backbone's maximum length.
+        window_overlap: share of a window (0 to 0.5) that neighbouring windows
+            of a sequence longer than the backbone's maximum length overlap by.
         max_len: residues per window; 0 means the backbone's own maximum.
+        batch_tokens: padded residues the backbone sees in one call; a larger
+            batch is cut into length-sorted chunks, which bounds memory.
     """
 
     name: str = "scratch"
     finetune: Literal["frozen", "full", "last"] = "frozen"
     finetune_layers: int = 1
-    window_overlap: int = 64
+    window_overlap: float = 0.125
     max_len: int = 0
+    batch_tokens: int = 16384
 
 
 class Backbone(nn.Module):
@@ -99,9 +104,15 @@ class Backbone(nn.Module):
         for p in self.parameters():
             p.requires_grad = mode == "full"
         if mode == "last":
-            for block in self.blocks()[-max(self.config.finetune_layers, 0) :]:
+            blocks = self.blocks()
+            count = min(max(self.config.finetune_layers, 0), len(blocks))
+            for block in blocks[len(blocks) - count :]:
                 for p in block.parameters():
                     p.requires_grad = True
+
+    def train(self, mode: bool = True) -> Backbone:
+        """Switch modes; a frozen backbone stays in eval mode so its embeddings are fixed."""
+        return super().train(mode and self.trainable)
 
     @property
     def trainable(self) -> bool:
@@ -114,11 +125,34 @@ class Backbone(nn.Module):
         Shapes:
             returns ``(B, L, D)`` and mask ``(B, L)``, L = longest sequence.
         """
-        pieces, owners = split_windows(seqs, self.window, self.config.window_overlap)
+        share = self.config.window_overlap
+        if not 0 <= share <= 0.5:
+            raise ConfigError(
+                f"backbone.window_overlap: expected 0 to 0.5 of a window, got {share}"
+            )
+        pieces, owners = split_windows(seqs, self.window, int(self.window * share))
+        emb = self._embed_chunked([p for p, _ in pieces])  # (W, Lw, D)
         if len(pieces) == len(seqs):
-            return self.embed_windows(seqs)
-        emb, _ = self.embed_windows([p for p, _ in pieces])  # (W, Lw, D)
+            lengths = torch.tensor([len(s) for s in seqs], device=emb.device)
+            mask = torch.arange(emb.shape[1], device=emb.device) < lengths[:, None]  # (B, L)
+            return emb, mask
         return stitch_windows(emb, pieces, owners, [len(s) for s in seqs])
+
+    def _embed_chunked(self, texts: list[str]) -> torch.Tensor:
+        """``embed_windows`` over length-sorted chunks under the token budget.
+
+        Shapes:
+            returns ``(W, Lw, D)`` in the order of ``texts``.
+        """
+        groups = token_budget_groups([len(t) for t in texts], self.config.batch_tokens)
+        if len(groups) == 1:
+            return self.embed_windows(texts)[0]
+        parts = [(g, self.embed_windows([texts[i] for i in g])[0]) for g in groups]
+        ref = parts[0][1]
+        out = ref.new_zeros(len(texts), max(len(t) for t in texts), ref.shape[-1])  # (W, Lw, D)
+        for group, emb in parts:
+            out[group, : emb.shape[1]] = emb
+        return out
 
     def pool(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """One vector per sequence: mean over residues, last residue for decoders.
@@ -151,8 +185,11 @@ def split_windows(
     sequence. A sequence that fits is one piece starting at 0.
     """
     if window <= 0:
-        raise ValueError(f"window must be positive, got {window}")
-    overlap = min(max(overlap, 0), window // 2)
+        raise ConfigError(f"backbone.max_len: expected a positive window, got {window}")
+    if not 0 <= overlap <= window // 2:
+        raise ConfigError(
+            f"backbone.window_overlap: expected 0 to {window // 2} (half a window), got {overlap}"
+        )
     step = window - overlap
     pieces: list[tuple[str, int]] = []
     owners: list[int] = []
@@ -175,21 +212,61 @@ def stitch_windows(
     """Put window embeddings back on their sequences, averaging where they overlap.
 
     Overlapping residues are weighted by distance from their window's edge, so
-    each residue leans on the window where it had the most context.
+    each residue leans on the window where it had the most context. One
+    scatter-add does it all, so the backward pass stays one operation too.
 
     Shapes:
         emb ``(W, Lw, D)`` -> ``(B, L, D)`` and mask ``(B, L)``.
     """
     n, length, dim = len(lengths), max(lengths), emb.shape[-1]
-    out = emb.new_zeros(n, length, dim)  # (B, L, D)
-    weight = emb.new_zeros(n, length, 1)  # (B, L, 1)
-    for w, ((piece, start), owner) in enumerate(zip(pieces, owners)):
-        size = len(piece)
-        pos = torch.arange(size, device=emb.device, dtype=emb.dtype)
-        edge = torch.minimum(pos + 1, size - pos).unsqueeze(-1)  # (Lw, 1)
-        out[owner, start : start + size] += emb[w, :size] * edge
-        weight[owner, start : start + size] += edge
-    mask = torch.zeros(n, length, dtype=torch.bool, device=emb.device)
-    for i, n_res in enumerate(lengths):
-        mask[i, :n_res] = True
-    return out / weight.clamp(min=1e-6), mask
+    dev, dtype = emb.device, emb.dtype
+    emb = emb.to(torch.promote_types(dtype, torch.float32))  # bf16/fp16 cannot count positions
+    sizes = torch.tensor([len(p) for p, _ in pieces], device=dev)  # (W,)
+    starts = torch.tensor([s for _, s in pieces], device=dev)  # (W,)
+    rows = torch.tensor(owners, device=dev)  # (W,)
+    pos = torch.arange(emb.shape[1], device=dev)  # (Lw,)
+    valid = pos[None, :] < sizes[:, None]  # (W, Lw)
+    edge = torch.minimum(pos[None, :] + 1, sizes[:, None] - pos[None, :]).to(emb.dtype)  # (W, Lw)
+    target = rows[:, None] * length + starts[:, None] + pos[None, :]  # (W, Lw) flat index
+    target, weight = target[valid], edge[valid]  # (R,)
+    out = emb.new_zeros(n * length, dim).index_add(0, target, emb[valid] * weight[:, None])
+    total = emb.new_zeros(n * length).index_add(0, target, weight)  # (B*L,)
+    out = (out / total.clamp(min=1e-6)[:, None]).view(n, length, dim).to(dtype)  # (B, L, D)
+    mask = torch.arange(length, device=dev)[None, :] < torch.tensor(lengths, device=dev)[:, None]
+    return out, mask
+
+
+def resolve_layer(layer: int, depth: int) -> int:
+    """``layer`` as an index 0..depth into the hidden states (0 is the token embedding).
+
+    Negative values count from the end: -1 is the last block.
+    """
+    if not -(depth + 1) <= layer <= depth:
+        raise ConfigError(
+            f"backbone.layer: {layer} is out of range for a {depth}-layer model "
+            f"(valid: 0..{depth}, or -{depth + 1}..-1 counting from the end)"
+        )
+    return layer % (depth + 1)
+
+
+def freeze_unused(model: nn.Module, probe: Any) -> None:
+    """Stop training weights that get no gradient from ``probe()``'s output.
+
+    Heads and blocks past the chosen layer would otherwise break distributed
+    training, which expects a gradient for every trainable weight.
+    """
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        return
+    with torch.enable_grad():
+        grads = torch.autograd.grad(probe().sum(), params, allow_unused=True)
+    for p, g in zip(params, grads, strict=True):
+        if g is None:
+            p.requires_grad_(False)
+
+
+def one_line(exc: BaseException, limit: int = 300) -> str:
+    """An exception as one short line: its type and squashed message."""
+    text = " ".join(str(exc).split())
+    text = text if len(text) <= limit else text[: limit - 3] + "..."
+    return f"{type(exc).__name__}: {text}"

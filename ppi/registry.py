@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +20,15 @@ class Registry:
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, type] = {}
+        self._lazy: dict[str, str] = {}
+
+    def register_lazy(self, name: str, module: str) -> None:
+        """Name a component whose module is imported only when it is used.
+
+        Keeps heavy imports (transformers, fair-esm) off the path of runs that
+        never use them; the module registers the class itself on import.
+        """
+        self._lazy[name] = module
 
     def register(self, name: str) -> Callable[[type], type]:
         """Decorator: ``@BACKBONES.register("esm2")``."""
@@ -34,14 +44,14 @@ class Registry:
 
     def names(self) -> list[str]:
         """Registered names, sorted."""
-        return sorted(self._entries)
+        return sorted(set(self._entries) | set(self._lazy))
 
     def get(self, name: str) -> type:
         """The class registered as ``name``; unknown names list the choices."""
+        if name not in self._entries and name in self._lazy:
+            importlib.import_module(self._lazy[name])
         if name not in self._entries:
-            raise ConfigError(
-                f"Unknown {self.kind} '{name}' (choices: {', '.join(self.names())})"
-            )
+            raise ConfigError(f"Unknown {self.kind} '{name}' (choices: {', '.join(self.names())})")
         return self._entries[name]
 
     def config_class(self, name: str) -> type:
@@ -53,4 +63,4 @@ class Registry:
         return self.get(config.name)(config, *args, **kwargs)
 
     def __contains__(self, name: str) -> bool:
-        return name in self._entries
+        return name in self._entries or name in self._lazy

