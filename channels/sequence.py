@@ -30,14 +30,12 @@ class SequenceConfig(ChannelConfig):
 
     Attributes:
         enabled: on by default.
-        max_tokens: padded residues per embedding batch (token budget).
         train_crop: while training a non-frozen backbone, embed a random window
             of this many residues per protein (0 = whole sequences). Evaluation
             and scoring always use whole sequences.
     """
 
     enabled: bool = True
-    max_tokens: int = 16384
     train_crop: int = 0
 
 
@@ -101,7 +99,7 @@ class SequenceChannel(Channel):
         cache.fill(
             todo,
             compute,
-            lambda s: token_budget_batches(s, self.config.max_tokens),
+            lambda s: token_budget_batches(s, 4 * self.backbone.config.batch_tokens),
             lambda it: tqdm(it, desc="embedding", unit="batch", leave=False),
         )
         self.backbone.train(was_training)

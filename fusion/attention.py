@@ -81,7 +81,10 @@ class CrossBlock(nn.Module):
         self.norm_self = nn.LayerNorm(dim) if self_attend else None
         self.norm_ff = nn.LayerNorm(dim)
         self.ff = nn.Sequential(
-            linear(dim, 2 * dim, spectral), nn.GELU(), nn.Dropout(dropout), linear(2 * dim, dim, spectral)
+            linear(dim, 2 * dim, spectral),
+            nn.GELU(),
+            nn.Dropout(dropout),
+            linear(2 * dim, dim, spectral),
         )
         self.drop = nn.Dropout(dropout)
 

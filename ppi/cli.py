@@ -54,13 +54,16 @@ def run(argv: list[str] | None = None) -> int:
 
 
 def run_script(command: str, argv: list[str]) -> int:
-    """Run one subcommand from a script under ``accelerate launch``.
+    """Run one subcommand from a script under ``accelerate launch``."""
+    return _shutdown(run([command, *argv]), command)
 
-    When several processes ran, the process group is shut down here, after the
-    work and before the interpreter exits: left to interpreter shutdown, gloo
-    can abort a process whose work had already finished.
+
+def _shutdown(code: int, command: str) -> int:
+    """Close the process group after the work, when several processes ran.
+
+    Left to interpreter exit, gloo can abort a process whose work had already
+    finished; a barrier then an orderly destroy avoids that.
     """
-    code = run([command, *argv])
     try:
         import torch.distributed as dist
 
@@ -73,5 +76,6 @@ def run_script(command: str, argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """Console entry point ``ppi``."""
-    sys.exit(run(argv))
+    """Console entry point ``ppi`` (also ``python -m ppi``)."""
+    argv = sys.argv[1:] if argv is None else argv
+    sys.exit(_shutdown(run(argv), argv[0] if argv else "ppi"))

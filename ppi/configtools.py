@@ -85,9 +85,7 @@ def build(cls: type, data: Mapping[str, Any] | None, where: str = "") -> Any:
     unknown = sorted(set(data) - set(fields))
     if unknown:
         key = _join(where, unknown[0])
-        raise ConfigError(
-            f"Unknown config key '{key}' (valid keys: {', '.join(sorted(fields))})"
-        )
+        raise ConfigError(f"Unknown config key '{key}' (valid keys: {', '.join(sorted(fields))})")
     hints = typing.get_type_hints(cls)
     kwargs = {}
     for name, fld in fields.items():

@@ -73,14 +73,17 @@ def load_single_data(cfg: DataConfig, classes: tuple[str, ...] = ()) -> TaskData
     proteins: dict[str, str] = {}
     examples: dict[str, list] = {}
     for name, table in tables.items():
-        for i, (pid, seq, label) in enumerate(zip(table.ids, table.seqs, table.labels, strict=True)):
+        for i, (pid, seq, label) in enumerate(
+            zip(table.ids, table.seqs, table.labels, strict=True)
+        ):
             key = f"{name}:{pid}" if pid.startswith("row") else pid
             proteins[key] = seq
             examples.setdefault(name, []).append((key, label if sep else [label], i))
     seen = {lab for ex in examples.values() for _, labs, _ in ex for lab in labs}
-    if classes and seen - set(classes):
+    unknown = sorted(seen - set(classes)) if classes else []
+    if unknown:
         raise InputError(
-            f"{cfg.train}: labels the model was not trained on: {', '.join(sorted(seen - set(classes))[:5])} "
+            f"{cfg.train}: labels the model was not trained on: {', '.join(unknown[:5])} "
             f"(known: {', '.join(classes)})"
         )
     classes = tuple(classes) or tuple(sorted(seen))
@@ -89,7 +92,10 @@ def load_single_data(cfg: DataConfig, classes: tuple[str, ...] = ()) -> TaskData
         n: [(pid, [index[x] for x in labs]) for pid, labs, _ in ex] for n, ex in examples.items()
     }
     splits = _split(
-        converted["train"], converted.get("valid"), converted.get("test"), cfg,
+        converted["train"],
+        converted.get("valid"),
+        converted.get("test"),
+        cfg,
         key=lambda ex: tuple(ex[1]),
     )
     return TaskData(proteins, splits, classes, multi_label=sep is not None)
@@ -98,8 +104,10 @@ def load_single_data(cfg: DataConfig, classes: tuple[str, ...] = ()) -> TaskData
 def _split(train: list, valid: list | None, test: list | None, cfg: DataConfig, key) -> dict:
     if cfg.limit and cfg.limit < len(train):
         train = random.Random(cfg.split_seed).sample(train, cfg.limit)
-    fractions = (0.0 if valid is not None else cfg.valid_fraction,
-                 0.0 if test is not None else cfg.test_fraction)
+    fractions = (
+        0.0 if valid is not None else cfg.valid_fraction,
+        0.0 if test is not None else cfg.test_fraction,
+    )
     if any(fractions):
         train, v, t = random_split(train, *fractions, cfg.split_seed, key=key)
         valid = valid if valid is not None else v
@@ -135,7 +143,12 @@ class PairCollator:
         where = {pid: n for n, pid in enumerate(ids)}
         pairs = torch.tensor([[where[p.a], where[p.b]] for p in items], dtype=torch.long)
         labels = torch.tensor([p.label if p.label is not None else -1.0 for p in items])
-        return {"ids": ids, "seqs": [self.proteins[i] for i in ids], "pairs": pairs, "labels": labels}
+        return {
+            "ids": ids,
+            "seqs": [self.proteins[i] for i in ids],
+            "pairs": pairs,
+            "labels": labels,
+        }
 
 
 class SingleCollator:
@@ -159,7 +172,12 @@ class SingleCollator:
                 labels[row, labs] = 1.0
         else:
             labels = torch.tensor([labs[0] for _, labs in items], dtype=torch.long)
-        return {"ids": ids, "seqs": [self.proteins[i] for i in ids], "pairs": None, "labels": labels}
+        return {
+            "ids": ids,
+            "seqs": [self.proteins[i] for i in ids],
+            "pairs": None,
+            "labels": labels,
+        }
 
 
 class EpochSampler(torch.utils.data.Sampler):

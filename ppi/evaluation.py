@@ -1,4 +1,4 @@
-"""Predictions over a loader, gathered across processes, and the metric that picks the best epoch."""
+"""Predictions gathered across processes, and the metric that picks the best epoch."""
 
 from __future__ import annotations
 
@@ -8,10 +8,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ppi.metrics import binary_metrics, multiclass_metrics, multilabel_metrics
+from ppi.metrics import binary_metrics, multilabel_metrics
 
 
-def loss_function(task: str, multi_label: bool) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
+def loss_function(
+    task: str, multi_label: bool
+) -> Callable[[torch.Tensor, torch.Tensor], torch.Tensor]:
     """Binary cross-entropy for pairs and labels; cross-entropy for classes."""
     if task == "pair" or multi_label:
         return lambda logits, y: F.binary_cross_entropy_with_logits(logits, y.float())
@@ -34,7 +36,7 @@ def predict(model, loader, accelerator, loss_fn=None) -> tuple[np.ndarray, np.nd
     """
     model.eval()
     inner = accelerator.unwrap_model(model)
-    labels, probs, losses, weights = [], [], [], []
+    labels, probs, losses = [], [], []
     for batch in loader:
         logits = model(batch["ids"], batch["seqs"], batch["pairs"])
         prob = to_probs(logits, inner.task, inner.multi_label)

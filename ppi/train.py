@@ -20,7 +20,12 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator, PartialState
-from accelerate.utils import ProjectConfiguration, broadcast_object_list, set_seed
+from accelerate.utils import (
+    ProjectConfiguration,
+    broadcast_object_list,
+    parse_flag_from_env,
+    set_seed,
+)
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
@@ -65,7 +70,7 @@ def build_model(config: Config, data: TaskData) -> PPIModel:
     return PPIModel(config, outputs, data.class_names, data.multi_label)
 
 
-def make_loaders(config: Config, data: TaskData) -> tuple[dict[str, DataLoader], EpochSampler]:
+def make_loaders(config: Config, data: TaskData) -> dict[str, DataLoader]:
     """Train/valid/test loaders; the train sampler's order depends on (seed, epoch) only."""
     if config.task == "pair":
         collate = PairCollator(data.proteins)
@@ -81,7 +86,7 @@ def make_loaders(config: Config, data: TaskData) -> tuple[dict[str, DataLoader],
         loaders[name] = DataLoader(
             data.splits[name], config.train.eval_batch_size, shuffle=False, collate_fn=collate
         )
-    return loaders, sampler
+    return loaders
 
 
 def make_optimizer(model: PPIModel, config: Config, steps: int):
@@ -127,7 +132,11 @@ def trackers(config: Config) -> list[str]:
 
 def train(config: Config) -> Path:
     """Train, keep the best model, evaluate it on the test split; returns the run directory."""
-    config, run_dir = resolve_run(config, PartialState())
+    # The run directory is agreed on before the Accelerator exists (its trackers
+    # need it); PartialState reads ACCELERATE_USE_CPU only when told to.
+    config, run_dir = resolve_run(
+        config, PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    )
     accelerator = Accelerator(
         gradient_accumulation_steps=config.train.grad_accum,
         log_with=trackers(config) or None,
@@ -141,7 +150,7 @@ def train(config: Config) -> Path:
         write_splits(data, run_dir)
     model = build_model(config, data).to(accelerator.device)
     model.prepare_channels(data.proteins, accelerator)
-    loaders, sampler = make_loaders(config, data)
+    loaders = make_loaders(config, data)
     steps = math.ceil(len(loaders["train"]) / config.train.grad_accum) * config.train.epochs
     optimizer, scheduler = make_optimizer(model, config, steps)
     model, optimizer, scheduler, train_dl, valid_dl, test_dl = accelerator.prepare(
@@ -151,7 +160,7 @@ def train(config: Config) -> Path:
     if config.train.log_with:
         accelerator.init_trackers("ppi", config=_hparams(config))
     ctx = _Loop(accelerator, model, optimizer, scheduler, config, run_dir)
-    done = ctx.fit(state, sampler, train_dl, valid_dl)
+    done = ctx.fit(state, train_dl, valid_dl)
     if done:
         ctx.finish(state, test_dl)
     accelerator.end_training()
@@ -190,22 +199,31 @@ class _Loop:
         self.config, self.run_dir = config, run_dir
         self.loss_fn = loss_function(config.task, accelerator.unwrap_model(model).multi_label)
 
-    def fit(self, state: TrainerState, sampler: EpochSampler, train_dl, valid_dl) -> bool:
+    def fit(self, state: TrainerState, train_dl, valid_dl) -> bool:
         """Run the remaining epochs; False when stopped early by ``stop_after``."""
         cfg, ran = self.config.train, 0
         for epoch in range(state.epoch, cfg.epochs):
             if state.bad_epochs >= cfg.patience:
                 break
-            sampler.set_epoch(epoch)
+            # Through the prepared loader: it also keeps its own epoch counter,
+            # which would otherwise restart at 0 in a resumed run.
+            train_dl.set_epoch(epoch)
             train_loss = self._epoch(train_dl, epoch)
             labels, probs, valid_loss = predict(self.model, valid_dl, self.acc, self.loss_fn)
             score, metric = selection_metric(self.config.task, labels, probs)
-            row = {"epoch": epoch + 1, "train_loss": train_loss, "valid_loss": valid_loss,
-                   f"valid_{metric}": score}
+            row = {
+                "epoch": epoch + 1,
+                "train_loss": train_loss,
+                "valid_loss": valid_loss,
+                f"valid_{metric}": score,
+            }
             state.history.append(row)
             self.acc.log(row, step=epoch + 1)
-            self.acc.print(" ".join(f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}"
-                                    for k, v in row.items()))
+            self.acc.print(
+                " ".join(
+                    f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
+                )
+            )
             self._keep_best(state, score, epoch)
             state.epoch = epoch + 1
             self._checkpoint(state)
@@ -218,15 +236,21 @@ class _Loop:
     def _epoch(self, loader, epoch: int) -> float:
         self.model.train()
         total, count = torch.zeros((), device=self.acc.device), 0
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}", disable=not self.acc.is_local_main_process,
-                   leave=False)
+        bar = tqdm(
+            loader,
+            desc=f"epoch {epoch + 1}",
+            disable=not self.acc.is_local_main_process,
+            leave=False,
+        )
         for batch in bar:
             with self.acc.accumulate(self.model):
                 logits = self.model(batch["ids"], batch["seqs"], batch["pairs"])
                 loss = self.loss_fn(logits, batch["labels"])
                 self.acc.backward(loss)
                 if self.config.train.max_grad_norm and self.acc.sync_gradients:
-                    self.acc.clip_grad_norm_(self.model.parameters(), self.config.train.max_grad_norm)
+                    self.acc.clip_grad_norm_(
+                        self.model.parameters(), self.config.train.max_grad_norm
+                    )
                 self.opt.step()
                 self.sched.step()
                 self.opt.zero_grad()
@@ -269,12 +293,17 @@ class _Loop:
     def finish(self, state: TrainerState, test_dl) -> None:
         """Evaluate the best model on the test split and write the report."""
         model = self.acc.unwrap_model(self.model)
-        model.load_weights(self.run_dir / "model" / "model.safetensors", str(self.acc.device))
+        model.load_weights(self.run_dir / "model" / "model.safetensors")  # copied onto the device
         labels, probs, _ = predict(self.model, test_dl, self.acc, self.loss_fn)
         if self.acc.is_main_process:
             metrics = write_report(
-                self.run_dir, self.config.task, labels, probs, history=state.history,
-                class_names=list(model.class_names) or None, prefix="test",
+                self.run_dir,
+                self.config.task,
+                labels,
+                probs,
+                history=state.history,
+                class_names=list(model.class_names) or None,
+                prefix="test",
             )
             summary = {k: v for k, v in metrics.items() if isinstance(v, float)}
             (self.run_dir / "model" / "test_metrics.json").write_text(json.dumps(summary, indent=2))

@@ -7,9 +7,16 @@ import os
 import pytest
 
 TINY = [
-    "backbone.name=scratch", "backbone.dim=16", "backbone.layers=1", "backbone.heads=2",
-    "backbone.max_len=64", "fusion.dim=16", "fusion.heads=2", "fusion.latents=4",
-    "head.hidden=16", "train.log_with=[]",
+    "backbone.name=scratch",
+    "backbone.dim=16",
+    "backbone.layers=1",
+    "backbone.heads=2",
+    "backbone.max_len=64",
+    "fusion.dim=16",
+    "fusion.heads=2",
+    "fusion.latents=4",
+    "head.hidden=16",
+    "train.log_with=[]",
 ]
 
 
@@ -45,8 +52,16 @@ def guo_slice(tmp_path_factory):
 
 
 def _train_args(fasta, pairs, out, *extra):
-    return ["train", *TINY, f"data.fasta={fasta}", f"data.train={pairs}", f"output_dir={out}",
-            "train.batch_size=32", "channels.sequence.train_crop=48", *extra]
+    return [
+        "train",
+        *TINY,
+        f"data.fasta={fasta}",
+        f"data.train={pairs}",
+        f"output_dir={out}",
+        "train.batch_size=32",
+        "channels.sequence.train_crop=48",
+        *extra,
+    ]
 
 
 @pytest.fixture

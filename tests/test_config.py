@@ -13,8 +13,16 @@ def test_defaults_are_the_quick_start():
 
 
 def test_overrides_parse_types_and_nested_keys():
-    cfg = load_config(None, ["train.epochs=3", "train.lr=1e-4", "fusion.spectral_norm=true",
-                             "channels.sequence.train_crop=128", "train.log_with=[]"])
+    cfg = load_config(
+        None,
+        [
+            "train.epochs=3",
+            "train.lr=1e-4",
+            "fusion.spectral_norm=true",
+            "channels.sequence.train_crop=128",
+            "train.log_with=[]",
+        ],
+    )
     assert cfg.train.epochs == 3
     assert cfg.train.lr == pytest.approx(1e-4)
     assert cfg.fusion.spectral_norm is True
@@ -46,7 +54,9 @@ def test_bad_value_and_bad_choice():
 def test_unknown_backbone_and_channel_list_choices():
     with pytest.raises(ConfigError, match=r"Unknown backbone 'esm3' \(choices: .*scratch"):
         load_config(None, ["backbone.name=esm3"])
-    with pytest.raises(ConfigError, match=r"Unknown channel 'channels.sequnce' \(choices: .*sequence"):
+    with pytest.raises(
+        ConfigError, match=r"Unknown channel 'channels.sequnce' \(choices: .*sequence"
+    ):
         load_config(None, ["channels.sequnce.enabled=true"])
 
 

@@ -43,10 +43,18 @@ def main(args: argparse.Namespace) -> int:
     loader = _loader(model, data, args.batch_size)
     model, loader = accelerator.prepare(model, loader)
     inner = accelerator.unwrap_model(model)
-    labels, probs, _ = predict(model, loader, accelerator, loss_function(inner.task, inner.multi_label))
+    labels, probs, _ = predict(
+        model, loader, accelerator, loss_function(inner.task, inner.multi_label)
+    )
     if accelerator.is_main_process:
-        metrics = write_report(out, inner.task, labels, probs,
-                               class_names=list(inner.class_names) or None, prefix="test")
+        metrics = write_report(
+            out,
+            inner.task,
+            labels,
+            probs,
+            class_names=list(inner.class_names) or None,
+            prefix="test",
+        )
         shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
         accelerator.print(json.dumps(shown))
         accelerator.print(f"report: {out}")
@@ -75,11 +83,14 @@ def _inputs(args: argparse.Namespace):
         raise InputError(f"--model with a {model.task} model needs {' and '.join(missing)}")
     data_cfg = dataclasses.replace(model.config.data, valid="", limit=0)
     if model.task == "pair":
-        data_cfg = dataclasses.replace(data_cfg, fasta=args.fasta, train=args.pairs, valid=args.pairs,
-                                       test=args.pairs)
+        data_cfg = dataclasses.replace(
+            data_cfg, fasta=args.fasta, train=args.pairs, valid=args.pairs, test=args.pairs
+        )
         data = load_pair_data(data_cfg)
     else:
-        data_cfg = dataclasses.replace(data_cfg, train=args.table, valid=args.table, test=args.table)
+        data_cfg = dataclasses.replace(
+            data_cfg, train=args.table, valid=args.table, test=args.table
+        )
         data = load_single_data(data_cfg, classes=model.class_names)
     data.splits = {"test": data.splits["test"]}
     return model, data, Path(args.out or Path(args.model) / "evaluation")

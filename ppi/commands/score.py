@@ -49,8 +49,15 @@ def main(args: argparse.Namespace) -> int:
     model.to(args.device).eval()
     proteins = read_fasta(args.fasta)
     if args.pairs:
-        pairs = [(p.a, p.b) for p in read_pairs(args.pairs, known_ids=proteins,
-                                                fasta_name=Path(args.fasta).name, require_labels=False)]
+        pairs = [
+            (p.a, p.b)
+            for p in read_pairs(
+                args.pairs,
+                known_ids=proteins,
+                fasta_name=Path(args.fasta).name,
+                require_labels=False,
+            )
+        ]
         total = len(pairs)
     else:
         pairs = itertools.combinations(list(proteins), 2)
@@ -79,8 +86,12 @@ def representations(model, proteins: dict[str, str], device: str) -> dict[str, t
         def encode(batch: list[str]) -> list[torch.Tensor]:
             return list(model.encode(Proteins([f"q{i}" for i in range(len(batch))], batch)))
 
-        cache.fill(todo, encode, lambda s: token_budget_batches(s, 16384),
-                   lambda it: tqdm(it, desc="encoding proteins", unit="batch"))
+        cache.fill(
+            todo,
+            encode,
+            lambda s: token_budget_batches(s, 16384),
+            lambda it: tqdm(it, desc="encoding proteins", unit="batch"),
+        )
     return {pid: cache.get(seq).to(device) for pid, seq in proteins.items()}
 
 
@@ -115,7 +126,9 @@ def write_scores(model, reps, pairs, total: int, out: Path, batch_size: int) -> 
             za = torch.stack([reps[a] for a, _ in batch])  # (P, M, D)
             zb = torch.stack([reps[b] for _, b in batch])  # (P, M, D)
             probs = model.pair_logits(za, zb).float().sigmoid().tolist()
-            handle.write("".join(f"{a}\t{b}\t{p:.6f}\n" for (a, b), p in zip(batch, probs, strict=True)))
+            handle.write(
+                "".join(f"{a}\t{b}\t{p:.6f}\n" for (a, b), p in zip(batch, probs, strict=True))
+            )
             handle.flush()
             bar.update(len(batch))
         bar.close()

@@ -40,15 +40,23 @@ def test_bad_data_files(case, tmp_path, capsys, tiny):
     fasta_text, pairs_text, expected = CASES[case]
     fasta = _write(tmp_path / "p.fasta", fasta_text)
     pairs = _write(tmp_path / "p.tsv", pairs_text if pairs_text is not None else "A\tB\t1\n")
-    args = ["train", *tiny, f"data.fasta={fasta}", f"data.train={pairs}",
-            f"output_dir={tmp_path / 'runs'}"]
+    args = [
+        "train",
+        *tiny,
+        f"data.fasta={fasta}",
+        f"data.train={pairs}",
+        f"output_dir={tmp_path / 'runs'}",
+    ]
     _fails(capsys, args, *expected)
     assert not (tmp_path / "runs").exists()
 
 
 def test_missing_file(tmp_path, capsys, tiny):
-    _fails(capsys, ["train", *tiny, f"data.fasta={tmp_path / 'no.fasta'}",
-                    f"output_dir={tmp_path / 'runs'}"], "no.fasta")
+    _fails(
+        capsys,
+        ["train", *tiny, f"data.fasta={tmp_path / 'no.fasta'}", f"output_dir={tmp_path / 'runs'}"],
+        "no.fasta",
+    )
     assert not (tmp_path / "runs").exists()
 
 

@@ -15,8 +15,22 @@ def test_evaluate_run_reproduces_training_test_metrics(trained_run, tmp_path):
 def test_evaluate_model_on_pairs(trained_run, guo_slice, tmp_path):
     fasta, pairs = guo_slice
     out = tmp_path / "ev2"
-    assert run(["evaluate", "--model", str(trained_run / "model"), "--fasta", str(fasta),
-                "--pairs", str(pairs), "--out", str(out)]) == 0
+    assert (
+        run(
+            [
+                "evaluate",
+                "--model",
+                str(trained_run / "model"),
+                "--fasta",
+                str(fasta),
+                "--pairs",
+                str(pairs),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     assert json.loads((out / "metrics.json").read_text())["test"]["n"] == 240
 
 

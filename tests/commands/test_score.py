@@ -15,12 +15,27 @@ def _rows(path):
         return list(csv.reader(handle, delimiter="\t"))
 
 
-def test_scores_match_the_model_and_second_run_uses_the_cache(trained_run, guo_slice, tmp_path,
-                                                              monkeypatch):
+def test_scores_match_the_model_and_second_run_uses_the_cache(
+    trained_run, guo_slice, tmp_path, monkeypatch
+):
     fasta, pairs = guo_slice
     out = tmp_path / "scores.tsv"
-    assert run(["score", "--model", str(trained_run), "--fasta", str(fasta),
-                "--pairs", str(pairs), "--out", str(out)]) == 0
+    assert (
+        run(
+            [
+                "score",
+                "--model",
+                str(trained_run),
+                "--fasta",
+                str(fasta),
+                "--pairs",
+                str(pairs),
+                "--out",
+                str(out),
+            ]
+        )
+        == 0
+    )
     rows = _rows(out)
     expected = read_pairs(pairs)
     assert rows[0] == ["id_a", "id_b", "probability"]
@@ -37,18 +52,49 @@ def test_scores_match_the_model_and_second_run_uses_the_cache(trained_run, guo_s
     # second run: every representation comes from the cache, nothing is encoded
     monkeypatch.setattr(PPIModel, "encode", lambda *a, **k: pytest.fail("encoded again"))
     again = tmp_path / "again.tsv"
-    assert run(["score", "--model", str(trained_run), "--fasta", str(fasta),
-                "--pairs", str(pairs), "--out", str(again)]) == 0
+    assert (
+        run(
+            [
+                "score",
+                "--model",
+                str(trained_run),
+                "--fasta",
+                str(fasta),
+                "--pairs",
+                str(pairs),
+                "--out",
+                str(again),
+            ]
+        )
+        == 0
+    )
     assert again.read_text() == out.read_text()
 
 
 def test_all_pairs_and_resume_from_partial_output(trained_run, tmp_path):
     fasta = tmp_path / "few.fasta"
-    fasta.write_text(">A\nMKTAYIAKQRQISFVKSHFSRQ\n>B\nMSTNPKPQRKTKRNTNRRPQDVK\n"
-                     ">C\nMADEEKLPPGWEKRMSRSSGRVYYFNH\n>D\nMKVLAAGIVGLLLAAQ\n")
+    fasta.write_text(
+        ">A\nMKTAYIAKQRQISFVKSHFSRQ\n>B\nMSTNPKPQRKTKRNTNRRPQDVK\n"
+        ">C\nMADEEKLPPGWEKRMSRSSGRVYYFNH\n>D\nMKVLAAGIVGLLLAAQ\n"
+    )
     out = tmp_path / "all.tsv"
-    assert run(["score", "--model", str(trained_run), "--fasta", str(fasta), "--all",
-                "--out", str(out), "--batch-size", "2"]) == 0
+    assert (
+        run(
+            [
+                "score",
+                "--model",
+                str(trained_run),
+                "--fasta",
+                str(fasta),
+                "--all",
+                "--out",
+                str(out),
+                "--batch-size",
+                "2",
+            ]
+        )
+        == 0
+    )
     full = out.read_text()
     assert len(_rows(out)) == 1 + 6
     # a killed run left two whole rows and half a row behind
@@ -56,8 +102,21 @@ def test_all_pairs_and_resume_from_partial_output(trained_run, tmp_path):
     partial = tmp_path / "resumed.tsv.partial"
     partial.write_text("".join(lines[:3]) + lines[3][:5])
     resumed = tmp_path / "resumed.tsv"
-    assert run(["score", "--model", str(trained_run), "--fasta", str(fasta), "--all",
-                "--out", str(resumed)]) == 0
+    assert (
+        run(
+            [
+                "score",
+                "--model",
+                str(trained_run),
+                "--fasta",
+                str(fasta),
+                "--all",
+                "--out",
+                str(resumed),
+            ]
+        )
+        == 0
+    )
     assert resumed.read_text() == full
     assert not partial.exists()
 
@@ -68,7 +127,21 @@ def test_unknown_ids_fail_cleanly(trained_run, tmp_path, capsys):
     pairs = tmp_path / "p.tsv"
     pairs.write_text("A\tZZZ\n")
     out = tmp_path / "s.tsv"
-    assert run(["score", "--model", str(trained_run), "--fasta", str(fasta), "--pairs",
-                str(pairs), "--out", str(out)]) == 2
+    assert (
+        run(
+            [
+                "score",
+                "--model",
+                str(trained_run),
+                "--fasta",
+                str(fasta),
+                "--pairs",
+                str(pairs),
+                "--out",
+                str(out),
+            ]
+        )
+        == 2
+    )
     assert "ZZZ" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "s.tsv.partial").exists()

@@ -8,9 +8,17 @@ def _metrics(run_dir):
 
 
 def test_training_writes_model_metrics_plots_and_splits(trained_run, capsys):
-    for name in ("config.yaml", "metrics.json", "test_roc.png", "test_pr.png",
-                 "test_confusion.png", "loss_curves.png", "splits/test.tsv",
-                 "model/config.json", "model/model.safetensors"):
+    for name in (
+        "config.yaml",
+        "metrics.json",
+        "test_roc.png",
+        "test_pr.png",
+        "test_confusion.png",
+        "loss_curves.png",
+        "splits/test.tsv",
+        "model/config.json",
+        "model/model.safetensors",
+    ):
         assert (trained_run / name).is_file(), name
     metrics = _metrics(trained_run)
     assert 0.0 <= metrics["aupr"] <= 1.0 and metrics["n"] > 0
@@ -20,8 +28,19 @@ def test_training_writes_model_metrics_plots_and_splits(trained_run, capsys):
 
 def test_printed_summary(guo_slice, tmp_path, train_args, capsys):
     fasta, pairs = guo_slice
-    assert run(train_args(fasta, pairs, tmp_path, "train.epochs=1", "run_name=r",
-                          "train.log_with=[tensorboard]")) == 0
+    assert (
+        run(
+            train_args(
+                fasta,
+                pairs,
+                tmp_path,
+                "train.epochs=1",
+                "run_name=r",
+                "train.log_with=[tensorboard]",
+            )
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert "test: aupr=" in out and f"run directory: {tmp_path / 'r'}" in out
     assert list((tmp_path / "r" / "tensorboard").rglob("events.out.tfevents*"))
@@ -40,10 +59,17 @@ def test_resume_after_interruption_gives_the_same_result(guo_slice, tmp_path, tr
 
 
 def test_single_sequence_task_on_bcr_slice(tmp_path, train_args):
-    args = train_args("unused.fasta", "example:bcr_antibody/train.parquet", tmp_path,
-                      "task=single", "data.test=example:bcr_antibody/test.parquet",
-                      "data.label_column=target", "data.limit=120", "train.epochs=1",
-                      "run_name=bcr")
+    args = train_args(
+        "unused.fasta",
+        "example:bcr_antibody/train.parquet",
+        tmp_path,
+        "task=single",
+        "data.test=example:bcr_antibody/test.parquet",
+        "data.label_column=target",
+        "data.limit=120",
+        "train.epochs=1",
+        "run_name=bcr",
+    )
     assert run(args) == 0
     metrics = _metrics(tmp_path / "bcr")
     assert {"accuracy", "auroc", "macro_f1"} <= set(metrics)

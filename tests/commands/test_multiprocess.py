@@ -1,0 +1,75 @@
+"""Two real CPU processes through ``accelerate launch`` report what one process reports."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ppi.cli import run
+
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCH = [
+    sys.executable,
+    "-m",
+    "accelerate.commands.launch",
+    "--multi_gpu",
+    "--num_processes",
+    "2",
+    "--num_machines",
+    "1",
+    "--mixed_precision",
+    "no",
+    "--dynamo_backend",
+    "no",
+]
+
+pytestmark = pytest.mark.multiprocess
+
+
+def _launch(args, tmp_path):
+    env = {
+        **os.environ,
+        "ACCELERATE_USE_CPU": "1",
+        "OMP_NUM_THREADS": "1",
+        "MASTER_PORT": str(29500 + os.getpid() % 1000),
+    }
+    done = subprocess.run(
+        [*LAUNCH, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def test_two_process_evaluation_equals_one_process(trained_run, tmp_path):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert run(["evaluate", "--run", str(trained_run), "--out", str(one), "--batch-size", "5"]) == 0
+    _launch(
+        [
+            "-m",
+            "ppi",
+            "evaluate",
+            "--run",
+            str(trained_run),
+            "--out",
+            str(two),
+            "--batch-size",
+            "5",
+        ],
+        tmp_path,
+    )
+    m1 = json.loads((one / "metrics.json").read_text())["test"]
+    m2 = json.loads((two / "metrics.json").read_text())["test"]
+    assert m1["n"] == m2["n"] == 24
+    assert m1 == m2
+
+
+def test_two_process_training_script(guo_slice, tmp_path, train_args):
+    fasta, pairs = guo_slice
+    args = train_args(fasta, pairs, tmp_path, "train.epochs=1", "run_name=two")[1:]
+    done = _launch([str(ROOT / "scripts" / "train_ppi.py"), *args], tmp_path)
+    assert done.stdout.count("run directory:") == 1  # printed by the main process only
+    metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())["test"]
+    assert metrics["n"] == 24
