@@ -147,7 +147,7 @@ class Block(nn.Module):
 
 
 #: Window length used when ``max_len`` is 0.
-DEFAULT_MAX_LEN = 512
+DEFAULT_MAX_LEN = 256
 
 
 @dataclass(frozen=True)

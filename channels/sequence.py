@@ -36,7 +36,7 @@ class SequenceConfig(ChannelConfig):
     """
 
     enabled: bool = True
-    train_crop: int = 0
+    train_crop: int = 64
 
 
 @CHANNELS.register("sequence")

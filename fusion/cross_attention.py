@@ -65,6 +65,10 @@ class CrossAttentionFusion(nn.Module):
         # still gives its latents something to attend to.
         self.null_token = nn.Parameter(torch.zeros(1, 1, c.dim))
         self.latents = nn.Parameter(torch.randn(c.latents, c.dim) * 0.02)
+        # The latents start from the protein's mean token, not from the same
+        # vector for every protein: the attention then refines a protein-specific
+        # summary instead of having to discover one (much faster to train).
+        self.summary = nn.Sequential(nn.LayerNorm(c.dim), nn.Linear(c.dim, c.dim))
         args = (c.dim, c.heads, c.dropout, c.spectral_norm)
         self.encoder = nn.ModuleList(
             CrossBlock(*args, self_attend=True) for _ in range(c.encoder_layers)
@@ -93,7 +97,9 @@ class CrossAttentionFusion(nn.Module):
         tokens.append(self.null_token.expand(b, 1, -1))  # (B, 1, D)
         masks.append(torch.ones(b, 1, dtype=torch.bool, device=tokens[0].device))
         ctx, mask = torch.cat(tokens, 1), torch.cat(masks, 1)  # (B, sum Lc + 1, D), (B, ...)
-        z = self.latents.unsqueeze(0).expand(b, -1, -1)  # (B, M, D)
+        weight = mask.unsqueeze(-1).to(ctx.dtype)  # (B, Lc, 1)
+        mean = (ctx * weight).sum(1) / weight.sum(1)  # (B, D)
+        z = self.latents.unsqueeze(0) + self.summary(mean).unsqueeze(1)  # (B, M, D)
         for blk in self.encoder:
             z, _ = blk(z, ctx, mask)
         return self.norm(z)

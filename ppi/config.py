@@ -71,12 +71,15 @@ class TrainConfig:
             the run resumes with ``resume=<run dir>``. For time-sliced queues.
         keep_checkpoints: epoch checkpoints kept on disk.
         log_with: accelerate trackers (tensorboard, mlflow, wandb; empty = none).
+        cpu_threads: torch threads per process on CPU; 0 = the cores available
+            divided among the processes on this machine (``accelerate launch``
+            otherwise sets one thread per process).
     """
 
-    epochs: int = 6
+    epochs: int = 4
     batch_size: int = 64
     eval_batch_size: int = 256
-    lr: float = 2e-3
+    lr: float = 5e-4
     weight_decay: float = 0.01
     warmup: float = 0.05
     grad_accum: int = 1
@@ -85,6 +88,7 @@ class TrainConfig:
     stop_after: int = 0
     keep_checkpoints: int = 2
     log_with: tuple[str, ...] = ("tensorboard",)
+    cpu_threads: int = 0
 
 
 @dataclass(frozen=True)

@@ -37,8 +37,10 @@ def predict(model, loader, accelerator, loss_fn=None) -> tuple[np.ndarray, np.nd
     model.eval()
     inner = accelerator.unwrap_model(model)
     labels, probs, losses = [], [], []
+    memo: dict[str, torch.Tensor] = {}  # each protein is encoded once per pass
     for batch in loader:
-        logits = model(batch["ids"], batch["seqs"], batch["pairs"])
+        with accelerator.autocast():
+            logits = inner.memo_forward(batch["ids"], batch["seqs"], batch["pairs"], memo)
         prob = to_probs(logits, inner.task, inner.multi_label)
         y = batch["labels"]
         if loss_fn is not None:

@@ -19,7 +19,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ppi import __version__
-from ppi.cache import atomic_save, cache_root, digest, file_digest
+from ppi.cache import atomic_save, cache_root, digest, file_digest, token_budget_groups
 from ppi.channels import CHANNELS, ChannelContext, Proteins
 from ppi.config import Config, config_from_dict, config_to_dict
 from ppi.errors import ConfigError, WeightsError
@@ -75,15 +75,30 @@ class PPIModel(nn.Module):
         for channel in self.channels.values():
             channel.prepare(proteins, accelerator)
 
-    def encode(self, batch: Proteins) -> torch.Tensor:
+    def encode(self, batch: Proteins, max_tokens: int = 65536) -> torch.Tensor:
         """Fused latent tokens of each protein.
 
-        During training each channel is hidden for a protein with the
-        probability of its ``dropout`` setting.
+        Proteins are encoded in length-sorted chunks of at most ``max_tokens``
+        padded residues, so one long protein does not pad every other protein
+        of the batch to its length. During training each channel is hidden for
+        a protein with the probability of its ``dropout`` setting.
 
         Shapes:
             returns ``(B, M, D)``.
         """
+        groups = token_budget_groups([len(s) for s in batch.seqs], max_tokens, max_batch=1 << 16)
+        if len(groups) == 1:
+            return self._encode(batch)
+        parts = []
+        for group in groups:
+            sub = Proteins([batch.ids[i] for i in group], [batch.seqs[i] for i in group])
+            parts.append((group, self._encode(sub)))
+        z = parts[0][1].new_empty(len(batch), *parts[0][1].shape[1:])  # (B, M, D)
+        for group, part in parts:
+            z[group] = part
+        return z
+
+    def _encode(self, batch: Proteins) -> torch.Tensor:
         parts = {}
         for name, channel in self.channels.items():
             part = channel(batch)
@@ -111,6 +126,31 @@ class PPIModel(nn.Module):
             single task -> ``(B, C)``.
         """
         z = self.encode(Proteins(list(ids), list(seqs)))  # (B, M, D)
+        if self.task == "single":
+            return self.head(z)
+        return self.pair_logits(z[pairs[:, 0]], z[pairs[:, 1]])
+
+    @torch.no_grad()
+    def memo_forward(
+        self,
+        ids: list[str],
+        seqs: list[str],
+        pairs: torch.Tensor | None,
+        memo: dict[str, torch.Tensor],
+    ) -> torch.Tensor:
+        """:meth:`forward` for evaluation, encoding only proteins not yet in ``memo``.
+
+        A protein in many pairs of a split is encoded once per pass, not once
+        per batch it appears in.
+
+        Shapes:
+            as :meth:`forward`.
+        """
+        new = [(i, s) for i, s in zip(ids, seqs, strict=True) if i not in memo]
+        if new:
+            z = self.encode(Proteins([i for i, _ in new], [s for _, s in new]))  # (N, M, D)
+            memo.update({i: z[k] for k, (i, _) in enumerate(new)})
+        z = torch.stack([memo[i] for i in ids])  # (B, M, D)
         if self.task == "single":
             return self.head(z)
         return self.pair_logits(z[pairs[:, 0]], z[pairs[:, 1]])

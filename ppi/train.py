@@ -13,6 +13,7 @@ import dataclasses
 import json
 import logging
 import math
+import os
 import shutil
 import time
 from dataclasses import asdict, dataclass, field
@@ -113,6 +114,15 @@ def resolve_run(config: Config, state: PartialState) -> tuple[Config, Path]:
     if state.num_processes > 1:
         broadcast_object_list(shared)  # every process writes to the main process's folder
     return config, Path(config.output_dir) / shared[0]
+
+
+def set_cpu_threads(config: Config, state: PartialState) -> None:
+    """On CPU, use the cores this process may run on, shared among local processes."""
+    if state.device.type != "cpu":
+        return
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    local = max(int(os.environ.get("LOCAL_WORLD_SIZE", state.num_processes)), 1)
+    torch.set_num_threads(config.train.cpu_threads or max(1, (cores or 1) // local))
 
 
 def trackers(config: Config) -> list[str]:

@@ -27,7 +27,7 @@ def test_registered_under_scratch_with_its_config():
     assert BACKBONES.config_class("scratch") is ScratchConfig
     cfg = ScratchConfig()
     assert (cfg.name, cfg.finetune, cfg.dim, cfg.layers, cfg.heads) == ("scratch", "full", 64, 2, 4)
-    assert (cfg.ff_mult, cfg.dropout, cfg.max_len) == (2, 0.1, 512)
+    assert (cfg.ff_mult, cfg.dropout, cfg.max_len) == (2, 0.1, 256)
 
 
 def test_tokenizer_ids_and_mask():
