@@ -100,7 +100,7 @@ class SequenceChannel(Channel):
             todo,
             compute,
             lambda s: token_budget_batches(s, 4 * self.backbone.config.batch_tokens),
-            lambda it: tqdm(it, desc="embedding", unit="batch", leave=False),
+            lambda it: tqdm(it, desc="embedding", unit="batch", leave=False, disable=None),
         )
         self.backbone.train(was_training)
 

@@ -249,7 +249,7 @@ class _Loop:
         bar = tqdm(
             loader,
             desc=f"epoch {epoch + 1}",
-            disable=not self.acc.is_local_main_process,
+            disable=None if self.acc.is_local_main_process else True,
             leave=False,
         )
         for batch in bar:

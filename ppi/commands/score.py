@@ -90,7 +90,7 @@ def representations(model, proteins: dict[str, str], device: str) -> dict[str, t
             todo,
             encode,
             lambda s: token_budget_batches(s, 16384),
-            lambda it: tqdm(it, desc="encoding proteins", unit="batch"),
+            lambda it: tqdm(it, desc="encoding proteins", unit="batch", disable=None),
         )
     return {pid: cache.get(seq).to(device) for pid, seq in proteins.items()}
 
@@ -121,7 +121,14 @@ def write_scores(model, reps, pairs, total: int, out: Path, batch_size: int) -> 
     with open(partial, "a") as handle:
         if skip == 0 and handle.tell() == 0:
             handle.write(HEADER)
-        bar = tqdm(total=total, initial=skip, desc="scoring pairs", unit="pair", unit_scale=True)
+        bar = tqdm(
+            total=total,
+            initial=skip,
+            desc="scoring pairs",
+            unit="pair",
+            unit_scale=True,
+            disable=None,
+        )
         for batch in _batches(pairs, batch_size, skip):
             za = torch.stack([reps[a] for a, _ in batch])  # (P, M, D)
             zb = torch.stack([reps[b] for _, b in batch])  # (P, M, D)
