@@ -10,6 +10,10 @@ from ppi.data.pairs import read_pairs
 from ppi.model import PPIModel
 
 
+def _score(*args):
+    return run(["score", *map(str, args)])
+
+
 def _rows(path):
     with open(path) as handle:
         return list(csv.reader(handle, delimiter="\t"))
@@ -21,18 +25,15 @@ def test_scores_match_the_model_and_second_run_uses_the_cache(
     fasta, pairs = guo_slice
     out = tmp_path / "scores.tsv"
     assert (
-        run(
-            [
-                "score",
-                "--model",
-                str(trained_run),
-                "--fasta",
-                str(fasta),
-                "--pairs",
-                str(pairs),
-                "--out",
-                str(out),
-            ]
+        _score(
+            "--model",
+            str(trained_run),
+            "--fasta",
+            str(fasta),
+            "--pairs",
+            str(pairs),
+            "--out",
+            str(out),
         )
         == 0
     )
@@ -53,18 +54,15 @@ def test_scores_match_the_model_and_second_run_uses_the_cache(
     monkeypatch.setattr(PPIModel, "encode", lambda *a, **k: pytest.fail("encoded again"))
     again = tmp_path / "again.tsv"
     assert (
-        run(
-            [
-                "score",
-                "--model",
-                str(trained_run),
-                "--fasta",
-                str(fasta),
-                "--pairs",
-                str(pairs),
-                "--out",
-                str(again),
-            ]
+        _score(
+            "--model",
+            str(trained_run),
+            "--fasta",
+            str(fasta),
+            "--pairs",
+            str(pairs),
+            "--out",
+            str(again),
         )
         == 0
     )
@@ -79,19 +77,16 @@ def test_all_pairs_and_resume_from_partial_output(trained_run, tmp_path):
     )
     out = tmp_path / "all.tsv"
     assert (
-        run(
-            [
-                "score",
-                "--model",
-                str(trained_run),
-                "--fasta",
-                str(fasta),
-                "--all",
-                "--out",
-                str(out),
-                "--batch-size",
-                "2",
-            ]
+        _score(
+            "--model",
+            str(trained_run),
+            "--fasta",
+            str(fasta),
+            "--all",
+            "--out",
+            str(out),
+            "--batch-size",
+            "2",
         )
         == 0
     )
@@ -103,18 +98,7 @@ def test_all_pairs_and_resume_from_partial_output(trained_run, tmp_path):
     partial.write_text("".join(lines[:3]) + lines[3][:5])
     resumed = tmp_path / "resumed.tsv"
     assert (
-        run(
-            [
-                "score",
-                "--model",
-                str(trained_run),
-                "--fasta",
-                str(fasta),
-                "--all",
-                "--out",
-                str(resumed),
-            ]
-        )
+        _score("--model", str(trained_run), "--fasta", str(fasta), "--all", "--out", str(resumed))
         == 0
     )
     assert resumed.read_text() == full
@@ -128,18 +112,15 @@ def test_unknown_ids_fail_cleanly(trained_run, tmp_path, capsys):
     pairs.write_text("A\tZZZ\n")
     out = tmp_path / "s.tsv"
     assert (
-        run(
-            [
-                "score",
-                "--model",
-                str(trained_run),
-                "--fasta",
-                str(fasta),
-                "--pairs",
-                str(pairs),
-                "--out",
-                str(out),
-            ]
+        _score(
+            "--model",
+            str(trained_run),
+            "--fasta",
+            str(fasta),
+            "--pairs",
+            str(pairs),
+            "--out",
+            str(out),
         )
         == 2
     )
