@@ -58,5 +58,6 @@ def selection_metric(task: str, labels: np.ndarray, probs: np.ndarray) -> tuple[
     if task == "pair":
         return binary_metrics(labels, probs)["aupr"], "aupr"
     if labels.ndim == 2:
-        return multilabel_metrics(labels, probs, None)["aupr_macro"], "aupr_macro"
+        names = [str(i) for i in range(labels.shape[1])]  # names do not change the score
+        return multilabel_metrics(labels, probs, names)["aupr_macro"], "aupr_macro"
     return float((probs.argmax(-1) == labels).mean()), "accuracy"
