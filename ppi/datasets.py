@@ -9,6 +9,7 @@ embedded once.
 
 from __future__ import annotations
 
+import functools
 import logging
 import random
 from collections.abc import Sequence
@@ -45,6 +46,7 @@ def load_pair_data(cfg: DataConfig) -> TaskData:
     fasta = resolve(cfg.fasta)
     proteins = read_fasta(fasta)
 
+    @functools.cache  # `ppi evaluate --model` names one file as train, valid and test
     def read(ref: str) -> list[Pair]:
         return read_pairs(resolve(ref), known_ids=proteins, fasta_name=fasta.name)
 
@@ -63,13 +65,14 @@ def load_single_data(cfg: DataConfig, classes: tuple[str, ...] = ()) -> TaskData
     is an error. Without it the classes are the sorted distinct labels.
     """
     sep = cfg.label_separator or None
-    tables = {}
-    for name in SPLITS:
-        ref = getattr(cfg, name)
-        if ref:
-            tables[name] = read_table(
-                resolve(ref), cfg.sequence_column, cfg.label_column, cfg.id_column or None, sep
-            )
+
+    @functools.cache  # one file may serve as several splits
+    def read(ref: str):
+        return read_table(
+            resolve(ref), cfg.sequence_column, cfg.label_column, cfg.id_column or None, sep
+        )
+
+    tables = {name: read(getattr(cfg, name)) for name in SPLITS if getattr(cfg, name)}
     proteins: dict[str, str] = {}
     examples: dict[str, list] = {}
     for name, table in tables.items():
