@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from ppi import __version__
@@ -61,18 +62,24 @@ def run_script(command: str, argv: list[str]) -> int:
 def _shutdown(code: int, command: str) -> int:
     """Close the process group after the work, when several processes ran.
 
-    Left to interpreter exit, gloo can abort a process whose work had already
-    finished; a barrier then an orderly destroy avoids that.
+    Left to interpreter exit, gloo's background threads can abort a process
+    whose work had already finished ("terminate called without an active
+    exception"). So after a barrier and an orderly destroy, a distributed
+    process flushes its output and exits at once, skipping the C++ teardown.
+    A single process returns normally.
     """
     try:
         import torch.distributed as dist
 
-        if dist.is_available() and dist.is_initialized():
-            dist.barrier()
-            dist.destroy_process_group()
+        if not (dist.is_available() and dist.is_initialized()):
+            return code
+        dist.barrier()
+        dist.destroy_process_group()
     except RuntimeError as exc:  # a peer already gone: the work itself is done
         print(f"ppi {command}: process group shutdown: {exc}", file=sys.stderr)
-    return code
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 def main(argv: list[str] | None = None) -> None:
