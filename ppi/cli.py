@@ -10,18 +10,19 @@ from __future__ import annotations
 import argparse
 import importlib
 import os
+import pkgutil
 import sys
 
+import ppi.commands
 from ppi import __version__
 from ppi.errors import InputError
 
-#: subcommand -> module under ppi.commands
+#: subcommand -> module under ppi.commands: every public module there is one
+#: (``fetch_unirep.py`` is ``ppi fetch-unirep``), so a new command is one new file.
 COMMANDS = {
-    "train": "train",
-    "evaluate": "evaluate",
-    "score": "score",
-    "config": "config",
-    "fetch-unirep": "fetch_unirep",
+    m.name.replace("_", "-"): m.name
+    for m in sorted(pkgutil.iter_modules(ppi.commands.__path__), key=lambda m: m.name)
+    if not m.name.startswith("_")
 }
 
 
