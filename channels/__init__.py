@@ -8,7 +8,15 @@ an underscore.
 
 import pkgutil
 
-from ppi.channels.base import CHANNELS, Channel, ChannelConfig, ChannelContext, Proteins, Tokens
+from ppi.channels.base import (
+    CHANNELS,
+    Channel,
+    ChannelConfig,
+    ChannelContext,
+    Proteins,
+    RunData,
+    Tokens,
+)
 from ppi.channels.sequence import SequenceChannel, SequenceConfig
 
 for _module in pkgutil.iter_modules(__path__):
@@ -21,6 +29,7 @@ __all__ = [
     "ChannelConfig",
     "ChannelContext",
     "Proteins",
+    "RunData",
     "SequenceChannel",
     "SequenceConfig",
     "Tokens",

@@ -61,6 +61,28 @@ class Tokens:
 
 
 @dataclass(frozen=True)
+class RunData:
+    """What a training run tells its channels about the data, before training.
+
+    Channels fit what they learn from data (vocabularies, neighbour exclusion
+    lists, known interactions) here and keep it with :meth:`Channel.save_assets`;
+    evaluation and scoring call :meth:`Channel.prepare` without it and use
+    what was saved.
+
+    Attributes:
+        train_ids: proteins of the training split.
+        holdout_ids: proteins of the validation and test splits (what a channel
+            must not learn from: e.g. excluded from neighbour lists).
+        train_pairs: labelled training pairs ``(id_a, id_b, label)``; empty
+            for single-sequence tasks.
+    """
+
+    train_ids: frozenset[str]
+    holdout_ids: frozenset[str]
+    train_pairs: tuple[tuple[str, str, float], ...] = ()
+
+
+@dataclass(frozen=True)
 class ChannelContext:
     """What the model tells a channel when it builds it.
 
@@ -79,18 +101,25 @@ class Channel(nn.Module):
     """Base class of every channel."""
 
     Config = ChannelConfig
+    #: whether the tokens depend on the protein's id (annotations, structures),
+    #: not only on its sequence; cached representations are then keyed by both.
+    uses_ids: bool = False
 
     def __init__(self, config: ChannelConfig, context: ChannelContext) -> None:
         super().__init__()
         self.config = config
         self.context = context
 
-    def prepare(self, proteins: dict[str, str], accelerator: Any = None) -> None:
+    def prepare(
+        self, proteins: dict[str, str], accelerator: Any = None, run: RunData | None = None
+    ) -> None:
         """Compute or load, once, what this channel needs for these proteins.
 
-        Called with every protein a run will see before training, evaluation or
-        scoring (e.g. frozen embeddings are filled into the cache here). The
-        default does nothing.
+        Called with every protein (``{id: sequence}``) a run will see before
+        training, evaluation or scoring (e.g. frozen embeddings are filled into
+        the cache here). ``run`` is given when training, before the optimizer
+        is built, so parameters sized by the data (a vocabulary) may be made
+        here. The default does nothing.
         """
 
     def forward(self, batch: Proteins) -> Tokens:

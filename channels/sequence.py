@@ -19,7 +19,15 @@ from tqdm.auto import tqdm
 
 from ppi.backbones import BACKBONES
 from ppi.cache import EmbeddingCache, token_budget_batches
-from ppi.channels.base import CHANNELS, Channel, ChannelConfig, ChannelContext, Proteins, Tokens
+from ppi.channels.base import (
+    CHANNELS,
+    Channel,
+    ChannelConfig,
+    ChannelContext,
+    Proteins,
+    RunData,
+    Tokens,
+)
 
 log = logging.getLogger("ppi")
 
@@ -65,7 +73,9 @@ class SequenceChannel(Channel):
         """A frozen backbone is loaded from its source, not saved with the model."""
         return ["backbone."] if self.frozen else []
 
-    def prepare(self, proteins: dict[str, str], accelerator: Any = None) -> None:
+    def prepare(
+        self, proteins: dict[str, str], accelerator: Any = None, run: RunData | None = None
+    ) -> None:
         """Fill the embedding cache for these proteins and load them into memory.
 
         Only with a frozen backbone; the main process computes, the others wait

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import torch
 
+from ppi.channels import RunData
 from ppi.config import DataConfig
 from ppi.data.examples import resolve
 from ppi.data.fasta import read_fasta
@@ -121,6 +122,22 @@ def _split(train: list, valid: list | None, test: list | None, cfg: DataConfig, 
             "or set data.valid_fraction/data.test_fraction above 0"
         )
     return {"train": train, "valid": valid, "test": test}
+
+
+def run_data(data: TaskData) -> RunData:
+    """What channels may learn from: the training split, and which proteins are held out."""
+
+    def ids(part: list) -> set[str]:
+        if part and isinstance(part[0], Pair):
+            return {i for p in part for i in (p.a, p.b)}
+        return {pid for pid, _ in part}
+
+    train = data.splits["train"]
+    pairs = (
+        tuple((p.a, p.b, p.label) for p in train) if train and isinstance(train[0], Pair) else ()
+    )
+    holdout = ids(data.splits.get("valid", [])) | ids(data.splits.get("test", []))
+    return RunData(frozenset(ids(train)), frozenset(holdout), pairs)
 
 
 def write_splits(data: TaskData, directory: Path) -> None:

@@ -20,7 +20,7 @@ from torch import nn
 
 from ppi import __version__
 from ppi.cache import atomic_save, cache_root, digest, file_digest, token_budget_groups
-from ppi.channels import CHANNELS, ChannelContext, Proteins
+from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData
 from ppi.config import Config, config_from_dict, config_to_dict
 from ppi.errors import ConfigError, WeightsError
 from ppi.fusion import FUSIONS, HEADS
@@ -70,10 +70,20 @@ class PPIModel(nn.Module):
         """``pair`` or ``single``."""
         return self.config.task
 
-    def prepare_channels(self, proteins: dict[str, str], accelerator: Any = None) -> None:
-        """Let every channel compute or load what it needs for these proteins."""
+    def prepare_channels(
+        self, proteins: dict[str, str], accelerator: Any = None, run: RunData | None = None
+    ) -> None:
+        """Let every channel compute or load what it needs for these proteins.
+
+        ``run`` (training only) lets channels fit what they learn from the data.
+        """
         for channel in self.channels.values():
-            channel.prepare(proteins, accelerator)
+            channel.prepare(proteins, accelerator, run)
+
+    @property
+    def uses_ids(self) -> bool:
+        """Whether a protein's representation depends on its id, not only its sequence."""
+        return any(c.uses_ids for c in self.channels.values())
 
     def encode(self, batch: Proteins, max_tokens: int = 65536) -> torch.Tensor:
         """Fused latent tokens of each protein.

@@ -38,6 +38,7 @@ from ppi.datasets import (
     TaskData,
     load_pair_data,
     load_single_data,
+    run_data,
     write_splits,
 )
 from ppi.errors import ConfigError, InputError
@@ -159,7 +160,7 @@ def train(config: Config) -> Path:
         (run_dir / "config.yaml").write_text(dump_config(dataclasses.replace(config, resume="")))
         write_splits(data, run_dir)
     model = build_model(config, data).to(accelerator.device)
-    model.prepare_channels(data.proteins, accelerator)
+    model.prepare_channels(data.proteins, accelerator, run_data(data))
     loaders = make_loaders(config, data)
     steps = math.ceil(len(loaders["train"]) / config.train.grad_accum) * config.train.epochs
     optimizer, scheduler = make_optimizer(model, config, steps)

@@ -74,25 +74,34 @@ def _model_dir(path: Path) -> Path:
 
 @torch.no_grad()
 def representations(model, proteins: dict[str, str], device: str) -> dict[str, torch.Tensor]:
-    """Each distinct sequence's fused tokens ``(M, D)``, from the cache or computed once."""
+    """Each protein's fused tokens ``(M, D)``, from the cache or computed once.
+
+    The cache key is the sequence, or the id and the sequence when a channel
+    reads per-protein data by id (annotations, structures).
+    """
     from ppi.cache import EmbeddingCache, token_budget_batches
     from ppi.channels import Proteins
 
+    def key(pid: str) -> str:
+        return f"{pid}\t{proteins[pid]}" if model.uses_ids else proteins[pid]
+
+    by_key = {key(pid): pid for pid in proteins}
     cache = EmbeddingCache(model.identity(), kind="representations", dtype=torch.float32)
-    todo = cache.missing(proteins.values())
+    todo = cache.missing(by_key)
     if todo:
-        model.prepare_channels({f"seq{i}": s for i, s in enumerate(todo)})
+        model.prepare_channels({by_key[k]: proteins[by_key[k]] for k in todo})
 
         def encode(batch: list[str]) -> list[torch.Tensor]:
-            return list(model.encode(Proteins([f"q{i}" for i in range(len(batch))], batch)))
+            ids = [by_key[k] for k in batch]
+            return list(model.encode(Proteins(ids, [proteins[i] for i in ids])))
 
         cache.fill(
             todo,
             encode,
-            lambda s: token_budget_batches(s, 16384),
+            lambda keys: token_budget_batches(keys, 16384),
             lambda it: tqdm(it, desc="encoding proteins", unit="batch", disable=None),
         )
-    return {pid: cache.get(seq).to(device) for pid, seq in proteins.items()}
+    return {pid: cache.get(key(pid)).to(device) for pid in proteins}
 
 
 def _batches(pairs, size: int, skip: int) -> Iterator[list[tuple[str, str]]]:
