@@ -22,6 +22,7 @@ rewrites the same files.
 from __future__ import annotations
 
 import argparse
+import gzip
 import shutil
 from collections import Counter
 from pathlib import Path
@@ -112,6 +113,76 @@ Nothing: both files are byte copies, renamed `train.parquet` and
 """
 
 
+DSCRIPT_SOURCE = """\
+# D-SCRIPT yeast benchmark pairs
+
+- `sequences.fasta.gz`: {proteins:,} *Saccharomyces cerevisiae* proteins, ids
+  are STRING ids (`4932.<ORF>`); `yeast_swissprot/string_map.tsv` maps them
+  to UniProt accessions.
+- `pairs.tsv.gz`: {pairs:,} pairs (`id_a`, `id_b`, `label`): {positive:,}
+  interacting and {negative:,} not (about 1 in 11 positive, as in D-SCRIPT's
+  cross-species evaluation).
+
+## Source
+
+- Files: the yeast sequences and pairs of the `data/` folder of
+  [samsledje/D-SCRIPT](https://github.com/samsledje/D-SCRIPT) (MIT, see
+  `LICENSE`, copied from that repository), from Sledzieski S, Singh R, Cowen L,
+  Berger B. D-SCRIPT translates genome to phenome with sequence-based,
+  structure-aware, genome-scale predictions of protein-protein interactions.
+  *Cell Systems* 12(10):969-982, 2021. Positive pairs come from STRING
+  (CC BY 4.0) physical links; negatives are random protein pairs.
+
+## What was changed
+
+The format only: both files gzip-compressed, pairs with a header line (same
+rows, same order). Rebuild with `python scripts/make_examples.py`.
+
+## What the checks found
+
+| check | result |
+|---|---|
+{counts}
+
+Repeated pairs are kept as in the source (4 of them with the other label).
+"""
+
+SWISSPROT_SOURCE = """\
+# Reviewed yeast proteome (UniProtKB/Swiss-Prot), a UniProt dump in miniature
+
+- `uniprot_sprot_yeast.fasta.gz`: {entries:,} reviewed *S. cerevisiae* entries
+  with UniProt FASTA headers (`>sp|ACCESSION|NAME ... OS=... OX=... GN=...`),
+  the format of a UniProt download; byte-identical to the source file, gzipped.
+- `string_map.tsv`: `string_id`, `accession` ({mapped:,} rows), the STRING
+  cross-references of those entries: maps the D-SCRIPT yeast ids to
+  accessions.
+
+## Source
+
+- Files: `yeast_swissprot.fasta` and `yeast_swissprot.tab` (columns Entry,
+  Sequence, STRING, DIP, RefSeq cross-references) of
+  [daisybio/data-leakage-ppi-prediction](https://github.com/daisybio/data-leakage-ppi-prediction)
+  (Bernett J, Blumenthal DB, List M. Cracking the black box of deep sequence-based
+  protein-protein interaction prediction. *Briefings in Bioinformatics* 25(2),
+  2024). The data are UniProt's: UniProt Consortium, UniProtKB/Swiss-Prot,
+  https://www.uniprot.org, licensed CC BY 4.0 (see `LICENSE`).
+
+## What the checks found
+
+| check | result |
+|---|---|
+{counts}
+"""
+
+UNIPROT_LICENSE = """\
+UniProt data (UniProtKB/Swiss-Prot entries and their cross-references) are
+distributed by the UniProt Consortium under the Creative Commons Attribution
+4.0 International licence (CC BY 4.0):
+https://creativecommons.org/licenses/by/4.0/ and
+https://www.uniprot.org/help/license
+"""
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -127,10 +198,10 @@ def main(argv: list[str] | None = None) -> None:
         help="where the examples go (default: %(default)s)",
     )
     args = parser.parse_args(argv)
-    for name in ("guo_yeast", "bcr_antibody"):
+    for name in ("guo_yeast", "bcr_antibody", "dscript_yeast", "yeast_swissprot"):
         if not (args.source / name).is_dir():
             raise InputError(f"{args.source / name}: source folder not found (see --source)")
-    for build in (build_guo, build_bcr):
+    for build in (build_guo, build_bcr, build_dscript, build_swissprot):
         facts = build(args.source, args.dest)
         print("\n".join(f"  {key}: {value}" for key, value in facts.items()))
 
@@ -208,6 +279,56 @@ def build_bcr(source: Path, dest: Path) -> dict[str, object]:
     facts["sequences in both train and test"] = len(shared)
     shutil.copyfile(src / "LICENSE_protein-transformer_Apache2", out / "LICENSE")
     write_source(BCR_SOURCE, out / "SOURCE.md", facts)
+    return facts
+
+
+def build_dscript(source: Path, dest: Path) -> dict[str, object]:
+    src, out = source / "dscript_yeast", dest / "dscript_yeast"
+    print(f"dscript_yeast: {src} -> {out}")
+    seqs = read_fasta(src / "yeast.fasta")
+    pairs = read_pairs(src / "yeast_pairs.tsv", known_ids=seqs, fasta_name="yeast.fasta")
+    keys = Counter(tuple(sorted(pair[:2])) for pair in pairs)
+    facts = {
+        "pairs": len(pairs),
+        "positive": sum(p.label == 1 for p in pairs),
+        "negative": sum(p.label == 0 for p in pairs),
+        "proteins": len(seqs),
+        "proteins in pairs": len({x for p in pairs for x in p[:2]}),
+        "repeated pairs (either order)": sum(n - 1 for n in keys.values()),
+        "self pairs": sum(p.a == p.b for p in pairs),
+    }
+    write_fasta(seqs, out / "sequences.fasta.gz")
+    write_pairs(pairs, out / "pairs.tsv.gz")
+    shutil.copyfile(src / "LICENSE_D-SCRIPT_MIT", out / "LICENSE")
+    if read_fasta(out / "sequences.fasta.gz") != seqs or read_pairs(out / "pairs.tsv.gz") != pairs:
+        raise RuntimeError(f"{out}: the written files do not read back as the source")
+    write_source(DSCRIPT_SOURCE, out / "SOURCE.md", facts)
+    return facts
+
+
+def build_swissprot(source: Path, dest: Path) -> dict[str, object]:
+    src, out = source / "yeast_swissprot", dest / "yeast_swissprot"
+    print(f"yeast_swissprot: {src} -> {out}")
+    out.mkdir(parents=True, exist_ok=True)
+    raw = (src / "yeast_swissprot.fasta").read_bytes()
+    with gzip.GzipFile(out / "uniprot_sprot_yeast.fasta.gz", "wb", mtime=0) as handle:
+        handle.write(raw)
+    rows = []
+    for line in (src / "yeast_swissprot.tab").read_text().splitlines()[1:]:
+        fields = line.split("\t")
+        rows += [(sid, fields[0]) for sid in fields[2].split(";") if sid.strip()]
+    (out / "string_map.tsv").write_text(
+        "string_id\taccession\n" + "".join(f"{s}\t{a}\n" for s, a in rows)
+    )
+    (out / "LICENSE").write_text(UNIPROT_LICENSE)
+    facts = {
+        "entries": raw.count(b">"),
+        "mapped": len(rows),
+        "STRING ids mapped to two accessions": sum(
+            n > 1 for n in Counter(s for s, _ in rows).values()
+        ),
+    }
+    write_source(SWISSPROT_SOURCE, out / "SOURCE.md", facts)
     return facts
 
 
