@@ -20,15 +20,24 @@ def test_plain_paths_pass_through_with_user_expanded(tmp_path):
 
 def test_every_example_folder_has_licence_and_source():
     root = resolve("example:guo_yeast").parent
-    for folder in ("guo_yeast", "bcr_antibody"):
-        licence = (root / folder / "LICENSE").read_text()
-        assert "Apache License" in licence and "Version 2.0, January 2004" in licence
+    licences = {
+        "guo_yeast": "Version 2.0, January 2004",
+        "bcr_antibody": "Version 2.0, January 2004",
+        "dscript_yeast": "MIT License",
+        "yeast_swissprot": "CC BY 4.0",
+    }
+    for folder, words in licences.items():
+        assert words in (root / folder / "LICENSE").read_text()
         assert "## Source" in (root / folder / "SOURCE.md").read_text()
     assert available() == [
         "bcr_antibody/test.parquet",
         "bcr_antibody/train.parquet",
+        "dscript_yeast/pairs.tsv.gz",
+        "dscript_yeast/sequences.fasta.gz",
         "guo_yeast/pairs.tsv",
         "guo_yeast/sequences.fasta",
+        "yeast_swissprot/string_map.tsv",
+        "yeast_swissprot/uniprot_sprot_yeast.fasta.gz",
     ]
 
 
