@@ -1,5 +1,7 @@
 import json
 
+import torch
+
 from ppi.cli import run
 
 
@@ -75,3 +77,38 @@ def test_single_sequence_task_on_bcr_slice(tmp_path, train_args):
     assert {"accuracy", "auroc", "macro_f1"} <= set(metrics)
     saved = json.loads((tmp_path / "bcr" / "model" / "config.json").read_text())
     assert saved["class_names"] == ["HIV-1", "SARS-CoV2"]
+
+
+def test_mixed_precision_trains_in_bf16_and_keeps_fp32_weights(
+    guo_slice, tmp_path, train_args, monkeypatch
+):
+    """``accelerate launch --mixed_precision bf16`` (here through its env variable) on CPU.
+
+    The forward pass runs under autocast (the head's logits come out in
+    bfloat16), the saved weights stay float32 and the metrics are finite. On
+    GPUs the same path runs with fp16 or bf16.
+    """
+    import math
+
+    from safetensors.torch import load_file
+
+    from ppi.fusion.heads import PairHead
+
+    seen = []
+    forward = PairHead.forward
+
+    def spy(self, ha, hb):
+        out = forward(self, ha, hb)
+        seen.append(out.dtype)
+        return out
+
+    monkeypatch.setattr(PairHead, "forward", spy)
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
+    fasta, pairs = guo_slice
+    assert run(train_args(fasta, pairs, tmp_path, "train.epochs=1", "run_name=bf16")) == 0
+    assert seen and set(seen) == {torch.bfloat16}
+    weights = load_file(str(tmp_path / "bf16" / "model" / "model.safetensors"))
+    assert {t.dtype for t in weights.values()} == {torch.float32}
+    assert all(
+        math.isfinite(v) for v in _metrics(tmp_path / "bf16").values() if isinstance(v, float)
+    )
