@@ -187,6 +187,8 @@ class HomologyChannel(Channel):
         )
         seqs = [s for s in dict.fromkeys(proteins.values()) if s not in self._lists]
         if accelerator is None or accelerator.is_main_process:
+            if accelerator is not None:  # embed queries where the model runs
+                self.index.embedder.backbone.to(accelerator.device)
             self._search(cache, cache.missing(seqs))
         if accelerator is not None:
             accelerator.wait_for_everyone()
