@@ -103,6 +103,7 @@ def test_training_with_the_homology_channel(guo_slice, guo_index, tmp_path, trai
         "channels.homology.enabled=true",
         f"channels.homology.index={guo_index}",
         "channels.homology.k=4",
+        "channels.sequence.enabled=false",  # the homology channel alone is enough to train
     )
     assert run(args) == 0
     model = tmp_path / "h" / "model"
