@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 from accelerate import PartialState
+from accelerate.utils import parse_flag_from_env
 from tqdm.auto import tqdm
 
 from ppi import __version__, configtools
@@ -70,7 +71,8 @@ def build_index(
     dumps: list[Path], out: Path, config: IndexConfig, state: PartialState | None = None
 ) -> dict:
     """Build (or resume, or confirm) the index of ``dumps`` in ``out``; returns its manifest."""
-    state = state or PartialState()
+    # PartialState reads ACCELERATE_USE_CPU (several CPU processes) only when told to
+    state = state or PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     backbone = build_backbone(config.backbone, config.seed).to(state.device)
