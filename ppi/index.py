@@ -304,8 +304,8 @@ def _check_counts(directory: Path, manifest: dict, index: faiss.Index, metadata)
         )
 
 
-def write_manifest(directory: Path, manifest: dict) -> None:
-    """Write the manifest last, with the sha256 of every file it lists."""
+def write_manifest(directory: Path, manifest: dict) -> dict:
+    """Write the manifest last, with the sha256 of every file it lists; returns it."""
     manifest = dict(manifest)
     manifest["format"] = FORMAT
     manifest["files"] = {
@@ -313,6 +313,7 @@ def write_manifest(directory: Path, manifest: dict) -> None:
         for name in manifest["files"]
     }
     atomic_write_text(directory / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+    return manifest
 
 
 def remove_manifest(directory: Path) -> None:

@@ -95,7 +95,7 @@ def build_index(
         manifest = assemble(work, out, config, embedder, total)
         manifest.update(plan=plan, sources=_sources(dumps), embed_stats=stats)
         manifest["build_seconds"] = round(time.time() - started, 1)
-        write_manifest(out, manifest)
+        manifest = write_manifest(out, manifest)
         shutil.rmtree(work, ignore_errors=True)
     state.wait_for_everyone()
     return manifest or _finished(out, plan)

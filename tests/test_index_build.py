@@ -48,6 +48,10 @@ def test_build_and_search_finds_each_protein_first(yeast_slice, tmp_path):
     manifest = build_index([yeast_slice], tmp_path / "idx", _config())
     assert manifest["count"] == 60 and manifest["index_type"] == "flat" and manifest["dim"] == 16
     assert not list((tmp_path / "idx").glob(".build-*")), "shards are removed once assembled"
+    assert manifest["backbone"]["name"] == "scratch" and manifest["pooling"] == "mean"
+    assert manifest["backbone_identity"].startswith("scratch:")
+    assert set(manifest["files"]) == {"index.faiss", "metadata.parquet", "backbone.safetensors"}
+    assert all(len(f["sha256"]) == 64 for f in manifest["files"].values())
     index = HomologyIndex.open(tmp_path / "idx")
     seqs = read_fasta(yeast_slice)
     sims, rows = index.search(list(seqs.values())[:10], 3)
