@@ -1,13 +1,13 @@
 """The homology channel: neighbour tokens, leakage guards, saved exclusions, a training run."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
 from ppi.backbones import BACKBONES
+from ppi.cache import cache_root
 from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData
 from ppi.data.fasta import read_fasta
 from ppi.data.pairs import read_pairs
@@ -31,7 +31,7 @@ def _channel(index, **overrides):
     cls = CHANNELS.get("homology")
     config = cls.Config(enabled=True, index=str(index), k=4, **overrides)
     backbone = BACKBONES.config_class("scratch")()
-    return cls(config, ChannelContext(16, backbone, Path("unused")))
+    return cls(config, ChannelContext(16, backbone, cache_root()))  # the test session's cache
 
 
 def test_tokens_never_show_the_protein_itself_or_holdout_sequences(guo_slice, guo_index):
