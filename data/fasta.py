@@ -149,6 +149,7 @@ class _Record:
     id: str
     line: int
     chunks: list[tuple[int, str]] = field(default_factory=list)
+    header: str = ""
 
     def sequence(self, path: Path) -> tuple[str, int]:
         """The checked sequence and its ambiguous-residue count."""
@@ -176,7 +177,7 @@ def _records(path: Path) -> Iterator[_Record]:
         if line.startswith(">"):
             if current is not None:
                 yield current
-            current = _Record(_header_id(path, number, line), number)
+            current = _Record(_header_id(path, number, line), number, header=line[1:])
         elif not line.strip():
             continue
         elif current is None:
