@@ -14,7 +14,7 @@ def test_store_keeps_every_field_and_reads_by_accession(tmp_path):
     store_path = tmp_path / "a.sqlite"
     n = write_store(store_path, read_gaf(FIX / "goa_yeast_head.gaf"))
     store = AnnotationStore(store_path)
-    rows = [l for l in (FIX / "goa_yeast_head.gaf").read_text().splitlines() if l[:1] != "!"]
+    rows = [x for x in (FIX / "goa_yeast_head.gaf").read_text().splitlines() if x[:1] != "!"]
     assert n == len(rows) == 52
     got = store.annotations(["A0A023PXA5", "NOPE"])
     assert set(got) == {"A0A023PXA5"}

@@ -72,7 +72,7 @@ def test_gaf_reads_uniprot_rows_skips_not_and_maps_other_databases(tmp_path):
     )
     # the same rows as an SGD-keyed file: mapped through the gene symbol
     lines = (FIX / "gene_association_head.gaf").read_text().splitlines()
-    rows = [l.split("\t") for l in lines if not l.startswith("!")]
+    rows = [x.split("\t") for x in lines if not x.startswith("!")]
     sgd = tmp_path / "sgd.gaf"
     sgd.write_text("\n".join("\t".join(["SGD", "S0000" + r[1], *r[2:]]) for r in rows) + "\n")
     id_map = IdMap({"TOP3": ["P13099"]})
