@@ -180,3 +180,40 @@ def test_single_task_with_builtin_properties(tmp_path, tiny, capsys):
     assert len(stats["columns"]) == 25 and len(stats["mean"]) == 25
     _ok(["evaluate", "--run", tmp_path / "b"])
     assert "accuracy" in capsys.readouterr().out
+
+
+def _fails_with(capsys, args, *parts):
+    assert run([str(a) for a in args]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    for part in parts:
+        assert part in err, err
+
+
+def test_cut_xml_and_bad_property_tables_exit_2(guo_slice, tmp_path, tiny, capsys):
+    text = (FIX / "Q13639.xml").read_text()
+    cut = tmp_path / "cut.xml"
+    cut.write_text(text[: len(text) // 3])
+    _fails_with(
+        capsys,
+        ["annotations", "build", "--store", tmp_path / "s.sqlite", "--xml", cut],
+        "cut.xml:",
+        "expected complete UniProt XML",
+    )
+    assert not (tmp_path / "s.sqlite").exists()
+    fasta, pairs = guo_slice
+    some = list(read_fasta(fasta))[:3]
+    table = tmp_path / "props.tsv"
+    table.write_text("id\tcharge\n" + "".join(f"{i}\t1.0\n" for i in some))
+    train = [
+        "train",
+        *tiny,
+        f"data.fasta={fasta}",
+        f"data.train={pairs}",
+        f"output_dir={tmp_path}",
+        "channels.properties.enabled=true",
+        f"channels.properties.table={table}",
+    ]
+    _fails_with(capsys, train, "props.tsv: no row for", "protein(s)")
+    table.write_text("id\tcharge\n" + f"{some[0]}\tpositive\n")
+    _fails_with(capsys, train, "props.tsv:2: column 'charge': expected a number, got 'positive'")
