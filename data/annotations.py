@@ -1,10 +1,9 @@
 """Readers of UniProt and GO annotation files: each yields :class:`Annotation` records.
 
-Sources: SwissProt flat files (``.txt``/``.dat``), UniProt XML (streamed,
-plain or gzipped), UniProt TSV and JSON exports (the REST API's formats), GO
-annotation files (GAF 2.x) and gene-to-term tables (GO term, gene symbols).
-Files that name proteins otherwise (gene symbols, systematic names) are mapped
-to accessions through an :class:`ppi.data.id_map.IdMap`.
+Sources here: SwissProt flat files (``.txt``/``.dat``), UniProt XML
+(streamed, plain or gzipped), UniProt TSV and JSON exports (the REST API's
+formats). GO annotation files (GAF 2.x) and GO term-to-gene tables are read
+by :mod:`ppi.data.go_files`.
 
 A term is kept with its namespace, one of :data:`NAMESPACES`: GO biological
 process, molecular function and cellular component, UniProt keywords, protein
@@ -17,7 +16,7 @@ import gzip
 import json
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,18 +24,11 @@ from typing import Any
 from Bio import SwissProt
 
 from ppi.data._io import is_gzip, read_lines, require_file
-from ppi.data.id_map import IdMap
 from ppi.errors import InputError
 
 NAMESPACES = ("go_bp", "go_mf", "go_cc", "keyword", "domain", "location", "ec")
 _GO_ASPECT = {"P": "go_bp", "F": "go_mf", "C": "go_cc"}
-_GO_DOMAIN = {
-    "biological_process": "go_bp",
-    "molecular_function": "go_mf",
-    "cellular_component": "go_cc",
-}
 _DOMAIN_DBS = ("Pfam", "InterPro")
-GAF_COLUMNS = 17
 _XML_NS = "{http://uniprot.org/uniprot}"
 #: ECO codes of newer UniProt XML -> GO evidence codes (after GO's gaf-eco-mapping.txt,
 #: geneontology.org); codes not listed are kept as they are
@@ -309,104 +301,6 @@ def _tsv_terms(cell: str, pattern: str | None) -> list[str]:
     if pattern is None:
         return _locations(cell.split(":", 1)[1]) if ":" in cell else []
     return re.findall(pattern, cell)
-
-
-# -- GO annotation files --------------------------------------------------------------
-
-
-def read_gaf(path: str | Path, id_map: IdMap | None = None) -> Iterator[Annotation]:
-    """Annotations of a GO annotation file (GAF 2.x: 17 tab-separated columns).
-
-    Rows from ``UniProtKB`` name their accession; other databases' ids (SGD,
-    gene symbols) go through ``id_map`` (first the object id, then the symbol),
-    and rows that cannot be mapped are counted in ``id_map.unmapped``. Rows
-    with a ``NOT`` qualifier are skipped.
-    """
-    path = require_file(path, "GAF file")
-    for number, line in read_lines(path):
-        if not line or line.startswith("!"):
-            continue
-        fields = line.split("\t")
-        if len(fields) != GAF_COLUMNS:
-            raise InputError(
-                f"{path}:{number}: expected {GAF_COLUMNS} tab-separated GAF 2.x columns, "
-                f"got {len(fields)}"
-            )
-        if "NOT" in fields[3].split("|") or fields[8] not in _GO_ASPECT:
-            continue
-        for acc in _gaf_accessions(fields, id_map):
-            ns = _GO_ASPECT[fields[8]]
-            yield Annotation(acc, fields[4], ns, fields[6], path.name, _iso(fields[13]))
-
-
-def _gaf_accessions(fields: list[str], id_map: IdMap | None) -> list[str]:
-    if fields[0] == "UniProtKB":
-        return [fields[1].split("-")[0]]
-    if id_map is None:
-        return []
-    return id_map.lookup(fields[1]) or id_map.lookup(fields[2], count=True)
-
-
-def _iso(date: str) -> str:
-    return f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 and date.isdigit() else date
-
-
-def read_go_gene_table(path: str | Path, id_map: IdMap) -> Iterator[Annotation]:
-    """Annotations of a GO term -> genes table (columns ``go_id``, ``go_domain``, ``gene_symbols``).
-
-    The format of the dhimmel/gene-ontology exports: one GO term per row, its
-    genes' symbols separated by ``|``, mapped to accessions through ``id_map``.
-    It gives no evidence codes.
-    """
-    path = require_file(path, "GO gene table")
-    lines = read_lines(path)
-    _, header_line = next(lines, (1, ""))
-    header = header_line.split("\t")
-    need = ("go_id", "go_name", "go_domain", "gene_symbols")
-    missing = [c for c in need if c not in header]
-    if missing:
-        raise InputError(
-            f"{path}:1: expected columns {', '.join(need)}, missing {', '.join(missing)}"
-        )
-    col = {c: header.index(c) for c in need}
-    for number, line in lines:
-        fields = line.split("\t")
-        if len(fields) != len(header):
-            raise InputError(
-                f"{path}:{number}: expected {len(header)} tab-separated columns, got {len(fields)}"
-            )
-        ns = _GO_DOMAIN.get(fields[col["go_domain"]])
-        if ns is None:
-            raise InputError(
-                f"{path}:{number}: expected a GO domain ({', '.join(_GO_DOMAIN)}), "
-                f"got {fields[col['go_domain']]!r}"
-            )
-        for symbol in filter(None, fields[col["gene_symbols"]].split("|")):
-            for acc in id_map.lookup(symbol, count=True):
-                yield Annotation(
-                    acc, fields[col["go_id"]], ns, "", path.name, "", fields[col["go_name"]]
-                )
-
-
-#: reader name (the ``ppi annotations build`` option) -> reader
-READERS = {
-    "swissprot": read_swissprot,
-    "xml": read_uniprot_xml,
-    "tsv": read_uniprot_tsv,
-    "json": read_uniprot_json,
-}
-MAPPED_READERS = {"gaf": read_gaf, "go_table": read_go_gene_table}
-
-
-def read_all(sources: Iterable[tuple[str, Path]], id_map: IdMap | None) -> Iterator[Annotation]:
-    """Chain the readers of ``(kind, path)`` sources (kinds of both reader tables)."""
-    for kind, path in sources:
-        if kind in READERS:
-            yield from READERS[kind](path)
-        elif kind == "go_table" and id_map is None:
-            raise InputError(f"{path}: a GO gene table needs an id map (--id-map) from symbols")
-        else:
-            yield from MAPPED_READERS[kind](path, id_map)
 
 
 def _evidence(text: str) -> str:

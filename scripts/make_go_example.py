@@ -11,7 +11,7 @@ import argparse
 import shutil
 from pathlib import Path
 
-from ppi.data.annotations import read_go_gene_table
+from ppi.data.go_files import read_go_gene_table
 from ppi.data.id_map import read_id_map
 
 REPO = Path(__file__).resolve().parents[1]

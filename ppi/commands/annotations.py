@@ -14,18 +14,36 @@ from __future__ import annotations
 import argparse
 import logging
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from ppi.data._io import atomic_write_text
 from ppi.data.annotation_store import AnnotationStore, write_store
-from ppi.data.annotations import MAPPED_READERS, NAMESPACES, READERS, read_all
+from ppi.data.annotations import (
+    NAMESPACES,
+    Annotation,
+    read_swissprot,
+    read_uniprot_json,
+    read_uniprot_tsv,
+    read_uniprot_xml,
+)
 from ppi.data.examples import resolve
+from ppi.data.go_files import read_gaf, read_go_gene_table
 from ppi.data.id_map import IdMap, read_id_map, read_ids, unmapped_report
 from ppi.errors import InputError
 
 log = logging.getLogger("ppi")
+#: option -> reader of files naming proteins by accession
+READERS = {
+    "swissprot": read_swissprot,
+    "xml": read_uniprot_xml,
+    "tsv": read_uniprot_tsv,
+    "json": read_uniprot_json,
+}
+#: option -> reader that maps other names through --id-map
+MAPPED_READERS = {"gaf": read_gaf, "go_table": read_go_gene_table}
 _SOURCES = {
     "swissprot": "SwissProt/UniProtKB flat file (.txt, .dat, .gz)",
     "xml": "UniProt XML (plain or .gz)",
@@ -106,6 +124,17 @@ def coverage(args: argparse.Namespace) -> int:
         if per_ns[ns]:
             print(f"  {ns}: {per_ns[ns]} proteins ({100 * per_ns[ns] / max(n, 1):.1f}%)")
     return 0
+
+
+def read_all(sources: Iterable[tuple[str, Path]], id_map: IdMap | None) -> Iterator[Annotation]:
+    """Chain the readers of ``(kind, path)`` sources, in the order given."""
+    for kind, path in sources:
+        if kind in READERS:
+            yield from READERS[kind](path)
+        elif kind == "go_table" and id_map is None:
+            raise InputError(f"{path}: a GO gene table needs an id map (--id-map) from symbols")
+        else:
+            yield from MAPPED_READERS[kind](path, id_map)
 
 
 def _flags() -> list[str]:

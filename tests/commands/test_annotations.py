@@ -7,9 +7,9 @@ import pytest
 
 from ppi.cli import run
 from ppi.data.annotation_store import AnnotationStore, write_store
-from ppi.data.annotations import read_go_gene_table
 from ppi.data.examples import resolve
 from ppi.data.fasta import read_fasta, write_fasta
+from ppi.data.go_files import read_go_gene_table
 from ppi.data.id_map import read_id_map
 from ppi.data.pairs import read_pairs, write_pairs
 

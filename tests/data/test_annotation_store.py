@@ -4,7 +4,8 @@ from pathlib import Path
 import pytest
 
 from ppi.data.annotation_store import AnnotationStore, write_store
-from ppi.data.annotations import Annotation, read_gaf
+from ppi.data.annotations import Annotation
+from ppi.data.go_files import read_gaf
 from ppi.errors import InputError
 
 FIX = Path(__file__).parents[1] / "fixtures" / "annotations"

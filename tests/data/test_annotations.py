@@ -7,13 +7,12 @@ import pytest
 
 from ppi.data.annotations import (
     entry_annotations,
-    read_gaf,
-    read_go_gene_table,
     read_swissprot,
     read_uniprot_json,
     read_uniprot_tsv,
     read_uniprot_xml,
 )
+from ppi.data.go_files import read_gaf, read_go_gene_table
 from ppi.data.id_map import IdMap, read_id_map
 from ppi.errors import InputError
 
