@@ -79,3 +79,84 @@ def trained_run(guo_slice, tmp_path_factory):
     fasta, pairs = guo_slice
     assert run(_train_args(fasta, pairs, out, "train.epochs=2", "run_name=shared")) == 0
     return out / "shared"
+
+
+class _ScriptedUniProt:
+    """A local stand-in for rest.uniprot.org: answers each request with the next scripted reply.
+
+    A reply is ``(status, headers, body, delay_seconds)``; ``{base}`` in a
+    header is replaced by the server's address. Requests are recorded.
+    """
+
+    def __init__(self):
+        import http.server
+        import threading
+
+        script = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):  # noqa: N802 (http.server's name)
+                import time
+
+                script.requests.append((self.path, dict(self.headers)))
+                status, headers, body, delay = (
+                    script.replies.pop(0) if script.replies else (500, {}, "no reply scripted", 0)
+                )
+                time.sleep(delay)
+                try:
+                    self.send_response(status)
+                    for key, value in headers.items():
+                        self.send_header(key, value.replace("{base}", script.base))
+                    self.end_headers()
+                    self.wfile.write(body.encode())
+                except (BrokenPipeError, ConnectionResetError):
+                    pass
+
+            def log_message(self, *args):
+                pass
+
+        self.replies: list = []
+        self.requests: list = []
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def uniprot_server():
+    """A scripted UniProt REST server on 127.0.0.1 (see :class:`_ScriptedUniProt`)."""
+    server = _ScriptedUniProt()
+    yield server
+    server.close()
+
+
+def uniprot_entry(acc, secondary=(), go=(("GO:0005737", "C:cytoplasm", "IDA:SGD"),)):
+    """A UniProt REST JSON entry in the API's own shape."""
+    return {
+        "entryType": "UniProtKB reviewed (Swiss-Prot)",
+        "primaryAccession": acc,
+        "secondaryAccessions": list(secondary),
+        "uniProtKBCrossReferences": [
+            {
+                "database": "GO",
+                "id": term,
+                "properties": [
+                    {"key": "GoTerm", "value": name},
+                    {"key": "GoEvidenceType", "value": evidence},
+                ],
+            }
+            for term, name, evidence in go
+        ],
+        "keywords": [{"id": "KW-0963", "category": "Cellular component", "name": "Cytoplasm"}],
+    }
+
+
+@pytest.fixture
+def make_entry():
+    """Builds UniProt JSON entries (see :func:`uniprot_entry`)."""
+    return uniprot_entry

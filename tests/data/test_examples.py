@@ -25,6 +25,7 @@ def test_every_example_folder_has_licence_and_source():
         "bcr_antibody": "Version 2.0, January 2004",
         "dscript_yeast": "MIT License",
         "yeast_swissprot": "CC BY 4.0",
+        "go_yeast": "CC BY 4.0",
     }
     for folder, words in licences.items():
         assert words in (root / folder / "LICENSE").read_text()
@@ -34,6 +35,7 @@ def test_every_example_folder_has_licence_and_source():
         "bcr_antibody/train.parquet",
         "dscript_yeast/pairs.tsv.gz",
         "dscript_yeast/sequences.fasta.gz",
+        "go_yeast/go_annotations.tsv.gz",
         "guo_yeast/pairs.tsv",
         "guo_yeast/sequences.fasta",
         "yeast_swissprot/string_map.tsv",

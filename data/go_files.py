@@ -1,0 +1,97 @@
+"""Readers of GO annotation files (GAF 2.x) and GO term -> gene tables.
+
+Both often name proteins otherwise than by accession (SGD ids, gene symbols):
+those names go through an :class:`ppi.data.id_map.IdMap`, which counts what
+it could not map.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+from ppi.data._io import read_lines, require_file
+from ppi.data.annotations import _GO_ASPECT, Annotation
+from ppi.data.id_map import IdMap
+from ppi.errors import InputError
+
+GAF_COLUMNS = 17
+_GO_DOMAIN = {
+    "biological_process": "go_bp",
+    "molecular_function": "go_mf",
+    "cellular_component": "go_cc",
+}
+
+
+def read_gaf(path: str | Path, id_map: IdMap | None = None) -> Iterator[Annotation]:
+    """Annotations of a GO annotation file (GAF 2.x: 17 tab-separated columns).
+
+    Rows from ``UniProtKB`` name their accession; other databases' ids (SGD,
+    gene symbols) go through ``id_map`` (first the object id, then the symbol),
+    and rows that cannot be mapped are counted in ``id_map.unmapped``. Rows
+    with a ``NOT`` qualifier are skipped.
+    """
+    path = require_file(path, "GAF file")
+    for number, line in read_lines(path):
+        if not line or line.startswith("!"):
+            continue
+        fields = line.split("\t")
+        if len(fields) != GAF_COLUMNS:
+            raise InputError(
+                f"{path}:{number}: expected {GAF_COLUMNS} tab-separated GAF 2.x columns, "
+                f"got {len(fields)}"
+            )
+        if "NOT" in fields[3].split("|") or fields[8] not in _GO_ASPECT:
+            continue
+        for acc in _gaf_accessions(fields, id_map):
+            ns = _GO_ASPECT[fields[8]]
+            yield Annotation(acc, fields[4], ns, fields[6], path.name, _iso(fields[13]))
+
+
+def _gaf_accessions(fields: list[str], id_map: IdMap | None) -> list[str]:
+    if fields[0] == "UniProtKB":
+        return [fields[1].split("-")[0]]
+    if id_map is None:
+        return []
+    return id_map.lookup(fields[1]) or id_map.lookup(fields[2], count=True)
+
+
+def _iso(date: str) -> str:
+    return f"{date[:4]}-{date[4:6]}-{date[6:]}" if len(date) == 8 and date.isdigit() else date
+
+
+def read_go_gene_table(path: str | Path, id_map: IdMap) -> Iterator[Annotation]:
+    """Annotations of a GO term -> genes table (columns ``go_id``, ``go_domain``, ``gene_symbols``).
+
+    The format of the dhimmel/gene-ontology exports: one GO term per row, its
+    genes' symbols separated by ``|``, mapped to accessions through ``id_map``.
+    It gives no evidence codes.
+    """
+    path = require_file(path, "GO gene table")
+    lines = read_lines(path)
+    _, header_line = next(lines, (1, ""))
+    header = header_line.split("\t")
+    need = ("go_id", "go_name", "go_domain", "gene_symbols")
+    missing = [c for c in need if c not in header]
+    if missing:
+        raise InputError(
+            f"{path}:1: expected columns {', '.join(need)}, missing {', '.join(missing)}"
+        )
+    col = {c: header.index(c) for c in need}
+    for number, line in lines:
+        fields = line.split("\t")
+        if len(fields) != len(header):
+            raise InputError(
+                f"{path}:{number}: expected {len(header)} tab-separated columns, got {len(fields)}"
+            )
+        ns = _GO_DOMAIN.get(fields[col["go_domain"]])
+        if ns is None:
+            raise InputError(
+                f"{path}:{number}: expected a GO domain ({', '.join(_GO_DOMAIN)}), "
+                f"got {fields[col['go_domain']]!r}"
+            )
+        for symbol in filter(None, fields[col["gene_symbols"]].split("|")):
+            for acc in id_map.lookup(symbol, count=True):
+                yield Annotation(
+                    acc, fields[col["go_id"]], ns, "", path.name, "", fields[col["go_name"]]
+                )

@@ -1,0 +1,60 @@
+import pytest
+import torch
+
+from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData
+from ppi.channels.properties import PropertiesChannel, PropertiesConfig
+from ppi.config import load_config
+from ppi.data.property_table import builtin_properties
+from ppi.errors import ConfigError, InputError
+
+SEQS = {"a": "MKTAYIAKQRQISFVK", "b": "MSTNPKPQRKTKRNTNRRPQDVKFPGG", "c": "MDEEWWDDEE"}
+
+
+def _channel(tmp_path, **cfg):
+    torch.manual_seed(0)
+    backbone = load_config(None, []).backbone
+    return PropertiesChannel(
+        PropertiesConfig(enabled=True, **cfg), ChannelContext(8, backbone, tmp_path)
+    )
+
+
+def _table(tmp_path, text):
+    path = tmp_path / "props.tsv"
+    path.write_text(text)
+    return str(path)
+
+
+def test_registered_and_builtin_statistics_come_from_training_proteins(tmp_path):
+    assert CHANNELS.get("properties") is PropertiesChannel
+    ch = _channel(tmp_path)
+    assert not ch.uses_ids
+    ch.prepare(SEQS, run=RunData(frozenset({"a", "b"}), frozenset({"c"})))
+    train = torch.tensor([builtin_properties(SEQS[k]) for k in "ab"])
+    assert torch.allclose(ch.mean, train.mean(0))
+    out = ch(Proteins(["a", "c"], [SEQS["a"], SEQS["c"]]))
+    assert out.tokens.shape == (2, 2, 8) and out.mask.all()
+
+
+def test_table_and_builtin_columns_and_the_saved_statistics(tmp_path):
+    table = _table(tmp_path, "id\tcharge\tscore\na\t1\t0.5\nb\t3\t0.1\nc\t-2\t0.9\n")
+    ch = _channel(tmp_path, table=table)
+    assert ch.uses_ids and ch.columns[:2] == ("table:charge", "table:score")
+    ch.prepare(SEQS, run=RunData(frozenset({"a", "b"}), frozenset({"c"})))
+    assert ch.mean[:2].tolist() == pytest.approx([2.0, 0.3])
+    ch.save_assets(tmp_path / "model")
+    again = _channel(tmp_path, table=table)
+    again.load_assets(tmp_path / "model")
+    again.load_state_dict(ch.state_dict())
+    batch = Proteins(list(SEQS), list(SEQS.values()))
+    assert torch.allclose(ch(batch).tokens, again(batch).tokens)
+    wider = _table(tmp_path, "id\tcharge\tscore\textra\na\t1\t0.5\t1\n")
+    with pytest.raises(InputError, match="expected the 27 columns the model was trained with"):
+        _channel(tmp_path, table=wider).load_assets(tmp_path / "model")
+
+
+def test_missing_id_and_config_errors(tmp_path):
+    table = _table(tmp_path, "id,charge\na,1\n")
+    with pytest.raises(InputError, match=r"props\.tsv: no row for 2 protein\(s\), e.g. 'b', 'c'"):
+        _channel(tmp_path, table=table).prepare(SEQS)
+    with pytest.raises(ConfigError, match="set a table, builtin=true, or both"):
+        _channel(tmp_path, builtin=False)
