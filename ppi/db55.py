@@ -89,11 +89,11 @@ def interface_pairs(a: Structure, b: Structure, cutoff: float = 8.0) -> np.ndarr
 
 
 def split_complexes(codes: list[str], seed: int = 0, fractions=(0.7, 0.1, 0.2)) -> dict[str, str]:
-    """Complex -> train/valid/test, at random with ``seed``."""
+    """Complex -> train/valid/test at random with ``seed``; valid and test get one at least."""
     order = sorted(codes)
     random.Random(seed).shuffle(order)
-    n_train = round(fractions[0] * len(order))
-    n_valid = round(fractions[1] * len(order))
+    n_valid = max(1, round(fractions[1] * len(order)))
+    n_train = len(order) - n_valid - max(1, round(fractions[2] * len(order)))
     return {
         code: "train" if i < n_train else "valid" if i < n_train + n_valid else "test"
         for i, code in enumerate(order)
@@ -170,3 +170,33 @@ def time_structures(mapping: str | Path, fasta: str | Path, radius=10.0, k=16) -
         graph += time.perf_counter() - t1
         parse += t1 - t0
     return {"chains": len(table), "parse_align_s": parse, "graph_s": graph, "edges": edges}
+
+
+def evaluate_interfaces(model, proteins: dict[str, str], truth, seed: int = 0) -> dict:
+    """Rank true interface residue pairs with the model's maps and with a random ranking.
+
+    Args:
+        model: a trained pair model.
+        proteins: ``{id: sequence}``.
+        truth: ``{(ligand, receptor): (I, 2) residue pairs}`` of the complexes to rank.
+        seed: seed of the random ranking.
+
+    Returns:
+        Means over complexes of each :func:`ppi.interface.ranking` figure, for
+        the model and for the random ranking, and the per-complex figures.
+    """
+    from ppi.interface import pair_maps, ranking
+
+    rng = np.random.default_rng(seed)
+    per = {}
+    maps = pair_maps(model, proteins, list(truth))
+    for a, b, scores in tqdm(maps, total=len(truth), desc="interface maps", disable=None):
+        model_rank = ranking(scores, truth[(a, b)])
+        random_rank = ranking(rng.random(scores.shape), truth[(a, b)])
+        per[f"{a}:{b}"] = {"model": model_rank, "random": random_rank}
+    summary = {}
+    for who in ("model", "random"):
+        for metric in ("auroc", "precision_top_L10"):
+            summary[f"{who}_{metric}"] = float(np.mean([v[who][metric] for v in per.values()]))
+    summary["base_rate"] = float(np.mean([v["model"]["base_rate"] for v in per.values()]))
+    return {"complexes": len(per), **summary, "per_complex": per}
