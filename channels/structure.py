@@ -100,7 +100,8 @@ class StructureChannel(Channel):
     def identity(self) -> str:
         """Files, chains and graph settings decide the tokens (with the weights)."""
         c = self.config
-        ident = f"structure:{c.folder}:{c.mapping}:{c.chain}:{c.radius}:{c.k}:{c.min_identity}"
+        table = file_digest(self.locate.table_path) if self.locate.table_path else ""
+        ident = f"structure:{c.folder}:{table}:{c.chain}:{c.radius}:{c.k}:{c.min_identity}"
         return ident + (f":{self.backbone.identity()}" if self.backbone is not None else "")
 
     def frozen_state_prefixes(self) -> list[str]:

@@ -70,7 +70,10 @@ class StructureLocator:
         self.folder = Path(resolve(folder)).expanduser() if folder else None
         if self.folder is not None and not self.folder.is_dir():
             raise InputError(f"{self.folder}: expected a folder of structure files, got none")
-        self.table = read_mapping(mapping) if mapping else {}
+        self.table_path = (
+            require_file(resolve(mapping), "structure mapping table") if mapping else None
+        )
+        self.table = read_mapping(self.table_path) if mapping else {}
         self.chain = chain
 
     def __call__(self, pid: str) -> StructureSource | None:
