@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -31,6 +32,7 @@ from ppi.channels.base import (
     RunData,
     Tokens,
 )
+from ppi.data._io import atomic_write_text
 from ppi.data.structure_sources import StructureLocator
 from ppi.data.structures import align_structure, read_structure
 from ppi.errors import ConfigError, InputError
@@ -107,6 +109,11 @@ class StructureChannel(Channel):
     def frozen_state_prefixes(self) -> list[str]:
         """The frozen backbone of ``node_embedding`` is loaded from its source."""
         return ["backbone."] if self.backbone is not None else []
+
+    def save_assets(self, directory: Path) -> None:
+        """List the proteins whose structure was skipped, and why (``skipped.tsv``)."""
+        rows = ["id\treason"] + [f"{p}\t{r}" for p, r in sorted(self.skipped.items())]
+        atomic_write_text(directory / "skipped.tsv", "\n".join(rows) + "\n")
 
     def _graph_cache(self) -> GraphCache:
         c = self.config

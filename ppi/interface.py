@@ -177,10 +177,10 @@ def plot_interface(
     ax.set_xlabel(f"{b} residue")
     ax.set_ylabel(f"{a} residue")
     if truth is not None:
-        true = np.zeros(scores.shape)
-        true[truth[:, 0], truth[:, 1]] = 1.0
         ax2 = fig.add_subplot(1, panels, 2)
-        ax2.imshow(true, cmap="Greys", aspect="auto", interpolation="nearest")
+        ax2.scatter(truth[:, 1], truth[:, 0], s=6, c="black", marker="s", linewidths=0)
+        ax2.set_xlim(-0.5, scores.shape[1] - 0.5)
+        ax2.set_ylim(scores.shape[0] - 0.5, -0.5)  # rows down, as in the heatmap
         ax2.set_title(f"true interface ({len(truth)} residue pairs)")
         ax2.set_xlabel(f"{b} residue")
         ax2.set_ylabel(f"{a} residue")

@@ -66,6 +66,9 @@ def test_channel_tokens_with_and_without_structures(tmp_path, caplog):
     assert not torch.allclose(out.tokens[0, 0], out.tokens[1, 0])
     assert list(channel.skipped) == ["junk"] and "junk.pdb" in channel.skipped["junk"]
     assert "skipped junk" in caplog.text
+    channel.save_assets(tmp_path / "model" / "structure")
+    listed = (tmp_path / "model" / "structure" / "skipped.tsv").read_text().splitlines()
+    assert listed[0] == "id\treason" and listed[1].startswith("junk\t")
 
 
 def test_parsed_graphs_come_from_the_cache(tmp_path, monkeypatch):
