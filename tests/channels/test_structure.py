@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 import shutil
 from pathlib import Path
 
@@ -92,3 +93,44 @@ def test_parsed_graphs_come_from_the_cache(tmp_path, monkeypatch):
 def test_node_embedding_needs_a_frozen_backbone(tmp_path):
     with pytest.raises(ConfigError, match="backbone.finetune=frozen"):
         _channel(tmp_path, node_embedding="true")
+
+
+def _tiny_esm(folder: Path) -> Path:
+    """The tiny random ESM-2 of the hf backbone tests, saved in a folder."""
+    spec = importlib.util.spec_from_file_location(
+        "hf_fixtures", Path(__file__).parents[1] / "backbones" / "test_hf.py"
+    )
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    torch.manual_seed(0)
+    module.save_esm(folder)
+    return folder
+
+
+def test_node_features_carry_the_frozen_embedding_and_confidence(tmp_path):
+    esm = _tiny_esm(tmp_path / "esm")
+    cfg = load_config(
+        None,
+        [
+            "backbone.name=hf",
+            f"backbone.model={esm}",
+            "channels.structure.node_embedding=true",
+            "channels.structure.confidence=true",
+            f"channels.structure.folder={tmp_path / 'structures'}",
+        ],
+    )
+    (tmp_path / "structures").mkdir()
+    shutil.copy(BOUND / "2OOB_l_b.pdb.gz", tmp_path / "structures" / "ubq.pdb.gz")
+    ctx = ChannelContext(16, cfg.backbone, tmp_path / "cache")
+    channel = CHANNELS.get("structure")(cfg.channels["structure"], ctx).eval()
+    structure = read_structure(BOUND / "2OOB_l_b.pdb.gz")
+    seq = "MA" + structure.residues
+    channel.prepare({"ubq": seq})
+    graph = channel.graphs[f"ubq\t{seq}"]
+    feats = channel._node_features(graph, seq)
+    with torch.no_grad():
+        emb, _ = channel.backbone([seq])  # (1, L, Db)
+    torch.testing.assert_close(feats[:, 22:], emb[0, 2:], atol=2e-3, rtol=2e-3)  # cached in fp16
+    torch.testing.assert_close(feats[:, 21], torch.from_numpy(structure.confidence) / 100)
+    assert channel.frozen_state_prefixes() == ["backbone."]
+    assert channel(Proteins(["ubq"], [seq])).tokens.shape == (1, 1 + len(structure.residues), 16)
