@@ -53,11 +53,14 @@ class Tokens:
     """One channel's output for a batch.
 
     Shapes:
-        tokens ``(B, Lc, D)``; mask ``(B, Lc)``, True where a token is real.
+        tokens ``(B, Lc, D)``; mask ``(B, Lc)``, True where a token is real;
+        positions ``(B, Lc)`` optional: the sequence position a token stands
+        for (-1 for tokens of no residue), read by residue-level interface maps.
     """
 
     tokens: torch.Tensor
     mask: torch.Tensor
+    positions: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,11 @@ class SequenceChannel(Channel):
             emb, mask = self._lookup(batch.seqs)
         else:
             emb, mask = self.backbone(self._crop(batch.seqs))  # (B, L, Db)
-        return Tokens(self.proj(self.norm(emb)), mask)  # (B, L, D)
+        positions = None
+        if not self.training or self.config.train_crop <= 0:  # tokens are whole sequences
+            positions = torch.arange(mask.shape[1], device=mask.device).expand_as(mask)  # (B, L)
+            positions = positions.masked_fill(~mask, -1)
+        return Tokens(self.proj(self.norm(emb)), mask, positions)  # (B, L, D)
 
     def _crop(self, seqs: list[str]) -> list[str]:
         crop = self.config.train_crop

@@ -81,12 +81,16 @@ class CrossAttentionFusion(nn.Module):
         """Output width D."""
         return self.config.dim
 
-    def encode(self, channels: dict[str, Tokens]) -> torch.Tensor:
+    def encode(self, channels: dict[str, Tokens], need_weights: bool = False):
         """Compress each protein's channel tokens into ``M`` latent tokens.
+
+        With ``need_weights`` also returns, per encoder layer, the latents'
+        attention over the channel tokens, concatenated in the order of
+        ``channels`` followed by the null token.
 
         Shapes:
             channels: name -> tokens ``(B, Lc, D)`` and mask ``(B, Lc)``;
-            returns ``(B, M, D)``.
+            returns ``(B, M, D)`` (and a list of ``(B, M, sum Lc + 1)``).
         """
         tokens, masks = [], []
         for name, part in channels.items():
@@ -100,9 +104,11 @@ class CrossAttentionFusion(nn.Module):
         weight = mask.unsqueeze(-1).to(ctx.dtype)  # (B, Lc, 1)
         mean = (ctx * weight).sum(1) / weight.sum(1)  # (B, D)
         z = self.latents.unsqueeze(0) + self.summary(mean).unsqueeze(1)  # (B, M, D)
+        maps = []
         for blk in self.encoder:
-            z, _ = blk(z, ctx, mask)
-        return self.norm(z)
+            z, weights = blk(z, ctx, mask, need_weights)
+            maps.append(weights)
+        return (self.norm(z), maps) if need_weights else self.norm(z)
 
     def interact(
         self, za: torch.Tensor, zb: torch.Tensor, need_weights: bool = False

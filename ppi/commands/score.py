@@ -32,6 +32,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--all", action="store_true", help="every pair among the FASTA's proteins")
     parser.add_argument("--out", required=True, help="output TSV (id_a, id_b, probability)")
     parser.add_argument("--batch-size", type=int, default=4096, help="pairs per scoring step")
+    parser.add_argument(
+        "--interface",
+        metavar="DIR",
+        help="also write per pair a residue map (.npy/.tsv), a heatmap PNG and top residue pairs",
+    )
+    parser.add_argument("--interface-format", choices=("npy", "tsv"), default="npy")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
 
 
@@ -43,6 +49,8 @@ def main(args: argparse.Namespace) -> int:
     from ppi.model import PPIModel
 
     setup_logging()
+    if args.interface and not args.pairs:
+        raise InputError("--interface: expected --pairs (maps for --all would be every pair)")
     model = PPIModel.from_pretrained(_model_dir(Path(args.model)), map_location=args.device)
     if model.task != "pair":
         raise InputError(f"--model {args.model}: a {model.task} model cannot score pairs")
@@ -65,7 +73,17 @@ def main(args: argparse.Namespace) -> int:
     reps = representations(model, proteins, args.device)
     written = write_scores(model, reps, pairs, total, Path(args.out), args.batch_size)
     print(f"scored {written} pairs -> {args.out}")
+    if args.interface:
+        _interfaces(model, proteins, args)
     return 0
+
+
+def _interfaces(model, proteins: dict[str, str], args: argparse.Namespace) -> None:
+    from ppi.interface import write_interfaces
+
+    pairs = [line.split("\t")[:2] for line in Path(args.out).read_text().splitlines()[1:]]
+    written = write_interfaces(model, proteins, pairs, Path(args.interface), args.interface_format)
+    print(f"wrote {written} interface maps -> {args.interface}")
 
 
 def _model_dir(path: Path) -> Path:

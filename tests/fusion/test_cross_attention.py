@@ -64,3 +64,13 @@ def test_attention_maps_returned_on_request():
     _, _, maps = fusion.interact(torch.randn(3, 4, 16), torch.randn(3, 4, 16), need_weights=True)
     assert len(maps) == 2 and maps[0].shape == (3, 4, 4)
     torch.testing.assert_close(maps[0].sum(-1), torch.ones(3, 4))
+
+
+def test_encode_can_return_its_attention_over_the_channel_tokens():
+    fusion = _fusion(encoder_layers=2)
+    t = _tokens(2, 12, lengths=[12, 5])
+    z, maps = fusion.encode({"sequence": t}, need_weights=True)
+    torch.testing.assert_close(z, fusion.encode({"sequence": t}))
+    assert len(maps) == 2 and maps[0].shape == (2, 4, 13)  # 12 tokens + the null token
+    torch.testing.assert_close(maps[0].sum(-1), torch.ones(2, 4))
+    assert maps[0][1, :, 5:12].abs().max() == 0  # padding gets no attention

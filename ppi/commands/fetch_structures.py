@@ -1,0 +1,70 @@
+"""Download structures from AlphaFold DB (UniProt accessions) or RCSB (PDB id and chain).
+
+``--ids`` is a text file of references, one per line (``P12345``, or for RCSB
+``1ABC_A``), or ``protein_id<TAB>reference`` to name them after your proteins.
+Files land in ``--out`` with ``structures.tsv`` (for
+``channels.structure.mapping``) and ``failures.tsv``; a rerun fetches only
+what is missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ppi.data.structure_fetch import SOURCES
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    """Options of ``ppi fetch-structures``."""
+    parser.add_argument("--ids", required=True, help="references, one a line (or id<TAB>ref)")
+    parser.add_argument("--source", choices=sorted(SOURCES), default="alphafold")
+    parser.add_argument("--out", required=True, help="folder for the files and tables")
+    parser.add_argument("--url", default="", help="URL template with {id} (a mirror)")
+    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
+    parser.add_argument("--retries", type=int, default=3, help="retries after transient errors")
+    parser.add_argument("--rate", type=float, default=5.0, help="most requests per second")
+    parser.add_argument("--retry-failed", action="store_true", help="ask again for recorded 404s")
+
+
+def read_refs(path: str) -> dict[str, str]:
+    """``{protein id: reference}`` from a list or a two-column TSV."""
+    from ppi.data._io import read_lines, require_file
+    from ppi.errors import InputError
+
+    refs = {}
+    for number, line in read_lines(require_file(path, "list of structure ids")):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) > 2:
+            raise InputError(f"{path}:{number}: expected 'ref' or 'id<TAB>ref', got {line[:60]!r}")
+        refs[fields[0]] = fields[-1]
+    if not refs:
+        raise InputError(f"{path}: expected structure references, got none")
+    return refs
+
+
+def main(args: argparse.Namespace) -> int:
+    """Fetch, then print what was fetched, already there, and missing."""
+    from ppi.data.structure_fetch import StructureFetcher
+    from ppi.logs import setup_logging
+
+    setup_logging()
+    fetcher = StructureFetcher(
+        args.out,
+        args.source,
+        args.url,
+        args.timeout,
+        args.retries,
+        rate=args.rate,
+        retry_failed=args.retry_failed,
+    )
+    report = fetcher.fetch(read_refs(args.ids))
+    out = Path(args.out)
+    print(
+        f"fetched {len(report.fetched)}, already there {len(report.cached)}, "
+        f"without a structure {len(report.failed)} (listed in {out / 'failures.tsv'}); "
+        f"mapping: {out / 'structures.tsv'}"
+    )
+    return 0

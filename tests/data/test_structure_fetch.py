@@ -1,0 +1,121 @@
+"""The downloader against a local HTTP server serving recorded files and errors."""
+
+from __future__ import annotations
+
+import gzip
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from ppi.cli import run
+from ppi.data.structure_fetch import StructureFetcher
+from ppi.data.structures import read_structure
+
+PDB = Path(__file__).parents[1] / "fixtures" / "structure" / "pdb"
+RECORDED = (PDB / "1A8O.pdb").read_bytes()
+HTML = b"<!DOCTYPE html><html><body>Sorry, something went wrong</body></html>"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    hits: dict[str, int] = {}
+
+    def do_GET(self):  # noqa: N802 (the http.server API)
+        name = self.path.rsplit("/", 1)[-1]
+        self.hits[name] = self.hits.get(name, 0) + 1
+        status, body = self._answer(name, self.hits[name])
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    @staticmethod
+    def _answer(name: str, hit: int) -> tuple[int, bytes]:
+        if name.startswith("AF-P11111"):
+            return 200, RECORDED
+        if name.startswith("AF-P22222"):
+            return 200, gzip.compress(RECORDED)
+        if name.startswith("AF-P33333"):  # fails twice, then serves the file
+            return (503, b"busy") if hit <= 2 else (200, RECORDED)
+        if name.startswith("AF-P44444"):
+            return 200, HTML
+        if name.startswith("AF-P55555"):
+            return 500, b"down"
+        if name == "1A8O.cif":
+            return 200, (PDB / "1A8O.cif").read_bytes()
+        return 404, b"not found"
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    _Handler.hits = {}
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}", _Handler.hits
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _fetcher(url: str, out: Path, **kw) -> StructureFetcher:
+    template = f"{url}/files/AF-{{id}}-F1-model_v4.pdb"
+    return StructureFetcher(out, "alphafold", template, timeout=5, backoff=0.01, rate=1000, **kw)
+
+
+def test_fetch_records_errors_retries_and_resumes(server, tmp_path):
+    url, hits = server
+    refs = {p: p for p in ("P11111", "P22222", "P33333", "P44444", "P55555", "P99999")}
+    report = _fetcher(url, tmp_path, retries=2).fetch(refs)
+    assert sorted(report.fetched) == ["P11111", "P22222", "P33333"]
+    assert hits["AF-P33333-F1-model_v4.pdb"] == 3  # two 503s, then the file
+    assert "HTML error page" in report.failed["P44444"]
+    assert "not found (HTTP 404)" in report.failed["P99999"]
+    assert "gave up after 3 attempts (HTTP 500)" in report.failed["P55555"]
+    # a gzipped answer is stored as the plain structure, and parses
+    assert read_structure(tmp_path / "P22222.pdb").residues.startswith("MDIRQ")
+    mapping = (tmp_path / "structures.tsv").read_text().splitlines()
+    assert mapping[0] == "id\tpath\tchain" and len(mapping) == 4
+    failures = (tmp_path / "failures.tsv").read_text()
+    assert "P99999" in failures and "P44444" in failures
+
+    before = dict(hits)
+    again = _fetcher(url, tmp_path, retries=0).fetch(refs)
+    asked = {k: hits[k] - before.get(k, 0) for k in hits if hits[k] != before.get(k, 0)}
+    # only the transient failure is asked again; files and permanent failures are not
+    assert asked == {"AF-P55555-F1-model_v4.pdb": 1}
+    assert sorted(again.cached) == ["P11111", "P22222", "P33333"]
+    assert "P99999" in again.failed
+
+
+def test_rcsb_entry_and_chain(server, tmp_path):
+    url, _ = server
+    fetcher = StructureFetcher(tmp_path, "rcsb", f"{url}/download/{{id}}.cif", rate=1000)
+    report = fetcher.fetch({"capsid": "1a8o_A"})
+    assert report.fetched == ["capsid"]
+    assert (tmp_path / "structures.tsv").read_text().splitlines()[1] == "capsid\t1A8O.cif\tA"
+
+
+def test_fetch_command(server, tmp_path, capsys):
+    url, _ = server
+    ids = tmp_path / "ids.txt"
+    ids.write_text("P11111\nmine\tP99999\n")
+    code = run(
+        [
+            "fetch-structures",
+            "--ids",
+            str(ids),
+            "--out",
+            str(tmp_path / "out"),
+            "--url",
+            f"{url}/AF-{{id}}-F1-model_v4.pdb",
+            "--rate",
+            "1000",
+        ]
+    )
+    assert code == 0
+    out = capsys.readouterr().out
+    assert "fetched 1, already there 0, without a structure 1" in out
