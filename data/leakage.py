@@ -129,7 +129,10 @@ def group_split(
         else:
             dropped += 1  # valid-test or valid-train: would leak between held-out sides
     parts["train"], parts["C1"] = _hold_out_c1(parts["train"], fractions[1], seed)
-    parts["test"] = parts["C3"]
+    seen = {x for p in parts["train"] for x in (p.a, p.b)}
+    c2 = [p for p in parts["C2"] if p.a in seen or p.b in seen]
+    dropped += len(parts["C2"]) - len(c2)  # its train-side protein has no training pair
+    parts["C2"], parts["test"] = c2, parts["C3"]
     split = PairSplit(method, parts, dropped)
     for name in ("train", "valid", "test"):
         if not parts[name]:
