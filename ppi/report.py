@@ -136,6 +136,8 @@ def _split_section(run_dir: Path) -> list[str]:
 
 
 def _metrics_section(run_dir: Path) -> list[str]:
+    if not (run_dir / "metrics.json").is_file():
+        return []
     metrics = load_metrics(run_dir / "metrics.json")
     test = metrics.get("test")
     if not test:
@@ -169,7 +171,7 @@ def _curves_section(run_dir: Path) -> list[str]:
 def write_run_report(run_dir: str | Path, extra: list[str] | None = None) -> Path:
     """Write ``report.md`` from what the run directory holds; ``extra`` lines go at the end."""
     run_dir = Path(run_dir)
-    lines = [f"# Run {run_dir.name}", ""]
+    lines = [f"# {run_dir.name}", ""]
     if (run_dir / "config.yaml").is_file():
         lines += [*_config_section(run_dir), "", *_split_section(run_dir), ""]
     lines += [*_metrics_section(run_dir), "", *_curves_section(run_dir)]
