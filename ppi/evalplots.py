@@ -72,3 +72,25 @@ def plot_bars(
     ax.set_xticks(pos, list(names), rotation=20, ha="right")
     ax.set(ylabel=ylabel, title=title)
     _save(fig, path)
+
+
+def plot_trials(rows: Sequence[Mapping], path: Path):
+    """Each trial's objective (pruned ones at their last report) and the best so far."""
+    fig = Figure(figsize=(6, 4.5), layout="constrained")
+    ax = fig.add_subplot()
+    colours = {"COMPLETE": "tab:blue", "PRUNED": "tab:orange", "FAIL": "tab:red"}
+    best, xs, ys = float("-inf"), [], []
+    for row in rows:
+        if row["value"] is None:
+            continue
+        ax.scatter(row["trial"], row["value"], color=colours.get(row["state"], "grey"))
+        if row["state"] == "COMPLETE":
+            best = max(best, row["value"])
+            xs.append(row["trial"])
+            ys.append(best)
+    ax.plot(xs, ys, drawstyle="steps-post", color="black", lw=1, label="best so far")
+    for state, colour in colours.items():
+        ax.scatter([], [], color=colour, label=state.lower())
+    ax.set(xlabel="trial", ylabel="validation AUPR", title="Hyperparameter search")
+    ax.legend(fontsize="small")
+    _save(fig, path)
