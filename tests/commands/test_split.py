@@ -57,3 +57,15 @@ def test_bad_threshold_and_method_exit_2(tmp_path, capsys):
     assert "needs the sequences (--fasta)" in capsys.readouterr().err
     assert run([*base, "--measure", "blast", "--fasta", str(FIX / "sequences.fasta")]) == 2
     assert "Unknown similarity measure 'blast' (choices: kmer)" in capsys.readouterr().err
+
+
+def test_two_ids_with_one_sequence_are_reported(tmp_path, capsys):
+    from ppi.data.fasta import write_fasta
+
+    write_fasta({"A": "MKVLAAG" * 9, "A_copy": "MKVLAAG" * 9, "B": "WWPPKE" * 9}, tmp_path / "s.fa")
+    (tmp_path / "p.tsv").write_text("A\tB\t1\nA_copy\tB\t1\nA\tA_copy\t0\nB\tB\t0\n")
+    argv = ["split", "--pairs", str(tmp_path / "p.tsv"), "--fasta", str(tmp_path / "s.fa")]
+    assert run([*argv, "--out", str(tmp_path / "o"), "--audit", str(tmp_path / "p.tsv")]) == 0
+    assert "1 groups of ids share one sequence (2 ids; first: A,A_copy)" in capsys.readouterr().err
+    report = json.loads((tmp_path / "o" / "split_report.json").read_text())
+    assert report["same_sequence_ids"] == 1
