@@ -127,6 +127,14 @@ def _split_section(run_dir: Path) -> list[str]:
     made_by = Path(cfg["data"]["train"]).parent / REPORT
     if made_by.is_file():
         rep = json.loads(made_by.read_text())
+        near = rep["held_out"].get("test", {}).get("nearest_identity")
+        if near:
+            lines += [
+                "",
+                f"In that split (before any data.limit), test proteins' nearest training protein ({rep['measure']} identity): "
+                f"median {near['median']:.3f}, at or above {rep['threshold']}: "
+                f"{near['at_or_above_threshold']:.1%} of proteins.",
+            ]
         lines += [
             "",
             f"Split made by `ppi split --method {rep['method']}` (similarity "

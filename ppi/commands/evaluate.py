@@ -125,8 +125,6 @@ def _loader(model, data, batch_size: int):
 
 def _baselines(args, model, data, out: Path, labels, probs) -> dict:
     """Calibration, realistic prevalence and, with training pairs, the two baselines."""
-    import dataclasses
-
     from ppi.baselines import compare_with_baselines
     from ppi.calibration import check_prevalence
     from ppi.report import baseline_line

@@ -50,14 +50,14 @@ def main(args: argparse.Namespace) -> int:
     setup_logging()
     check_threshold(args.threshold, "--threshold")
     proteins = read_fasta(resolve(args.fasta)) if args.fasta else None
-    known = proteins if proteins is not None else None
-    pairs = read_pairs(resolve(args.pairs), known_ids=known)
+    pairs = read_pairs(resolve(args.pairs), known_ids=proteins)
     if args.limit and args.limit < len(pairs):
         pairs = random.Random(args.seed).sample(pairs, args.limit)
     req = SplitRequest(args.method, args.valid, args.test, args.seed, args.threshold, args.measure)
     if args.audit:
         tests = {
-            Path(t).name.split(".")[0]: read_pairs(resolve(t), known_ids=known) for t in args.audit
+            Path(t).name.split(".")[0]: read_pairs(resolve(t), known_ids=proteins)
+            for t in args.audit
         }
         split, canon, nb = _audit(pairs, tests, proteins, req)
     else:
