@@ -131,7 +131,8 @@ def _split_section(run_dir: Path) -> list[str]:
         if near:
             lines += [
                 "",
-                f"In that split (before any data.limit), test proteins' nearest training protein ({rep['measure']} identity): "
+                "In that split (before any data.limit), test proteins' nearest training "
+                f"protein ({rep['measure']} identity): "
                 f"median {near['median']:.3f}, at or above {rep['threshold']}: "
                 f"{near['at_or_above_threshold']:.1%} of proteins.",
             ]
