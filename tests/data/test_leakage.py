@@ -79,8 +79,15 @@ def test_homology_split_keeps_families_on_one_side():
 
 
 def test_same_sequence_under_two_ids_is_one_protein(caplog):
+    import logging
+
     proteins = {"A": "MKV" * 20, "A2": "MKV" * 20, "B": "WWPP" * 15, "C": "GHIL" * 15}
-    canon = canonical_ids(proteins, [Pair("A", "B", 1.0), Pair("A2", "C", 0.0)])
+    logger = logging.getLogger("ppi")  # the CLI's set-up stops it propagating to caplog's root
+    logger.addHandler(caplog.handler)
+    try:
+        canon = canonical_ids(proteins, [Pair("A", "B", 1.0), Pair("A2", "C", 0.0)])
+    finally:
+        logger.removeHandler(caplog.handler)
     assert canon["A2"] == "A"
     assert "share one sequence" in caplog.text
     counts = classify([Pair("A", "B", 1.0)], [Pair("A2", "C", 0.0)], canon)
