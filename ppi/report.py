@@ -27,8 +27,6 @@ PLOTS = (
     ("test_pr.png", "precision-recall"),
     ("test_confusion.png", "confusion matrix"),
     ("loss_curves.png", "training curves"),
-    ("ablation.png", "ablation"),
-    ("masking.png", "channels masked at prediction time"),
 )
 #: (metrics key, column title) of the metrics table
 COLUMNS = (
