@@ -92,6 +92,23 @@ class TrainConfig:
 
 
 @dataclass(frozen=True)
+class EvalConfig:
+    """What every pair evaluation reports besides the model's own metrics.
+
+    Attributes:
+        prevalence: the realistic positive fraction metrics are rescaled to
+            (``realistic_*``), e.g. 0.01 for one interacting pair in 100.
+        calibration_bins: equal-width bins of the expected calibration error.
+        baselines: fit the node-degree and sequence-composition baselines on
+            the training pairs and report the model's lift over them.
+    """
+
+    prevalence: float = 0.01
+    calibration_bins: int = 10
+    baselines: bool = True
+
+
+@dataclass(frozen=True)
 class Config:
     """One training run.
 
@@ -108,6 +125,7 @@ class Config:
         fusion: the cross-attention fusion.
         head: the classification head.
         train: optimisation.
+        evaluation: realistic prevalence, calibration and baselines.
     """
 
     task: Literal["pair", "single"] = "pair"
@@ -127,6 +145,7 @@ class Config:
     fusion: FusionConfig = field(default_factory=FusionConfig, metadata={"registry": FUSIONS})
     head: HeadConfig = field(default_factory=HeadConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
+    evaluation: EvalConfig = field(default_factory=EvalConfig)
 
 
 def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:

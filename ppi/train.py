@@ -16,6 +16,7 @@ import math
 import os
 import shutil
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -45,9 +46,12 @@ from ppi.errors import ConfigError, InputError
 from ppi.evaluation import loss_function, predict, selection_metric
 from ppi.model import PPIModel
 from ppi.plots import write_report
+from ppi.report import finish_run
 
 log = logging.getLogger("ppi")
 STATE = "trainer_state.json"
+#: called after each epoch with (epoch, validation score)
+EpochHook = Callable[[int, float], None]
 
 
 @dataclass
@@ -141,8 +145,13 @@ def trackers(config: Config) -> list[str]:
     return wanted
 
 
-def train(config: Config) -> Path:
-    """Train, keep the best model, evaluate it on the test split; returns the run directory."""
+def train(config: Config, on_epoch: EpochHook | None = None) -> Path:
+    """Train, keep the best model, evaluate it on the test split; returns the run directory.
+
+    ``on_epoch(epoch, validation score)`` is called after each epoch (e.g. by a
+    hyperparameter search to prune a bad trial); an exception it raises ends
+    the run.
+    """
     # The run directory is agreed on before the Accelerator exists (its trackers
     # need it); PartialState reads ACCELERATE_USE_CPU only when told to.
     config, run_dir = resolve_run(
@@ -171,9 +180,12 @@ def train(config: Config) -> Path:
     if config.train.log_with:
         accelerator.init_trackers("ppi", config=_hparams(config))
     ctx = _Loop(accelerator, model, optimizer, scheduler, config, run_dir)
+    ctx.on_epoch = on_epoch
     done = ctx.fit(state, train_dl, valid_dl)
     if done:
-        ctx.finish(state, test_dl)
+        labels, probs = ctx.finish(state, test_dl)
+        if accelerator.is_main_process:
+            finish_run(run_dir, config, data, labels, probs)
     accelerator.end_training()
     return run_dir
 
@@ -209,6 +221,7 @@ class _Loop:
         self.acc, self.model, self.opt, self.sched = accelerator, model, optimizer, scheduler
         self.config, self.run_dir = config, run_dir
         self.loss_fn = loss_function(config.task, accelerator.unwrap_model(model).multi_label)
+        self.on_epoch: EpochHook | None = None
 
     def fit(self, state: TrainerState, train_dl, valid_dl) -> bool:
         """Run the remaining epochs; False when stopped early by ``stop_after``."""
@@ -238,6 +251,8 @@ class _Loop:
             self._keep_best(state, score, epoch)
             state.epoch = epoch + 1
             self._checkpoint(state)
+            if self.on_epoch is not None:
+                self.on_epoch(epoch + 1, score)
             ran += 1
             if cfg.stop_after and ran >= cfg.stop_after and state.epoch < cfg.epochs:
                 self.acc.print(f"stopped after {ran} epoch(s); continue with resume={self.run_dir}")
@@ -301,8 +316,8 @@ class _Loop:
                 shutil.rmtree(old, ignore_errors=True)
         self.acc.wait_for_everyone()
 
-    def finish(self, state: TrainerState, test_dl) -> None:
-        """Evaluate the best model on the test split and write the report."""
+    def finish(self, state: TrainerState, test_dl):
+        """Evaluate the best model on the test split and write the report; returns labels, probs."""
         model = self.acc.unwrap_model(self.model)
         model.load_weights(self.run_dir / "model" / "model.safetensors")  # copied onto the device
         labels, probs, _ = predict(self.model, test_dl, self.acc, self.loss_fn)
@@ -322,3 +337,4 @@ class _Loop:
             text = " ".join(f"{k}={metrics[k]:.4f}" for k in shown if k in metrics)
             self.acc.print(f"test: {text} (best epoch {state.best_epoch})")
             self.acc.print(f"run directory: {self.run_dir}")
+        return labels, probs

@@ -26,6 +26,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--table", help="labelled sequence table (with --model, single task)")
     parser.add_argument("--out", help="report folder (default: <run>/ or <model>/evaluation)")
     parser.add_argument("--batch-size", type=int, default=256, help="pairs or proteins per step")
+    parser.add_argument(
+        "--train-pairs",
+        help="training pairs the baselines learn from (default: the run's splits/train.tsv)",
+    )
+    parser.add_argument(
+        "--prevalence", type=float, help="realistic positive fraction (default: the model's, 0.01)"
+    )
+    parser.add_argument("--no-baselines", action="store_true", help="skip the two baselines")
 
 
 def main(args: argparse.Namespace) -> int:
@@ -55,8 +63,13 @@ def main(args: argparse.Namespace) -> int:
             class_names=list(inner.class_names) or None,
             prefix="test",
         )
+        if inner.task == "pair":
+            metrics = _baselines(args, inner, data, out, labels, probs)
         shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
         accelerator.print(json.dumps(shown))
+        from ppi.report import write_run_report
+
+        write_run_report(out)
         accelerator.print(f"report: {out}")
     return 0
 
@@ -75,6 +88,8 @@ def _inputs(args: argparse.Namespace):
         model = PPIModel.from_pretrained(run / "model")
         data = load_task_data(load_config(run / "config.yaml"))
         data.splits = {"test": data.splits["test"]}
+        if not args.train_pairs and (run / "splits" / "train.tsv").is_file():
+            args.train_pairs = str(run / "splits" / "train.tsv")
         return model, data, Path(args.out or run)
     model = PPIModel.from_pretrained(args.model)
     need = ("pairs", "fasta") if model.task == "pair" else ("table",)
@@ -106,3 +121,43 @@ def _loader(model, data, batch_size: int):
     else:
         collate = SingleCollator(data.proteins, len(model.class_names), model.multi_label)
     return DataLoader(data.splits["test"], batch_size, shuffle=False, collate_fn=collate)
+
+
+def _baselines(args, model, data, out: Path, labels, probs) -> dict:
+    """Calibration, realistic prevalence and, with training pairs, the two baselines."""
+    from ppi.baselines import compare_with_baselines
+    from ppi.calibration import check_prevalence
+    from ppi.report import baseline_line
+
+    settings = model.config.evaluation
+    if args.prevalence is not None:
+        check_prevalence(args.prevalence, "--prevalence")
+        settings = dataclasses.replace(settings, prevalence=args.prevalence)
+    train, proteins = _train_pairs(args, model, data)
+    if args.no_baselines or not train:
+        settings = dataclasses.replace(settings, baselines=False)
+    both = (train or [], data.splits["test"], proteins)
+    result = compare_with_baselines(out, labels, probs, both, settings)
+    if result["baselines"]:
+        print(baseline_line(result))
+    return {k: v for k, v in result.items() if k != "baselines"}
+
+
+def _train_pairs(args, model, data):
+    """The pairs the baselines learn from and the sequences of every protein involved."""
+    from ppi.data.examples import resolve
+    from ppi.data.fasta import read_fasta
+    from ppi.data.pairs import read_pairs
+
+    if args.train_pairs:
+        train = read_pairs(resolve(args.train_pairs))
+    else:
+        default = Path(args.model).parent / "splits" / "train.tsv"  # a run's model folder
+        train = read_pairs(default) if default.is_file() else None
+    proteins = dict(data.proteins)
+    missing = {x for p in train or [] for x in (p.a, p.b)} - set(proteins)
+    if missing:
+        known = read_fasta(resolve(model.config.data.fasta))
+        proteins.update({k: known[k] for k in missing if k in known})
+        train = [p for p in train if p.a in proteins and p.b in proteins]
+    return train, proteins

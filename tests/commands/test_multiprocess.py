@@ -63,7 +63,12 @@ def test_two_process_evaluation_equals_one_process(trained_run, tmp_path):
     m1 = json.loads((one / "metrics.json").read_text())["test"]
     m2 = json.loads((two / "metrics.json").read_text())["test"]
     assert m1["n"] == m2["n"] == 24
-    assert m1 == m2
+    # calibration errors average float32 probabilities, whose last bits depend on
+    # the batch a pair was computed in; every other number is identical
+    assert m1 == pytest.approx(m2, rel=1e-6, abs=1e-9)
+    assert {k: v for k, v in m1.items() if "ece" not in k} == {
+        k: v for k, v in m2.items() if "ece" not in k
+    }
 
 
 def test_two_process_training_script(guo_slice, tmp_path, train_args):

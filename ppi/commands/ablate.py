@@ -1,0 +1,112 @@
+"""Channel ablation: retrain on channel subsets over seeds, or mask channels of one model.
+
+Retraining (default): from one config (``--config`` plus ``KEY=VALUE``
+overrides, as ``ppi train``), train and test every subset of ``--channels``
+(``--mode leave-one-out``, ``all`` or ``list`` with ``--subsets
+'a+b;a'``) for each of ``--seeds``, on the same split; writes
+``ablation.{md,csv,json,png}`` and ``report.md`` in ``--out``. Run it again
+after a kill: finished runs are reused.
+
+Masking (``--mask`` with ``--run`` or ``--model``/``--fasta``/``--pairs``):
+evaluate one trained model with each of its channels hidden at prediction
+time; writes ``masking.{md,csv,json,png}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from ppi.logs import setup_logging
+
+
+def add_args(parser: argparse.ArgumentParser) -> None:
+    """Options of ``ppi ablate``."""
+    parser.add_argument("--out", required=True, help="folder for the table, chart and runs")
+    parser.add_argument("--config", help="YAML config (default: the bundled quick start)")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="config overrides")
+    parser.add_argument(
+        "--channels", default="", help="comma-separated channels (default: the config's enabled)"
+    )
+    parser.add_argument("--mode", default="leave-one-out", help="leave-one-out, all or list")
+    parser.add_argument("--subsets", default="", help="with --mode list: 'a+b;a;b'")
+    parser.add_argument("--seeds", default="0", help="comma-separated seeds, e.g. 0,1,2")
+    parser.add_argument("--mask", action="store_true", help="mask channels of one trained model")
+    parser.add_argument("--run", help="with --mask: a run directory (its model and test split)")
+    parser.add_argument("--model", help="with --mask: a model folder")
+    parser.add_argument("--fasta", help="with --mask --model: sequences")
+    parser.add_argument("--pairs", help="with --mask --model: labelled pairs")
+    parser.add_argument("--batch-size", type=int, default=256, help="pairs per evaluation step")
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the ablation and print its table."""
+    from ppi.errors import InputError
+
+    setup_logging()
+    out = Path(args.out)
+    if args.mask:
+        if not (args.run or args.model):
+            raise InputError("--mask: expected --run RUN_DIR or --model MODEL_DIR")
+        stem = _mask(args, out)
+    else:
+        if args.run or args.model:
+            raise InputError("--run/--model only go with --mask (retraining reads --config)")
+        stem = _retrain(args, out)
+    from ppi.report import write_run_report
+
+    write_run_report(out)
+    print((out / f"{stem}.md").read_text(), end="")
+    return 0
+
+
+def _seeds(text: str) -> list[int]:
+    from ppi.errors import InputError
+
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise InputError(f"--seeds: expected integers like 0,1,2, got {text!r}") from None
+
+
+def _retrain(args: argparse.Namespace, out: Path) -> str:
+    from ppi.ablation import channel_subsets, run_ablation, write_table
+    from ppi.config import load_config
+    from ppi.train import train
+
+    config = load_config(args.config, args.overrides)
+    names = [c.strip() for c in args.channels.split(",") if c.strip()]
+    names = names or [n for n, c in config.channels.items() if c.enabled]
+    subsets = channel_subsets(names, args.mode, args.subsets)
+    rows = run_ablation(config, subsets, _seeds(args.seeds), out, train)
+    write_table(rows, out, "ablation", "Channel ablation (retrained per subset)")
+    return "ablation"
+
+
+def _mask(args: argparse.Namespace, out: Path) -> str:
+    from accelerate import Accelerator
+
+    from ppi.ablation import check_channels, masked, summarise, write_table
+    from ppi.calibration import realistic_metrics
+    from ppi.commands.evaluate import _inputs, _loader
+    from ppi.evaluation import predict
+    from ppi.metrics import binary_metrics
+
+    args.table, args.out, args.train_pairs = None, str(out), None
+    model, data, _ = _inputs(args)
+    accelerator = Accelerator()
+    model.to(accelerator.device)
+    model.prepare_channels(data.proteins, accelerator)
+    loader = accelerator.prepare(_loader(model, data, args.batch_size))
+    names = list(model.channels)
+    chosen = check_channels([c for c in args.channels.split(",") if c], names) or names
+    rows = []
+    for hidden in [(), *((c,) for c in chosen)]:
+        with masked(model, hidden):
+            labels, probs, _ = predict(model, loader, accelerator)
+        metrics = binary_metrics(labels, probs)
+        metrics |= realistic_metrics(labels, probs, model.config.evaluation.prevalence)
+        label = "none masked" if not hidden else f"without {'+'.join(hidden)}"
+        rows.append(summarise(label, [metrics]))
+    write_table(rows, out, "masking", "Channels masked at prediction time (one trained model)")
+    return "masking"
