@@ -39,14 +39,9 @@ def main(args: argparse.Namespace) -> int:
     """Encode proteins (cached), then stream scored pairs to ``--out``."""
     from ppi.data.fasta import read_fasta
     from ppi.data.pairs import read_pairs
-    from ppi.errors import InputError
-    from ppi.model import PPIModel
 
     setup_logging()
-    model = PPIModel.from_pretrained(_model_dir(Path(args.model)), map_location=args.device)
-    if model.task != "pair":
-        raise InputError(f"--model {args.model}: a {model.task} model cannot score pairs")
-    model.to(args.device).eval()
+    model = load_pair_model(args.model, args.device)
     proteins = read_fasta(args.fasta)
     if args.pairs:
         pairs = [
@@ -66,6 +61,17 @@ def main(args: argparse.Namespace) -> int:
     written = write_scores(model, reps, pairs, total, Path(args.out), args.batch_size)
     print(f"scored {written} pairs -> {args.out}")
     return 0
+
+
+def load_pair_model(path: str, device: str):
+    """A pair model from a model folder or a run directory, in eval mode on ``device``."""
+    from ppi.errors import InputError
+    from ppi.model import PPIModel
+
+    model = PPIModel.from_pretrained(_model_dir(Path(path)), map_location=device)
+    if model.task != "pair":
+        raise InputError(f"--model {path}: a {model.task} model cannot score pairs")
+    return model.to(device).eval()
 
 
 def _model_dir(path: Path) -> Path:
