@@ -33,6 +33,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--block", type=int, default=512, help="proteins per block")
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument(
+        "--threads", type=int, default=0, help="CPU threads (0: torch's default, one per core)"
+    )
 
 
 def main(args: argparse.Namespace) -> int:
@@ -43,6 +46,8 @@ def main(args: argparse.Namespace) -> int:
     from ppi.screen import Plan, Screen
 
     setup_logging()
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
     if args.block < 1:
         raise InputError(f"--block: expected at least 1 protein per block, got {args.block}")
     rows = read_unique(args.fasta)
