@@ -19,6 +19,7 @@ import torch
 from esm.pretrained import load_model_and_alphabet_core
 from torch import nn
 
+from ppi.backbones._esm_fast import esm2_representation
 from ppi.backbones.base import (
     BACKBONES,
     Backbone,
@@ -88,9 +89,9 @@ class Esm2Backbone(Backbone):
         device = next(self.model.parameters()).device
         tokens = self.tokenize(seqs).to(device)  # (B, L + 2)
         with torch.set_grad_enabled(torch.is_grad_enabled() and self.trainable):
-            out = self.model(tokens, repr_layers=[self.layer])
+            out = esm2_representation(self.model, tokens, self.layer)  # (B, L + 2, D)
         longest = max((len(s) for s in seqs), default=0)
-        rep = out["representations"][self.layer][:, 1 : longest + 1]  # (B, L, D)
+        rep = out[:, 1 : longest + 1]  # (B, L, D)
         lengths = torch.tensor([len(s) for s in seqs], device=device)
         mask = torch.arange(longest, device=device)[None, :] < lengths[:, None]  # (B, L)
         return rep * mask.unsqueeze(-1).to(rep.dtype), mask
@@ -206,3 +207,33 @@ def build_model(where: str, data: dict[str, Any], regression: dict | None) -> tu
             raise WeightsError(
                 f"{where}: weights do not fit an ESM-2 model ({one_line(exc)})"
             ) from None
+
+
+REGRESSION = ("contact_head.regression.weight", "contact_head.regression.bias")
+
+
+def save_checkpoint(model: nn.Module, path: Path, with_regression: bool = True) -> None:
+    """Write a fair-esm ``ESM2`` the way fair-esm publishes ESM-2 weights.
+
+    The main file holds ``model`` (keys under ``encoder.sentence_encoder.`` and
+    ``encoder.lm_head.``) and ``cfg`` (an ``argparse.Namespace``); the contact
+    regression lives beside it in ``<stem>-contact-regression.pt``. Tests and
+    the embedding benchmark build random models of a published shape this way.
+    """
+    state = model.state_dict()
+    main = {}
+    for key, value in state.items():
+        if key in REGRESSION:
+            continue
+        prefix = "encoder." if key.startswith("lm_head.") else "encoder.sentence_encoder."
+        main[prefix + key] = value.clone()
+    cfg = Namespace(
+        encoder_layers=model.num_layers,
+        encoder_embed_dim=model.embed_dim,
+        encoder_attention_heads=model.attention_heads,
+        token_dropout=model.token_dropout,
+    )
+    torch.save({"model": main, "cfg": {"model": cfg}, "args": None}, path)
+    if with_regression:
+        regression = {k: state[k].clone() for k in REGRESSION}
+        torch.save({"model": regression}, path.with_name(f"{path.stem}-contact-regression.pt"))

@@ -111,6 +111,25 @@ def read_fasta(path: str | os.PathLike) -> dict[str, str]:
     return sequences
 
 
+def duplicate_ids(path: str | os.PathLike) -> list[tuple[str, int, int]]:
+    """Ids that head more than one record, whatever their sequences.
+
+    :func:`read_fasta` merges a record repeated with the same sequence; a
+    command that must not see one protein twice (``ppi screen``) checks here.
+
+    Returns:
+        ``(id, first header line, repeated header line)`` for every repeat.
+    """
+    path = require_file(path, "FASTA file")
+    first: dict[str, int] = {}
+    repeats = []
+    for record in _records(path):
+        if record.id in first:
+            repeats.append((record.id, first[record.id], record.line))
+        first.setdefault(record.id, record.line)
+    return repeats
+
+
 def write_fasta(
     records: Mapping[str, str] | Iterable[tuple[str, str]],
     path: str | os.PathLike,

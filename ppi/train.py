@@ -232,7 +232,9 @@ class _Loop:
             # Through the prepared loader: it also keeps its own epoch counter,
             # which would otherwise restart at 0 in a resumed run.
             train_dl.set_epoch(epoch)
+            start = time.perf_counter()
             train_loss = self._epoch(train_dl, epoch)
+            seconds = time.perf_counter() - start  # the training pass alone (benchmarks read it)
             labels, probs, valid_loss = predict(self.model, valid_dl, self.acc, self.loss_fn)
             score, metric = selection_metric(self.config.task, labels, probs)
             row = {
@@ -240,6 +242,7 @@ class _Loop:
                 "train_loss": train_loss,
                 "valid_loss": valid_loss,
                 f"valid_{metric}": score,
+                "train_seconds": round(seconds, 3),
             }
             state.history.append(row)
             self.acc.log(row, step=epoch + 1)

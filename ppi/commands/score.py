@@ -46,15 +46,11 @@ def main(args: argparse.Namespace) -> int:
     from ppi.data.fasta import read_fasta
     from ppi.data.pairs import read_pairs
     from ppi.errors import InputError
-    from ppi.model import PPIModel
 
     setup_logging()
     if args.interface and not args.pairs:
         raise InputError("--interface: expected --pairs (maps for --all would be every pair)")
-    model = PPIModel.from_pretrained(_model_dir(Path(args.model)), map_location=args.device)
-    if model.task != "pair":
-        raise InputError(f"--model {args.model}: a {model.task} model cannot score pairs")
-    model.to(args.device).eval()
+    model = load_pair_model(args.model, args.device)
     proteins = read_fasta(args.fasta)
     if args.pairs:
         pairs = [
@@ -84,6 +80,17 @@ def _interfaces(model, proteins: dict[str, str], args: argparse.Namespace) -> No
     pairs = [line.split("\t")[:2] for line in Path(args.out).read_text().splitlines()[1:]]
     written = write_interfaces(model, proteins, pairs, Path(args.interface), args.interface_format)
     print(f"wrote {written} interface maps -> {args.interface}")
+
+
+def load_pair_model(path: str, device: str):
+    """A pair model from a model folder or a run directory, in eval mode on ``device``."""
+    from ppi.errors import InputError
+    from ppi.model import PPIModel
+
+    model = PPIModel.from_pretrained(_model_dir(Path(path)), map_location=device)
+    if model.task != "pair":
+        raise InputError(f"--model {path}: a {model.task} model cannot score pairs")
+    return model.to(device).eval()
 
 
 def _model_dir(path: Path) -> Path:

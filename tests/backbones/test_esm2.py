@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import urllib.error
-from argparse import Namespace
 from pathlib import Path
 
 import esm
@@ -14,36 +13,10 @@ from esm.model.esm2 import ESM2
 
 from ppi.backbones.base import BACKBONES
 from ppi.backbones.esm2 import Esm2Backbone, Esm2Config
+from ppi.backbones.esm2 import save_checkpoint as save_fair_esm_checkpoint
 from ppi.errors import ConfigError, WeightsError
 
 SEQS = ["MKTAYIAKQR", "GAVLX", "ACDEFGHIKLMNPQRSTVWYX"]
-REGRESSION = ("contact_head.regression.weight", "contact_head.regression.bias")
-
-
-def save_fair_esm_checkpoint(model: ESM2, path: Path, with_regression: bool = True) -> None:
-    """Write ``model`` the way fair-esm publishes ESM-2 weights.
-
-    The main file holds ``model`` (keys under ``encoder.sentence_encoder.`` and
-    ``encoder.lm_head.``) and ``cfg`` (an ``argparse.Namespace``); the contact
-    regression lives beside it in ``<stem>-contact-regression.pt``.
-    """
-    state = model.state_dict()
-    main = {}
-    for key, value in state.items():
-        if key in REGRESSION:
-            continue
-        prefix = "encoder." if key.startswith("lm_head.") else "encoder.sentence_encoder."
-        main[prefix + key] = value.clone()
-    cfg = Namespace(
-        encoder_layers=model.num_layers,
-        encoder_embed_dim=model.embed_dim,
-        encoder_attention_heads=model.attention_heads,
-        token_dropout=model.token_dropout,
-    )
-    torch.save({"model": main, "cfg": {"model": cfg}, "args": None}, path)
-    if with_regression:
-        regression = {k: state[k].clone() for k in REGRESSION}
-        torch.save({"model": regression}, path.with_name(f"{path.stem}-contact-regression.pt"))
 
 
 @pytest.fixture(scope="module")

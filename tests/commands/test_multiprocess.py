@@ -8,23 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from ppi.bench_train import TWO_CPU_PROCESSES
 from ppi.cli import run
 
 ROOT = Path(__file__).resolve().parents[2]
-LAUNCH = [
-    sys.executable,
-    "-m",
-    "accelerate.commands.launch",
-    "--multi_gpu",
-    "--num_processes",
-    "2",
-    "--num_machines",
-    "1",
-    "--mixed_precision",
-    "no",
-    "--dynamo_backend",
-    "no",
-]
+LAUNCH = [sys.executable, *TWO_CPU_PROCESSES]
 
 pytestmark = pytest.mark.multiprocess
 

@@ -1,0 +1,55 @@
+"""The three benchmark scripts end to end on tiny settings: their tables and JSON."""
+
+import json
+import runpy
+import sys
+from pathlib import Path
+
+import pytest
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def _script(name, monkeypatch, *argv):
+    monkeypatch.setattr(sys, "argv", [name, *map(str, argv)])
+    runpy.run_path(str(SCRIPTS / name), run_name="__main__")
+
+
+def test_bench_embed_agrees_with_fair_esm(tmp_path, monkeypatch, capsys):
+    out = tmp_path / "embed.json"
+    argv = ["--n", "3", "--max-len", "120", "--matmul-size", "256", "--repeats", "1"]
+    _script("bench_embed.py", monkeypatch, *argv, "--out", out)
+    report = json.loads(out.read_text())
+    methods = [r["method"] for r in report["results"]]
+    assert methods == ["ppi", "fair-esm extract.py", "naive loop (8, file order)"]
+    for row in report["results"]:
+        assert row["max_abs_diff_vs_ppi"] < 1e-4  # the same embeddings from the same weights
+        assert row["residues_per_s"] > 0 and row["pct_of_matmul"] > 0
+    assert report["proteins"] == 3 and report["matmul_gflops"] > 0
+    assert "| ppi |" in capsys.readouterr().out
+
+
+def test_bench_score_times_screen_and_score(trained_run, guo_slice, tmp_path, monkeypatch):
+    out = tmp_path / "score.json"
+    args = ["--model", trained_run, "--fasta", guo_slice[0], "--proteins", "12"]
+    _script("bench_score.py", monkeypatch, *args, "--score-pairs", "30", "--out", out)
+    rows = json.loads(out.read_text())["results"]
+    assert [(r["command"], r["cache"]) for r in rows] == [
+        ("ppi screen", "cold"),
+        ("ppi screen", "warm"),
+        ("ppi score", "cold"),
+        ("ppi score", "warm"),
+    ]
+    assert [r["pairs"] for r in rows] == [66, 66, 30, 30]
+    assert rows[3]["vs_warm_score"] == pytest.approx(1.0)
+
+
+@pytest.mark.slow
+def test_bench_train_one_process(guo_slice, tiny, tmp_path, monkeypatch):
+    out = tmp_path / "train.json"
+    fasta, pairs = guo_slice
+    argv = ["--fasta", fasta, "--pairs", pairs, "--limit", "40", "--processes", "1"]
+    _script("bench_train.py", monkeypatch, *argv, "--out", out, *tiny, "train.batch_size=16")
+    rows = json.loads(out.read_text())["results"]
+    assert [(r["backbone"], r["processes"]) for r in rows] == [("frozen", 1), ("full", 1)]
+    assert all(r["pairs"] == 32 and r["pairs_per_s"] > 0 for r in rows)
