@@ -90,6 +90,7 @@ def test_mixed_precision_trains_in_bf16_and_keeps_fp32_weights(
     """
     import math
 
+    from accelerate.state import AcceleratorState
     from safetensors.torch import load_file
 
     from ppi.fusion.heads import PairHead
@@ -105,7 +106,12 @@ def test_mixed_precision_trains_in_bf16_and_keeps_fp32_weights(
     monkeypatch.setattr(PairHead, "forward", spy)
     monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
     fasta, pairs = guo_slice
-    assert run(train_args(fasta, pairs, tmp_path, "train.epochs=1", "run_name=bf16")) == 0
+    # Accelerate keeps one state per process: forget the earlier tests' precision.
+    AcceleratorState._reset_state(reset_partial_state=True)
+    try:
+        assert run(train_args(fasta, pairs, tmp_path, "train.epochs=1", "run_name=bf16")) == 0
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
     assert seen and set(seen) == {torch.bfloat16}
     weights = load_file(str(tmp_path / "bf16" / "model" / "model.safetensors"))
     assert {t.dtype for t in weights.values()} == {torch.float32}
