@@ -18,6 +18,7 @@ indices run on GPU 0; the index on disk is always the CPU form.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import dataclass
 
 import faiss
@@ -45,7 +46,7 @@ class FaissSettings:
             kernels; 8-bit codebooks (256 centroids per sub-space) trained
             100 times slower on this machine.
         memory_gb: memory the index may take; ``auto`` picks ``ivf-pq`` above
-            it (0 = no limit).
+            it (0 = half of this machine's physical memory).
     """
 
     type: str = "auto"
@@ -61,7 +62,8 @@ def resolve_type(settings: FaissSettings, count: int, dim: int) -> str:
     """The concrete index type for ``count`` vectors of width ``dim``.
 
     ``auto``: exact ``flat`` below :data:`AUTO_FLAT_BELOW` vectors; ``ivf-flat``
-    while the float vectors fit in ``memory_gb``; ``ivf-pq`` beyond.
+    while the float vectors fit in ``memory_gb`` (default: half the machine's
+    memory); ``ivf-pq`` beyond.
     """
     if settings.type not in INDEX_TYPES:
         raise ConfigError(
@@ -72,9 +74,16 @@ def resolve_type(settings: FaissSettings, count: int, dim: int) -> str:
     if count < AUTO_FLAT_BELOW:
         return "flat"
     flat_gb = count * (4 * dim + 8) / 2**30
-    if settings.memory_gb and flat_gb > settings.memory_gb:
-        return "ivf-pq"
-    return "ivf-flat"
+    budget = settings.memory_gb or machine_memory_gb() / 2
+    return "ivf-pq" if flat_gb > budget else "ivf-flat"
+
+
+def machine_memory_gb() -> float:
+    """Physical memory of this machine in GiB (infinite where it cannot be read)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    except (ValueError, OSError, AttributeError):
+        return math.inf
 
 
 def resolved_nlist(settings: FaissSettings, count: int) -> int:
@@ -181,7 +190,13 @@ def _gpus() -> int:
 
 
 def _on_gpu(index: faiss.Index) -> faiss.Index:
-    if _gpus() == 0 or isinstance(faiss.downcast_index(index), faiss.IndexHNSW):
+    """The index on the first GPU, where FAISS has a GPU version of it.
+
+    HNSW and the 4-bit fast-scan PQ indices (``PQ..x4fs``) have none: they stay
+    on the CPU, which is also where they are fastest.
+    """
+    cpu_only = (faiss.IndexHNSW, faiss.IndexIVFPQFastScan, faiss.IndexPQFastScan)
+    if _gpus() == 0 or isinstance(faiss.downcast_index(index), cpu_only):
         return index
     return faiss.index_cpu_to_gpu(faiss.StandardGpuResources(), 0, index)
 

@@ -8,6 +8,7 @@ from ppi.faiss_index import (
     FaissSettings,
     build_faiss,
     factory_string,
+    machine_memory_gb,
     normalise,
     resolve_type,
 )
@@ -59,6 +60,9 @@ def test_auto_picks_by_size_and_memory():
     assert resolve_type(FaissSettings(), 1_000, 64) == "flat"
     assert resolve_type(FaissSettings(), 1_000_000, 64) == "ivf-flat"
     assert resolve_type(FaissSettings(memory_gb=1), 60_000_000, 1280) == "ivf-pq"
+    # no budget given: half the machine's memory; 60M x 1280 floats (286 GiB) never fits
+    assert machine_memory_gb() < 500
+    assert resolve_type(FaissSettings(), 60_000_000, 1280) == "ivf-pq"
     assert resolve_type(FaissSettings(type="hnsw"), 10, 64) == "hnsw"
     assert factory_string("ivf-pq", FaissSettings(nlist=100), 10_000, 64) == "IVF100,PQ32x4fs"
     with pytest.raises(ConfigError, match="pq_m"):
@@ -70,3 +74,14 @@ def test_auto_picks_by_size_and_memory():
 def test_normalise_keeps_zero_rows():
     out = normalise(np.array([[3.0, 4.0], [0.0, 0.0]]))
     assert np.allclose(out, [[0.6, 0.8], [0.0, 0.0]]) and out.dtype == np.float32
+
+
+def test_gpu_placement_keeps_indices_faiss_has_no_gpu_version_of(monkeypatch):
+    import faiss
+
+    from ppi import faiss_index
+
+    monkeypatch.setattr(faiss_index, "_gpus", lambda: 1)  # as if a GPU FAISS were installed
+    for spec in ("IVF4,PQ8x4fs", "HNSW8"):
+        index = faiss.index_factory(16, spec, faiss.METRIC_INNER_PRODUCT)
+        assert faiss_index._on_gpu(index) is index  # no attempt to copy it to a GPU
