@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import io
 import os
@@ -31,6 +32,17 @@ def is_gzip(path: Path) -> bool:
         return handle.read(2) == GZIP_MAGIC
 
 
+@contextlib.contextmanager
+def gzip_errors(path: Path) -> Iterator[None]:
+    """Turn a truncated or corrupt gzip stream read inside the block into :class:`InputError`."""
+    try:
+        yield
+    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
+        raise InputError(
+            f"{path}: expected a readable gzip file, got a damaged one ({exc})"
+        ) from None
+
+
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` pairs (1-based, newline stripped).
 
@@ -39,16 +51,12 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """
     raw = gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
     try:
-        with raw, io.TextIOWrapper(raw, encoding="utf-8-sig", newline=None) as text:
+        with gzip_errors(path), raw, io.TextIOWrapper(raw, encoding="utf-8-sig") as text:
             for number, line in enumerate(text, start=1):
                 yield number, line.rstrip("\n")
     except UnicodeDecodeError as exc:
         raise InputError(
             f"{path}: expected UTF-8 text, got undecodable bytes ({exc.reason})"
-        ) from None
-    except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-        raise InputError(
-            f"{path}: expected a readable gzip file, got a damaged one ({exc})"
         ) from None
 
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from Bio import SwissProt
 
-from ppi.data._io import is_gzip, read_lines, require_file
+from ppi.data._io import gzip_errors, is_gzip, read_lines, require_file
 from ppi.errors import InputError
 
 NAMESPACES = ("go_bp", "go_mf", "go_cc", "keyword", "domain", "location", "ec")
@@ -149,7 +149,7 @@ def read_swissprot(path: str | Path) -> Iterator[Annotation]:
     path = require_file(path, "SwissProt flat file")
     opener = gzip.open if is_gzip(path) else open
     number = 0
-    with opener(path, "rt", encoding="utf-8") as handle:
+    with opener(path, "rt", encoding="utf-8") as handle, gzip_errors(path):
         try:
             for number, record in enumerate(SwissProt.parse(handle), start=1):  # noqa: B007
                 yield from _swissprot_record(record, path.name)
@@ -208,7 +208,7 @@ def read_uniprot_xml(path: str | Path) -> Iterator[Annotation]:
     path = require_file(path, "UniProt XML file")
     opener = gzip.open if is_gzip(path) else open
     last, number = "none", 0
-    with opener(path, "rb") as handle:
+    with opener(path, "rb") as handle, gzip_errors(path):
         try:
             for _, elem in ET.iterparse(handle, events=("end",)):
                 if elem.tag != f"{_XML_NS}entry":
@@ -223,10 +223,6 @@ def read_uniprot_xml(path: str | Path) -> Iterator[Annotation]:
             raise InputError(
                 f"{path}:{line}: expected complete UniProt XML, got a malformed or cut-short "
                 f"file after entry {number} ({last}): {exc}"
-            ) from None
-        except EOFError as exc:
-            raise InputError(
-                f"{path}: expected a whole gzip file, got one cut short ({exc})"
             ) from None
 
 

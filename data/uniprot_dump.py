@@ -20,13 +20,12 @@ from __future__ import annotations
 import gzip
 import os
 import re
-import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from ppi.data._io import is_gzip, read_lines, require_file
+from ppi.data._io import gzip_errors, is_gzip, read_lines, require_file
 from ppi.data.fasta import _records, validate_sequence
 from ppi.errors import InputError
 
@@ -218,7 +217,7 @@ def _flat_line(path: Path, number: int, line: str, entry: _FlatEntry) -> None:
 def _read_xml(path: Path) -> Iterator[DumpEntry]:
     """Entries of a UniProt or UniRef XML file, each element freed once read."""
     handle = gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
-    with handle:
+    with handle, gzip_errors(path):
         events = ElementTree.iterparse(handle, events=("start", "end"))
         try:
             yield from _xml_entries(path, events)
@@ -227,10 +226,6 @@ def _read_xml(path: Path) -> Iterator[DumpEntry]:
             raise InputError(
                 f"{path}:{line}: expected well-formed UniProt XML, got {exc.msg.split(':')[0]} "
                 "(file cut mid-record?)"
-            ) from None
-        except (gzip.BadGzipFile, EOFError, zlib.error) as exc:
-            raise InputError(
-                f"{path}: expected a readable gzip file, got a damaged one ({exc})"
             ) from None
 
 

@@ -1,5 +1,6 @@
 """`ppi annotations` and trainings with the annotation and properties channels, end to end."""
 
+import gzip
 import json
 from pathlib import Path
 
@@ -202,6 +203,16 @@ def test_cut_xml_and_bad_property_tables_exit_2(guo_slice, tmp_path, tiny, capsy
         "expected complete UniProt XML",
     )
     assert not (tmp_path / "s.sqlite").exists()
+    for flag, name in (("--swissprot", "P60137.txt"), ("--xml", "Q13639.xml")):  # gzip cut short
+        whole = gzip.compress((FIX / name).read_bytes())
+        cut = tmp_path / f"{name}.gz"
+        cut.write_bytes(whole[: len(whole) // 2])
+        _fails_with(
+            capsys,
+            ["annotations", "build", "--store", tmp_path / "s.sqlite", flag, cut],
+            f"{name}.gz: expected a readable gzip file, got a damaged one",
+        )
+        assert not (tmp_path / "s.sqlite").exists()
     fasta, pairs = guo_slice
     some = list(read_fasta(fasta))[:3]
     table = tmp_path / "props.tsv"
