@@ -206,6 +206,17 @@ class AnnotationChannel(Channel):
                 idx[b, s, : len(kept)] = torch.tensor(kept, dtype=torch.long)
         return idx.to(self.empty.device)  # (B, S, T)
 
+    def drop(self, part: Tokens, keep: torch.Tensor) -> Tokens:
+        """Dropped proteins look unannotated: namespace tokens hidden, the empty token shown.
+
+        Shapes:
+            part ``(B, S + 1, D)``; keep ``(B, 1)``.
+        """
+        mask = part.mask & keep  # (B, S + 1)
+        mask[:, -1] |= ~keep[:, 0]
+        part.mask = mask
+        return part
+
     def forward(self, batch: Proteins) -> Tokens:
         """One token per namespace (masked when the protein has no term there) and one empty token.
 

@@ -133,6 +133,19 @@ class Channel(nn.Module):
         """
         raise NotImplementedError
 
+    def drop(self, part: Tokens, keep: torch.Tensor) -> Tokens:
+        """Hide this channel for the proteins where ``keep`` is False (channel dropout).
+
+        The default masks every token. A channel with a learned "no evidence"
+        token overrides this to show that token instead, as a protein that
+        really lacks the evidence would at prediction time.
+
+        Shapes:
+            part ``(B, Lc, D)`` with mask ``(B, Lc)``; keep ``(B, 1)``.
+        """
+        part.mask = part.mask & keep
+        return part
+
     def identity(self) -> str:
         """What the tokens depend on besides the channel's trained weights.
 

@@ -111,13 +111,22 @@ class StructureChannel(Channel):
         return ["backbone."] if self.backbone is not None else []
 
     def save_assets(self, directory: Path) -> None:
-        """List the proteins whose structure was skipped, and why (``skipped.tsv``)."""
+        """Record what was skipped and how well the rest matched their sequences.
+
+        ``skipped.tsv``: each skipped protein and why; ``coverage.tsv``: each
+        used structure's coverage of its sequence and identity over the aligned part.
+        """
         rows = ["id\treason"] + [f"{p}\t{r}" for p, r in sorted(self.skipped.items())]
         atomic_write_text(directory / "skipped.tsv", "\n".join(rows) + "\n")
+        rows = ["id\tcoverage\tidentity"] + [
+            f"{key.split(chr(9), 1)[0]}\t{float(g['coverage']):.4f}\t{float(g['identity']):.4f}"
+            for key, g in sorted(self.graphs.items())
+        ]
+        atomic_write_text(directory / "coverage.tsv", "\n".join(rows) + "\n")
 
     def _graph_cache(self) -> GraphCache:
         c = self.config
-        ident = f"structure-graph-v1 radius={c.radius} k={c.k} min_identity={c.min_identity}"
+        ident = f"structure-graph-v2 radius={c.radius} k={c.k} min_identity={c.min_identity}"
         return GraphCache(ident, self.context.cache_dir)
 
     def prepare(
@@ -148,10 +157,15 @@ class StructureChannel(Channel):
             self.graphs[_key(pid, seq)] = graph
             found += 1
         self.skipped.update(bad)
+        covered = [
+            float(g["coverage"]) for k, g in self.graphs.items() if k.split("\t")[0] in proteins
+        ]
         log.info(
-            "structure: %d of %d proteins with a structure, %d skipped",
+            "structure: %d of %d proteins with a structure (mean coverage of their "
+            "sequence %.2f), %d skipped",
             found,
             len(proteins),
+            sum(covered) / max(len(covered), 1),
             len(bad),
         )
         for pid, reason in list(bad.items())[:20]:
@@ -173,6 +187,8 @@ class StructureChannel(Channel):
             "confidence": torch.from_numpy(aligned.confidence),
             "edge_index": edge_index,
             "dist": dist,
+            "coverage": torch.tensor(aligned.coverage),
+            "identity": torch.tensor(aligned.identity),
         }
         cache.put_graph(key, graph)
         return graph
@@ -203,6 +219,19 @@ class StructureChannel(Channel):
         if self.backbone is not None:
             feats.append(graph["embedding"].float())
         return torch.cat(feats, -1)  # (N, F)
+
+    def drop(self, part: Tokens, keep: torch.Tensor) -> Tokens:
+        """Dropped proteins look structure-less: only the "no structure" token is shown.
+
+        Shapes:
+            part ``(B, 1 + N, D)``; keep ``(B, 1)``.
+        """
+        hidden = ~keep[:, 0]  # (B,)
+        tokens = part.tokens.clone()
+        tokens[hidden, 0] = self.missing.to(tokens.dtype)
+        mask = part.mask & keep  # (B, 1 + N)
+        mask[:, 0] = True
+        return Tokens(tokens, mask, part.positions)
 
     def forward(self, batch: Proteins) -> Tokens:
         """A pooled token then per-residue tokens; one learned token without a structure.

@@ -115,7 +115,7 @@ class PPIModel(nn.Module):
             p = channel.config.dropout
             if self.training and p > 0:
                 keep = torch.rand(part.mask.shape[0], 1, device=part.mask.device) >= p  # (B, 1)
-                part.mask = part.mask & keep
+                part = channel.drop(part, keep)
             parts[name] = part
         return self.fusion.encode(parts)
 

@@ -85,6 +85,9 @@ def test_tokens_mask_and_the_no_annotation_token(store, tmp_path):
     assert real == {"go_cc", "keyword"} and not out.mask[0, -1]  # GO:0005515 dropped: no go_mf
     assert out.mask[1].tolist() == [False] * spaces + [True]  # only the learned empty token
     assert torch.equal(out.tokens[1, -1], ch.empty)
+    # channel dropout makes an annotated protein look like an unannotated one
+    dropped = ch.drop(ch(Proteins(["P40534", "P3"], ["", ""])), torch.tensor([[False], [True]]))
+    assert dropped.mask.tolist() == out.mask.tolist()[1:] * 2
 
 
 def test_vocabulary_round_trip_gives_the_same_tokens(store, tmp_path):

@@ -50,6 +50,7 @@ def _seq(name: str) -> str:
 
 
 def test_channel_tokens_with_and_without_structures(tmp_path, caplog):
+    caplog.set_level("INFO", logger="ppi")
     folder = tmp_path / "structures"
     folder.mkdir()
     shutil.copy(BOUND / "2OOB_l_b.pdb.gz", folder / "ubq.pdb.gz")
@@ -65,11 +66,21 @@ def test_channel_tokens_with_and_without_structures(tmp_path, caplog):
     assert (out.positions[1:] == -1).all()
     torch.testing.assert_close(out.tokens[1, 0], out.tokens[2, 0])  # the learned missing token
     assert not torch.allclose(out.tokens[0, 0], out.tokens[1, 0])
+    # channel dropout shows the "no structure" token, as for a protein without one
+    dropped = channel.drop(channel(batch), torch.tensor([[False], [True], [True]]))
+    assert dropped.mask.sum(1).tolist() == [1, 1, 1]
+    torch.testing.assert_close(dropped.tokens[0, 0], out.tokens[1, 0])
     assert list(channel.skipped) == ["junk"] and "junk.pdb" in channel.skipped["junk"]
     assert "skipped junk" in caplog.text
     channel.save_assets(tmp_path / "model" / "structure")
     listed = (tmp_path / "model" / "structure" / "skipped.tsv").read_text().splitlines()
     assert listed[0] == "id\treason" and listed[1].startswith("junk\t")
+    cover = (tmp_path / "model" / "structure" / "coverage.tsv").read_text().splitlines()
+    assert cover[0] == "id\tcoverage\tidentity"
+    pid, coverage, identity = cover[1].split("\t")
+    assert pid == "ubq" and float(coverage) == pytest.approx(n / len(seq), abs=1e-4)
+    assert float(identity) == 1.0 and len(cover) == 2
+    assert "mean coverage of their sequence" in caplog.text
 
 
 def test_parsed_graphs_come_from_the_cache(tmp_path, monkeypatch):
