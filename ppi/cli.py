@@ -61,13 +61,18 @@ def run_script(command: str, argv: list[str]) -> int:
 
 
 def _shutdown(code: int, command: str) -> int:
-    """Close the process group after the work, when several processes ran.
+    """End a process of a distributed run once every process has done its work.
 
-    Left to interpreter exit, gloo's background threads can abort a process
-    whose work had already finished ("terminate called without an active
-    exception"). So after a barrier and an orderly destroy, a distributed
-    process flushes its output and exits at once, skipping the C++ teardown.
-    A single process returns normally.
+    gloo's C++ teardown is what fails on CPU: destroying a process group (at
+    interpreter exit, when a DDP model is freed, or in
+    ``destroy_process_group``, which ``Accelerator.end_training`` calls) can
+    abort a process whose work had finished ("terminate called without an
+    active exception") or hang it in ``~ProcessGroupGloo``. So a distributed
+    process waits at a barrier, which every process reaches only after all its
+    work and writes, then flushes its
+    output and exits at once with ``os._exit``: no gloo object is ever torn
+    down, and the operating system closes the sockets. A single process
+    returns normally.
     """
     try:
         import torch.distributed as dist
@@ -75,7 +80,6 @@ def _shutdown(code: int, command: str) -> int:
         if not (dist.is_available() and dist.is_initialized()):
             return code
         dist.barrier()
-        dist.destroy_process_group()
     except RuntimeError as exc:  # a peer already gone: the work itself is done
         print(f"ppi {command}: process group shutdown: {exc}", file=sys.stderr)
     sys.stdout.flush()

@@ -186,8 +186,24 @@ def train(config: Config, on_epoch: EpochHook | None = None) -> Path:
         labels, probs = ctx.finish(state, test_dl)
         if accelerator.is_main_process:
             finish_run(run_dir, config, data, labels, probs)
-    accelerator.end_training()
+    for tracker in accelerator.trackers:
+        tracker.finish()
+    # Not accelerator.end_training(): it also destroys the process group, each
+    # process on its own, and a process that tears gloo down while its peer is
+    # still writing the report aborts ("terminate called without an active
+    # exception"; 1 run in 3 here). ppi.cli._shutdown ends a distributed
+    # process after a barrier instead, without tearing anything down.
+    if accelerator.num_processes > 1:
+        _KEEP_ALIVE.append((model, optimizer, ctx))
     return run_dir
+
+
+#: The DDP model and what refers to it, in a run of several processes, kept until
+#: the process ends: freeing a DDP model runs gloo's process-group destructor,
+#: which can hang for ever (seen on CPU: one rank stuck in ``~ProcessGroupGloo``
+#: after its work was done). :func:`ppi.cli._shutdown` ends the process with
+#: ``os._exit`` after a barrier, so these are never freed.
+_KEEP_ALIVE: list = []
 
 
 def restore(accelerator: Accelerator, run_dir: Path) -> TrainerState:
