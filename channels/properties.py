@@ -29,8 +29,10 @@ from ppi.channels.base import (
 from ppi.data._io import atomic_write_text
 from ppi.data.property_table import (
     BUILTIN_COLUMNS,
+    DIPEPTIDE_COLUMNS,
     PropertyTable,
     builtin_properties,
+    composition,
     read_header,
     read_property_table,
 )
@@ -43,16 +45,24 @@ STATS_FILE = "properties.json"
 class PropertiesConfig(ChannelConfig):
     """Properties channel settings.
 
+    On by default (with dipeptides): on the bundled Guo pairs it lifts the
+    quick start's test AUPR from 0.57 to 0.85 at the same training time (README).
+
     Attributes:
+        enabled: on by default.
         table: CSV/TSV with an id column and numeric columns (empty = none).
         id_column: the table's id column (empty = the first column).
         builtin: add the built-in ProtParam properties of the sequence.
+        dipeptides: add the 400 dipeptide frequencies of the sequence (a cheap,
+            strong sequence signature; the composition baseline reads them too).
         tokens: tokens the vector is projected into.
     """
 
+    enabled: bool = True
     table: str = ""
     id_column: str = ""
     builtin: bool = True
+    dipeptides: bool = True
     tokens: int = 2
 
 
@@ -64,11 +74,15 @@ class PropertiesChannel(Channel):
 
     def __init__(self, config: PropertiesConfig, context: ChannelContext) -> None:
         super().__init__(config, context)
-        if not config.table and not config.builtin:
-            raise ConfigError("channels.properties: set a table, builtin=true, or both")
+        if not (config.table or config.builtin or config.dipeptides):
+            raise ConfigError(
+                "channels.properties: set a table, builtin=true, dipeptides=true, or several"
+            )
         table_cols = read_header(config.table, config.id_column) if config.table else ()
-        self.columns = tuple(f"table:{c}" for c in table_cols) + (
-            BUILTIN_COLUMNS if config.builtin else ()
+        self.columns = (
+            tuple(f"table:{c}" for c in table_cols)
+            + (BUILTIN_COLUMNS if config.builtin else ())
+            + (DIPEPTIDE_COLUMNS if config.dipeptides else ())
         )
         width, dim = len(self.columns), context.dim
         self.register_buffer("mean", torch.zeros(width))
@@ -104,6 +118,8 @@ class PropertiesChannel(Channel):
                 row = list(self._table.rows[pid]) if self._table is not None else []
                 if self.config.builtin:
                     row += builtin_properties(seq)
+                if self.config.dipeptides:
+                    row += composition(seq)[20:].tolist()
                 self._values[key] = torch.tensor(row, dtype=torch.float32)
 
     def prepare(

@@ -4,7 +4,8 @@ A table is CSV or TSV (optionally gzipped): a header, an id column (the
 first, or the one named), then numeric columns. The built-in set is computed
 from the sequence with Biopython's ``ProtParam``: log length, the 20 amino
 acid fractions, log molecular weight, isoelectric point, GRAVY and the
-instability index (Guruprasad et al. 1990).
+instability index (Guruprasad et al. 1990); optionally also the 400
+dipeptide frequencies (:func:`composition`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 from Bio.SeqUtils.ProtParam import ProteinAnalysis
 
 from ppi.data._io import read_lines, require_file
@@ -21,6 +23,8 @@ from ppi.data.examples import resolve
 from ppi.errors import InputError
 
 AMINO_ACIDS = "ACDEFGHIKLMNPQRSTVWY"
+_INDEX = {a: n for n, a in enumerate(AMINO_ACIDS)}
+DIPEPTIDE_COLUMNS = tuple(f"dipeptide_{a}{b}" for a in AMINO_ACIDS for b in AMINO_ACIDS)
 BUILTIN_COLUMNS = (
     "log_length",
     *(f"frac_{a}" for a in AMINO_ACIDS),
@@ -29,6 +33,19 @@ BUILTIN_COLUMNS = (
     "gravy",
     "instability",
 )
+
+
+def composition(seq: str) -> np.ndarray:
+    """Amino-acid (20) then dipeptide (400) composition of one sequence (others ignored).
+
+    Shapes:
+        returns ``(420,)``.
+    """
+    idx = np.array([_INDEX.get(c, -1) for c in seq.upper()], dtype=np.int64)
+    single = np.bincount(idx[idx >= 0], minlength=20).astype(np.float64)
+    both = (idx[:-1] >= 0) & (idx[1:] >= 0)
+    dipep = np.bincount(idx[:-1][both] * 20 + idx[1:][both], minlength=400).astype(np.float64)
+    return np.concatenate([single / max(single.sum(), 1), dipep / max(dipep.sum(), 1)])
 
 
 def builtin_properties(seq: str) -> list[float]:

@@ -32,6 +32,7 @@ from sklearn.preprocessing import StandardScaler
 
 from ppi.calibration import realistic_metrics
 from ppi.data.pairs import Pair
+from ppi.data.property_table import composition
 from ppi.errors import InputError
 from ppi.evalplots import plot_pr_compare, plot_reliability
 from ppi.metrics import binary_metrics, load_metrics, save_metrics
@@ -41,8 +42,6 @@ if TYPE_CHECKING:
     from ppi.config import EvalConfig
 
 BASELINES = Registry("baseline")
-AMINO = "ACDEFGHIKLMNPQRSTVWY"
-_INDEX = {a: n for n, a in enumerate(AMINO)}
 
 
 def _fit_logistic(x: np.ndarray, y: np.ndarray):
@@ -81,19 +80,6 @@ class DegreeBaseline:
     def predict(self, pairs: Sequence[Pair], proteins: Mapping[str, str]) -> np.ndarray:
         """Probabilities of interaction for ``pairs``."""
         return _predict(self.model, self._features(pairs))
-
-
-def composition(seq: str) -> np.ndarray:
-    """Amino-acid (20) then dipeptide (400) composition of one sequence (X ignored).
-
-    Shapes:
-        returns ``(420,)``.
-    """
-    idx = np.array([_INDEX.get(c, -1) for c in seq])
-    single = np.bincount(idx[idx >= 0], minlength=20).astype(np.float64)
-    both = (idx[:-1] >= 0) & (idx[1:] >= 0)
-    dipep = np.bincount(idx[:-1][both] * 20 + idx[1:][both], minlength=400).astype(np.float64)
-    return np.concatenate([single / max(single.sum(), 1), dipep / max(dipep.sum(), 1)])
 
 
 @BASELINES.register("composition")

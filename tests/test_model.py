@@ -74,11 +74,13 @@ def test_strict_loading_names_missing_and_unexpected(make, tmp_path):
 
 def test_no_channel_enabled_is_a_config_error(make):
     with pytest.raises(ConfigError, match="no channel is enabled"):
-        make("channels.sequence.enabled=false")
+        make("channels.sequence.enabled=false", "channels.properties.enabled=false")
 
 
 def test_channel_dropout_hides_channel_only_in_training(make):
-    model = make("channels.sequence.dropout=1.0", "fusion.dropout=0.0")
+    model = make(
+        "channels.sequence.dropout=1.0", "fusion.dropout=0.0", "channels.properties.enabled=false"
+    )
     from ppi.channels import Proteins
 
     batch = Proteins(["a", "b"], SEQS[:2])

@@ -4,7 +4,7 @@ import torch
 from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData
 from ppi.channels.properties import PropertiesChannel, PropertiesConfig
 from ppi.config import load_config
-from ppi.data.property_table import builtin_properties
+from ppi.data.property_table import builtin_properties, composition
 from ppi.errors import ConfigError, InputError
 
 SEQS = {"a": "MKTAYIAKQRQISFVK", "b": "MSTNPKPQRKTKRNTNRRPQDVKFPGG", "c": "MDEEWWDDEE"}
@@ -30,7 +30,12 @@ def test_registered_and_builtin_statistics_come_from_training_proteins(tmp_path)
     assert not ch.uses_ids
     ch.prepare(SEQS, run=RunData(frozenset({"a", "b"}), frozenset({"c"})))
     train = torch.tensor([builtin_properties(SEQS[k]) for k in "ab"])
-    assert torch.allclose(ch.mean, train.mean(0))
+    assert ch.columns[25:][:2] == ("dipeptide_AA", "dipeptide_AC") and len(ch.columns) == 425
+    assert torch.allclose(ch.mean[:25], train.mean(0))
+    dipeptides = torch.tensor([composition(SEQS[k])[20:] for k in "ab"], dtype=torch.float32)
+    assert torch.allclose(ch.mean[25:], dipeptides.mean(0))
+    mk = 25 + 10 * 20 + 8  # M then K: once in each of the two training sequences' pairs
+    assert ch.mean[mk].item() == pytest.approx((1 / 15 + 0 / 26) / 2)
     out = ch(Proteins(["a", "c"], [SEQS["a"], SEQS["c"]]))
     assert out.tokens.shape == (2, 2, 8) and out.mask.all()
 
@@ -48,7 +53,7 @@ def test_table_and_builtin_columns_and_the_saved_statistics(tmp_path):
     batch = Proteins(list(SEQS), list(SEQS.values()))
     assert torch.allclose(ch(batch).tokens, again(batch).tokens)
     wider = _table(tmp_path, "id\tcharge\tscore\textra\na\t1\t0.5\t1\n")
-    with pytest.raises(InputError, match="expected the 27 columns the model was trained with"):
+    with pytest.raises(InputError, match="expected the 427 columns the model was trained with"):
         _channel(tmp_path, table=wider).load_assets(tmp_path / "model")
 
 
@@ -56,5 +61,5 @@ def test_missing_id_and_config_errors(tmp_path):
     table = _table(tmp_path, "id,charge\na,1\n")
     with pytest.raises(InputError, match=r"props\.tsv: no row for 2 protein\(s\), e.g. 'b', 'c'"):
         _channel(tmp_path, table=table).prepare(SEQS)
-    with pytest.raises(ConfigError, match="set a table, builtin=true, or both"):
-        _channel(tmp_path, builtin=False)
+    with pytest.raises(ConfigError, match="set a table, builtin=true, dipeptides=true"):
+        _channel(tmp_path, builtin=False, dipeptides=False)

@@ -106,11 +106,14 @@ def test_masking_changes_the_output(probe, trained_run):
     seqs = ["MKVLAAGIT" * 5, "WWPPKKEE" * 6]
     pairs = torch.tensor([[0, 1]])
     plain = model(["a", "b"], seqs, pairs)
-    with masked(model, ["sequence"]):
+    assert list(model.channels) == ["properties", "sequence"]  # both read the sequence
+    with masked(model, ["sequence", "properties"]):
         hidden = model(["a", "b"], seqs, pairs)
         other = model(["a", "b"], [seqs[0], "GGGG" * 10], pairs)
-    assert not torch.allclose(plain, hidden)
-    assert torch.allclose(hidden, other)  # without its only channel the model sees no sequence
+    with masked(model, ["sequence"]):
+        some = model(["a", "b"], seqs, pairs)
+    assert not torch.allclose(plain, hidden) and not torch.allclose(plain, some)
+    assert torch.allclose(hidden, other)  # with both channels hidden the model sees no sequence
     assert torch.allclose(model(["a", "b"], seqs, pairs), plain)  # hooks removed
 
 

@@ -176,6 +176,7 @@ def test_single_task_with_builtin_properties(tmp_path, tiny, capsys):
             "run_name=b",
             "channels.sequence.train_crop=0",
             "channels.properties.enabled=true",
+            "channels.properties.dipeptides=false",  # the 25 ProtParam numbers alone
         ]
     )
     stats = json.loads((tmp_path / "b" / "model" / "properties" / "properties.json").read_text())
