@@ -117,18 +117,21 @@ class PairGrid(nn.Module):
         return blk.ff[0].weight * blk.norm_ff.weight  # (2D, D)
 
     @torch.no_grad()
-    def forward(self, rows: Sides, cols: Sides | None = None) -> torch.Tensor:
+    def forward(
+        self, rows: Sides, cols: Sides | None = None, evidence: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits of every (row, column) pair; ``cols=None`` pairs the rows with themselves.
 
         Shapes:
-            rows ``R`` proteins, cols ``C`` -> ``(R, C)``.
+            rows ``R`` proteins, cols ``C``, evidence ``(R, C, E)`` -> ``(R, C)``.
         """
         if len(self.fusion.pair_blocks) != 1:
-            return self._plain(rows, rows if cols is None else cols)
+            return self._plain(rows, rows if cols is None else cols, evidence)
         if cols is None:
             given = self.pooled(rows, rows)  # (R, R, D): row i given row j
-            return self.head(given, given.transpose(0, 1))
-        return self.head(self.pooled(rows, cols), self.pooled(cols, rows).transpose(0, 1))
+            return self.head(given, given.transpose(0, 1), evidence)
+        pooled = self.pooled(rows, cols), self.pooled(cols, rows).transpose(0, 1)
+        return self.head(*pooled, evidence)
 
     def pooled(self, rows: Sides, cols: Sides) -> torch.Tensor:
         """Each row protein's pooled pair-stage output given each column protein.
@@ -168,7 +171,7 @@ class PairGrid(nn.Module):
         blk = self.fusion.pair_blocks[0]
         return blk.ff[0].bias + blk.ff[0].weight @ blk.norm_ff.bias  # (2D,)
 
-    def _plain(self, rows: Sides, cols: Sides) -> torch.Tensor:
+    def _plain(self, rows: Sides, cols: Sides, evidence: torch.Tensor | None) -> torch.Tensor:
         """Every pair through :meth:`CrossAttentionFusion.interact` (any number of pair blocks).
 
         Shapes:
@@ -181,5 +184,6 @@ class PairGrid(nn.Module):
             za = rows.z[i : i + step, None].expand(-1, c, -1, -1).flatten(0, 1)  # (r*C, M, D)
             zb = cols.z[None].expand(min(step, r - i), -1, -1, -1).flatten(0, 1)  # (r*C, M, D)
             ha, hb, _ = self.fusion.interact(za, zb)
-            out.append(self.head(ha, hb).view(-1, c))
+            ev = None if evidence is None else evidence[i : i + step].flatten(0, 1)  # (r*C, E)
+            out.append(self.head(ha, hb, ev).view(-1, c))
         return torch.cat(out, 0)  # (R, C)

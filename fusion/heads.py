@@ -41,18 +41,29 @@ class PairHead(nn.Module):
 
     Config = HeadConfig
 
-    def __init__(self, config: HeadConfig, dim: int, outputs: int = 1) -> None:
+    def __init__(self, config: HeadConfig, dim: int, outputs: int = 1, evidence: int = 0) -> None:
         super().__init__()
-        self.mlp = _mlp(3 * dim, config.hidden, outputs, config.dropout)
+        self.evidence = evidence
+        self.mlp = _mlp(3 * dim + evidence, config.hidden, outputs, config.dropout)
 
-    def forward(self, ha: torch.Tensor, hb: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, ha: torch.Tensor, hb: torch.Tensor, evidence: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits of interaction.
 
+        ``evidence`` holds numbers about the pair itself (symmetric in A and B,
+        e.g. interologs), required when the head was built with ``evidence > 0``.
+
         Shapes:
-            ha, hb ``(P, D)`` -> ``(P,)`` (or ``(P, C)`` for C > 1 outputs).
+            ha, hb ``(P, D)`` (any leading dims) and evidence ``(P, E)`` ->
+            ``(P,)`` (or ``(P, C)`` for C > 1 outputs).
         """
-        feats = torch.cat([ha + hb, ha * hb, (ha - hb).abs()], -1)  # (P, 3D)
-        out = self.mlp(feats)  # (P, C)
+        feats = [ha + hb, ha * hb, (ha - hb).abs()]
+        if self.evidence:
+            if evidence is None:
+                raise ValueError(f"pair head: expected {self.evidence} evidence numbers per pair")
+            feats.append(evidence.to(ha.dtype))
+        out = self.mlp(torch.cat(feats, -1))  # (P, C)
         return out.squeeze(-1) if out.shape[-1] == 1 else out
 
 

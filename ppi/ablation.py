@@ -160,8 +160,12 @@ def _hide(module, inputs, output: Tokens) -> Tokens:
 def masked(model, names: Sequence[str]) -> Iterator[None]:
     """Within the block, the named channels of ``model`` report no evidence (all masked)."""
     handles = [model.channels[n].register_forward_hook(_hide) for n in names]
+    for n in names:
+        model.channels[n].evidence_hidden = True
     try:
         yield
     finally:
         for handle in handles:
             handle.remove()
+        for n in names:
+            model.channels[n].evidence_hidden = False

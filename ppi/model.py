@@ -63,7 +63,9 @@ class PPIModel(nn.Module):
         if config.task == "single":  # no pair stage: its weights would never train
             fusion_cfg = dataclasses.replace(fusion_cfg, pair_layers=0)
         self.fusion = FUSIONS.build(fusion_cfg, list(self.channels))
-        self.head = HEADS.get(config.task)(config.head, config.fusion.dim, outputs)
+        evidence = sum(c.pair_features_dim for c in self.channels.values())
+        extra = {"evidence": evidence} if config.task == "pair" and evidence else {}
+        self.head = HEADS.get(config.task)(config.head, config.fusion.dim, outputs, **extra)
 
     @property
     def task(self) -> str:
@@ -119,14 +121,39 @@ class PPIModel(nn.Module):
             parts[name] = part
         return self.fusion.encode(parts)
 
-    def pair_logits(self, za: torch.Tensor, zb: torch.Tensor) -> torch.Tensor:
-        """Interaction logits from two proteins' latent tokens.
+    def pair_evidence(
+        self, seqs_a: list[str], seqs_b: list[str], grid: bool = False
+    ) -> torch.Tensor | None:
+        """Numbers about the pairs themselves from channels that give them (None if none).
 
         Shapes:
-            za, zb ``(P, M, D)`` -> ``(P,)``.
+            returns ``(P, E)``, or with ``grid`` every ``a`` against every ``b``: ``(R, C, E)``.
+        """
+        parts = []
+        for ch in self.channels.values():
+            if ch.pair_features_dim:
+                part = ch.pair_features(seqs_a, seqs_b, grid)
+                parts.append(torch.zeros_like(part) if ch.evidence_hidden else part)
+        if not parts:
+            return None
+        device = next(self.head.parameters()).device
+        return torch.cat(parts, -1).to(device)
+
+    def pair_logits(
+        self, za: torch.Tensor, zb: torch.Tensor, evidence: torch.Tensor | None = None
+    ) -> torch.Tensor:
+        """Interaction logits from two proteins' latent tokens (and the pairs' evidence).
+
+        Shapes:
+            za, zb ``(P, M, D)``, evidence ``(P, E)`` -> ``(P,)``.
         """
         ha, hb, _ = self.fusion.interact(za, zb)
-        return self.head(ha, hb)
+        return self.head(ha, hb, evidence)
+
+    def _pairs_logits(self, z: torch.Tensor, seqs: list[str], pairs: torch.Tensor) -> torch.Tensor:
+        a, b = pairs[:, 0].tolist(), pairs[:, 1].tolist()
+        evidence = self.pair_evidence([seqs[i] for i in a], [seqs[j] for j in b])
+        return self.pair_logits(z[pairs[:, 0]], z[pairs[:, 1]], evidence)
 
     def forward(self, ids: list[str], seqs: list[str], pairs: torch.Tensor | None = None):
         """Logits for the pairs (pair task) or the proteins (single task).
@@ -138,7 +165,7 @@ class PPIModel(nn.Module):
         z = self.encode(Proteins(list(ids), list(seqs)))  # (B, M, D)
         if self.task == "single":
             return self.head(z)
-        return self.pair_logits(z[pairs[:, 0]], z[pairs[:, 1]])
+        return self._pairs_logits(z, list(seqs), pairs)
 
     @torch.no_grad()
     def memo_forward(
@@ -163,7 +190,7 @@ class PPIModel(nn.Module):
         z = torch.stack([memo[i] for i in ids])  # (B, M, D)
         if self.task == "single":
             return self.head(z)
-        return self.pair_logits(z[pairs[:, 0]], z[pairs[:, 1]])
+        return self._pairs_logits(z, list(seqs), pairs)
 
     # -- saving and loading ----------------------------------------------------------
     def _saved_keys(self) -> list[str]:

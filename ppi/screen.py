@@ -138,14 +138,25 @@ class Screen:
         top_k: partners kept per protein.
         threshold: probability at or above which a pair is written to ``hits.tsv``.
         identity: names the model and the sequences (part of the resume fingerprint).
+        seqs: the sequences in ``plan.ids`` order, for a model whose channels give
+            evidence about pairs themselves (interologs).
     """
 
-    def __init__(self, model, plan: Plan, z: torch.Tensor, top_k: int, threshold: float, identity):
+    def __init__(
+        self,
+        model,
+        plan: Plan,
+        z: torch.Tensor,
+        top_k: int,
+        threshold: float,
+        identity,
+        seqs: list[str] | None = None,
+    ):
         if not 0.0 <= threshold <= 1.0:
             raise InputError(f"--threshold: expected a probability in [0, 1], got {threshold}")
         if top_k < 1:
             raise InputError(f"--top-k: expected at least 1 partner, got {top_k}")
-        self.model, self.plan, self.z = model, plan, z
+        self.model, self.plan, self.z, self.seqs = model, plan, z, seqs
         self.top_k, self.threshold = top_k, threshold
         settings = f"{plan.rows}:{plan.all_vs_all}:{plan.block}:{top_k}:{threshold}"
         self.fingerprint = digest(identity, *plan.ids, settings)
@@ -206,22 +217,28 @@ class Screen:
             returns ``(R, C)`` probabilities and a bool mask ``(R, C)``.
         """
         diagonal = self.plan.all_vs_all and rows == cols
+        evidence = None
+        if self.seqs is not None:
+            seqs_r = self.seqs[rows.start : rows.stop]
+            seqs_c = self.seqs[cols.start : cols.stop]
+            evidence = self.model.pair_evidence(seqs_r, seqs_c, grid=True)  # (R, C, E) or None
         if self.grid is not None:
             r = self.sides.take(slice(rows.start, rows.stop))
             c = None if diagonal else self.sides.take(slice(cols.start, cols.stop))
-            logits = self.grid(r, c)  # (R, C)
+            logits = self.grid(r, c, evidence)  # (R, C)
         else:
-            logits = self._plain(rows, cols)  # (R, C)
+            logits = self._plain(rows, cols, evidence)  # (R, C)
         valid = torch.ones(logits.shape, dtype=torch.bool)
         if diagonal:
             valid = torch.ones_like(valid).triu(1)  # each unordered pair once, no self-pairs
         return logits.float().sigmoid().cpu(), valid
 
-    def _plain(self, rows: range, cols: range) -> torch.Tensor:
+    def _plain(self, rows: range, cols: range, evidence: torch.Tensor | None) -> torch.Tensor:
         zr, zc = self.z[rows.start : rows.stop], self.z[cols.start : cols.stop]
         a = zr[:, None].expand(-1, len(cols), -1, -1).flatten(0, 1)  # (R*C, M, D)
         b = zc[None].expand(len(rows), -1, -1, -1).flatten(0, 1)  # (R*C, M, D)
-        return self.model.pair_logits(a, b).view(len(rows), len(cols))
+        ev = None if evidence is None else evidence.flatten(0, 1)  # (R*C, E)
+        return self.model.pair_logits(a, b, ev).view(len(rows), len(cols))
 
     def _update(self, state: State, rows: range, cols: range, probs, valid) -> str:
         """Merge a block into the state; returns its hit lines."""

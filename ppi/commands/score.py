@@ -67,7 +67,7 @@ def main(args: argparse.Namespace) -> int:
         pairs = itertools.combinations(list(proteins), 2)
         total = len(proteins) * (len(proteins) - 1) // 2
     reps = representations(model, proteins, args.device)
-    written = write_scores(model, reps, pairs, total, Path(args.out), args.batch_size)
+    written = write_scores(model, reps, pairs, total, Path(args.out), args.batch_size, proteins)
     print(f"scored {written} pairs -> {args.out}")
     if args.interface:
         _interfaces(model, proteins, args)
@@ -147,7 +147,9 @@ def _done_rows(partial: Path) -> int:
 
 
 @torch.no_grad()
-def write_scores(model, reps, pairs, total: int, out: Path, batch_size: int) -> int:
+def write_scores(
+    model, reps, pairs, total: int, out: Path, batch_size: int, proteins: dict[str, str]
+) -> int:
     """Score pairs in batches, appending to ``<out>.partial``; rename when all are done."""
     partial = out.with_name(out.name + ".partial")
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -166,7 +168,10 @@ def write_scores(model, reps, pairs, total: int, out: Path, batch_size: int) -> 
         for batch in _batches(pairs, batch_size, skip):
             za = torch.stack([reps[a] for a, _ in batch])  # (P, M, D)
             zb = torch.stack([reps[b] for _, b in batch])  # (P, M, D)
-            probs = model.pair_logits(za, zb).float().sigmoid().tolist()
+            evidence = model.pair_evidence(
+                [proteins[a] for a, _ in batch], [proteins[b] for _, b in batch]
+            )  # (P, E) or None
+            probs = model.pair_logits(za, zb, evidence).float().sigmoid().tolist()
             handle.write(
                 "".join(f"{a}\t{b}\t{p:.6f}\n" for (a, b), p in zip(batch, probs, strict=True))
             )

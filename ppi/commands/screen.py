@@ -59,7 +59,15 @@ def main(args: argparse.Namespace) -> int:
     z = torch.stack([reps[i] for i in ids])  # (N, M, D)
     plan = Plan(ids, len(rows), all_vs_all=not cols, block=args.block)
     seqs = digest(*(proteins[i] for i in ids))
-    screen = Screen(model, plan, z, args.top_k, args.threshold, digest(model.identity(), seqs))
+    screen = Screen(
+        model,
+        plan,
+        z,
+        args.top_k,
+        args.threshold,
+        digest(model.identity(), seqs),
+        seqs=[proteins[i] for i in ids],
+    )
     summary = screen.run(Path(args.out))
     print(
         f"screened {summary['pairs']:,} pairs of {summary['proteins']:,} proteins in "

@@ -98,8 +98,8 @@ def test_mixed_precision_trains_in_bf16_and_keeps_fp32_weights(
     seen = []
     forward = PairHead.forward
 
-    def spy(self, ha, hb):
-        out = forward(self, ha, hb)
+    def spy(self, ha, hb, evidence=None):
+        out = forward(self, ha, hb, evidence)
         seen.append(out.dtype)
         return out
 
