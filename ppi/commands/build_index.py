@@ -34,6 +34,8 @@ def split_items(items: list[str]) -> tuple[list[str], list[str]]:
 
 def main(args: argparse.Namespace) -> int:
     """Build or resume the index, then print where it is and what it holds."""
+    from accelerate import PartialState
+
     from ppi.data._io import require_file
     from ppi.data.examples import resolve
     from ppi.errors import InputError
@@ -48,7 +50,7 @@ def main(args: argparse.Namespace) -> int:
     config = index_config(settings)
     dumps = [require_file(resolve(r), "UniProt dump") for r in refs]
     manifest = build_index(dumps, args.out, config)
-    if manifest:
+    if manifest and PartialState().is_main_process:  # under accelerate launch: once
         print(
             f"{args.out}: {manifest['count']} proteins, {manifest['index_type']} index of "
             f"width {manifest['dim']}, built in {manifest.get('build_seconds', 0)} s"

@@ -66,3 +66,26 @@ def test_two_process_training_script(guo_slice, tmp_path, train_args):
     assert done.stdout.count("run directory:") == 1  # printed by the main process only
     metrics = json.loads((tmp_path / "two" / "metrics.json").read_text())["test"]
     assert metrics["n"] == 24
+
+
+def test_two_process_index_build_splits_the_shards_and_equals_one_process(
+    guo_slice, tmp_path, monkeypatch
+):
+    import numpy as np
+
+    from ppi.index import HomologyIndex
+
+    tiny = ["backbone.dim=16", "backbone.layers=1", "backbone.heads=2", "backbone.max_len=64"]
+    args = [str(guo_slice[0]), *tiny, "shard_size=40"]
+    assert run(["build-index", "--out", str(tmp_path / "one"), *args]) == 0
+    # a cache of its own, so the two processes really embed rather than read the cache
+    monkeypatch.setenv("PPI_CACHE", str(tmp_path / "cache2"))
+    done = _launch(["-m", "ppi", "build-index", "--out", str(tmp_path / "two"), *args], tmp_path)
+    # the main process embedded half of the 10 shards; the other process the rest
+    assert "process 0: 0 shards reused, 5 embedded" in done.stdout + done.stderr
+    assert (done.stdout + done.stderr).count("384 proteins, flat index") == 1  # printed once
+    one, two = HomologyIndex.open(tmp_path / "one"), HomologyIndex.open(tmp_path / "two")
+    assert one.manifest["count"] == two.manifest["count"] > 80
+    assert one.metadata["accession"].tolist() == two.metadata["accession"].tolist()
+    rows = np.arange(one.manifest["count"])
+    np.testing.assert_allclose(one.vectors(rows), two.vectors(rows), atol=1e-5)
