@@ -138,3 +138,22 @@ def test_interolog_model_trains_scores_and_screens_alike(
     assert (evidence[..., 0] > 0).sum() > 10  # the screen had interologs to get right
     for pair, p in hits.items():
         assert p == pytest.approx(scored[pair], abs=2e-6)
+
+
+def test_coverage_script_counts_pairs_with_interologs(guo_slice, guo_index, monkeypatch, capsys):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "scripts" / "interolog_coverage.py"
+    spec = importlib.util.spec_from_file_location("interolog_coverage", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    argv = ["x", "--index", str(guo_index), "--fasta", str(guo_slice[0])]
+    monkeypatch.setattr(sys, "argv", [*argv, "--pairs", str(guo_slice[1]), "--k", "4"])
+    script.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["train", "test"]
+    counts = [int(w) for w in lines[1].replace(";", " ").split() if w.isdigit()]
+    total, pos_with, pos, neg_with, neg = counts
+    assert total == 24 and pos + neg == total and pos_with <= pos and neg_with <= neg
