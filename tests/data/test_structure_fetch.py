@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -42,6 +43,10 @@ class _Handler(BaseHTTPRequestHandler):
             return 200, HTML
         if name.startswith("AF-P55555"):
             return 500, b"down"
+        if name.startswith("AF-P66666"):  # too slow the first time: the client times out
+            if hit == 1:
+                time.sleep(1.0)
+            return 200, RECORDED
         if name == "1A8O.cif":
             return 200, (PDB / "1A8O.cif").read_bytes()
         return 404, b"not found"
@@ -119,3 +124,32 @@ def test_fetch_command(server, tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "fetched 1, already there 0, without a structure 1" in out
+
+
+def test_a_slow_answer_times_out_and_is_retried(server, tmp_path):
+    url, hits = server
+    template = f"{url}/files/AF-{{id}}-F1-model_v4.pdb"
+    fetcher = StructureFetcher(
+        tmp_path, "alphafold", template, timeout=0.2, backoff=0.01, rate=1000
+    )
+    report = fetcher.fetch({"P66666": "P66666"})
+    assert report.fetched == ["P66666"] and hits["AF-P66666-F1-model_v4.pdb"] == 2
+    one_try = StructureFetcher(tmp_path / "b", "alphafold", template, timeout=0.2, retries=0)
+    _Handler.hits.pop("AF-P66666-F1-model_v4.pdb")
+    failed = one_try.fetch({"P66666": "P66666"}).failed["P66666"]
+    assert "gave up after 1 attempts" in failed and "Timeout" in failed
+
+
+def test_requests_are_spaced_by_the_rate_limit(server, tmp_path, monkeypatch):
+    import ppi.data.structure_fetch as fetch_module
+
+    url, _ = server
+    slept = []
+    monkeypatch.setattr(fetch_module.time, "sleep", slept.append)  # the clock stands still
+    refs = {p: p for p in ("P11111", "P22222", "P99999")}
+    _fetcher(url, tmp_path, retries=0).fetch(refs)  # rate=1000: at most 1 ms apart
+    assert all(d <= 0.001 for d in slept)
+    slept.clear()
+    template = f"{url}/files/AF-{{id}}-F1-model_v4.pdb"
+    StructureFetcher(tmp_path / "b", "alphafold", template, retries=0, rate=4).fetch(refs)
+    assert len(slept) == 2 and all(d == pytest.approx(0.25, abs=0.05) for d in slept)
