@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -32,7 +33,7 @@ def test_registered_and_builtin_statistics_come_from_training_proteins(tmp_path)
     train = torch.tensor([builtin_properties(SEQS[k]) for k in "ab"])
     assert ch.columns[25:][:2] == ("dipeptide_AA", "dipeptide_AC") and len(ch.columns) == 425
     assert torch.allclose(ch.mean[:25], train.mean(0))
-    dipeptides = torch.tensor([composition(SEQS[k])[20:] for k in "ab"], dtype=torch.float32)
+    dipeptides = torch.from_numpy(np.stack([composition(SEQS[k])[20:] for k in "ab"])).float()
     assert torch.allclose(ch.mean[25:], dipeptides.mean(0))
     mk = 25 + 10 * 20 + 8  # M then K: once in each of the two training sequences' pairs
     assert ch.mean[mk].item() == pytest.approx((1 / 15 + 0 / 26) / 2)
