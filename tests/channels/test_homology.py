@@ -12,19 +12,7 @@ from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData
 from ppi.data.fasta import read_fasta
 from ppi.data.pairs import read_pairs
 from ppi.errors import ConfigError
-from ppi.index import index_config, seq_hash
-from ppi.index_build import build_index
-
-TINY_INDEX = ["backbone.dim=16", "backbone.layers=1", "backbone.heads=2", "backbone.max_len=64"]
-
-
-@pytest.fixture(scope="module")
-def guo_index(guo_slice, tmp_path_factory):
-    """An index over the proteins of the Guo slice (plain FASTA headers: accession = id)."""
-    fasta, _ = guo_slice
-    out = tmp_path_factory.mktemp("homology") / "index"
-    build_index([fasta], out, index_config([*TINY_INDEX, "shard_size=128"]))
-    return out
+from ppi.index import seq_hash
 
 
 def _channel(index, **overrides):
@@ -89,21 +77,14 @@ def test_an_enabled_channel_needs_an_index():
 
 
 @pytest.mark.slow
-def test_training_with_the_homology_channel(guo_slice, guo_index, tmp_path, train_args):
+def test_training_with_the_homology_channel(homology_run, tmp_path):
     from ppi.cli import run
 
-    fasta, pairs = guo_slice
-    args = train_args(
-        fasta,
-        pairs,
-        tmp_path,
-        "train.epochs=1",
-        "run_name=h",
+    args = homology_run(
+        "h",
         "data.limit=80",
-        "channels.homology.enabled=true",
-        f"channels.homology.index={guo_index}",
-        "channels.homology.k=4",
         "channels.sequence.enabled=false",  # the homology channel alone is enough to train
+        "channels.properties.enabled=false",
     )
     assert run(args) == 0
     model = tmp_path / "h" / "model"

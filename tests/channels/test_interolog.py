@@ -12,8 +12,6 @@ from ppi.data.fasta import read_fasta
 from ppi.data.pairs import read_pairs
 from ppi.index import seq_hash
 
-TINY_INDEX = ["backbone.dim=16", "backbone.layers=1", "backbone.heads=2", "backbone.max_len=64"]
-
 
 def _side(table, own, hashes, sims):
     ids, s, mine = table.candidates(own, hashes, sims)
@@ -35,16 +33,6 @@ def test_counts_homolog_pairs_that_interact_but_never_the_pair_itself():
     a2 = _side(table, "A", ["B"], [0.9])
     b2 = _side(table, "B", ["A"], [0.9])
     assert table.features(a2, b2)[0].tolist() == [0.0, 0.0]
-
-
-@pytest.fixture(scope="module")
-def guo_index(guo_slice, tmp_path_factory):
-    from ppi.index import index_config
-    from ppi.index_build import build_index
-
-    out = tmp_path_factory.mktemp("interolog") / "index"
-    build_index([guo_slice[0]], out, index_config([*TINY_INDEX, "shard_size=128"]))
-    return out
 
 
 def test_channel_pair_numbers_come_from_training_positives_only(guo_slice, guo_index):
@@ -83,21 +71,10 @@ def test_channel_pair_numbers_come_from_training_positives_only(guo_slice, guo_i
 
 
 @pytest.mark.slow
-def test_interolog_model_trains_scores_and_screens_alike(
-    guo_slice, guo_index, tmp_path, train_args
-):
-    fasta, pairs = guo_slice
-    args = train_args(
-        fasta,
-        pairs,
-        tmp_path,
-        "train.epochs=1",
-        "run_name=io",
-        "channels.homology.enabled=true",
-        f"channels.homology.index={guo_index}",
-        "channels.homology.k=4",
-        "channels.homology.interolog=true",
-        "channels.properties.enabled=true",
+def test_interolog_model_trains_scores_and_screens_alike(guo_slice, homology_run, tmp_path):
+    fasta, _ = guo_slice
+    args = homology_run(
+        "io", "channels.homology.interolog=true", "channels.properties.enabled=true"
     )
     assert run(args) == 0
     model = tmp_path / "io" / "model"
