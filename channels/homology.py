@@ -270,9 +270,14 @@ class HomologyChannel(Channel):
 
     def neighbours(self, seq: str) -> tuple[np.ndarray, np.ndarray]:
         """The filtered neighbour list of one sequence: similarities and index rows."""
-        if seq not in self._lists:
-            self.prepare({"query": seq})
+        self._ensure_lists([seq])
         return self._lists[seq]
+
+    def _ensure_lists(self, seqs: list[str]) -> None:
+        """Search (or read from the cache) the sequences that have no neighbour list yet."""
+        missing = [s for s in dict.fromkeys(seqs) if s not in self._lists]
+        if missing:
+            self.prepare({str(i): s for i, s in enumerate(missing)})
 
     def forward(self, batch: Proteins) -> Tokens:
         """Neighbour tokens of each protein.
@@ -281,9 +286,7 @@ class HomologyChannel(Channel):
             returns tokens ``(B, K, D)`` and mask ``(B, K)``.
         """
         k, device = self.config.k, self.proj.weight.device
-        missing = [s for s in batch.seqs if s not in self._lists]
-        if missing:
-            self.prepare({str(i): s for i, s in enumerate(missing)})
+        self._ensure_lists(batch.seqs)
         vecs = torch.zeros(len(batch), k, self.index.dim)  # (B, K, Dv)
         sims = torch.zeros(len(batch), k, 1)  # (B, K, 1)
         mask = torch.zeros(len(batch), k, dtype=torch.bool)  # (B, K)
@@ -322,9 +325,7 @@ class HomologyChannel(Channel):
         Shapes:
             returns ids ``(N, K+1)``, similarities ``(N, K+1)`` and own ids ``(N,)``.
         """
-        missing = [s for s in dict.fromkeys(seqs) if s not in self._lists]
-        if missing:
-            self.prepare({str(i): s for i, s in enumerate(missing)})
+        self._ensure_lists(seqs)
         width = self.config.k + 1
         ids = torch.full((len(seqs), width), -1, dtype=torch.long)
         sims = torch.zeros(len(seqs), width)

@@ -119,7 +119,7 @@ class StructureChannel(Channel):
         rows = ["id\treason"] + [f"{p}\t{r}" for p, r in sorted(self.skipped.items())]
         atomic_write_text(directory / "skipped.tsv", "\n".join(rows) + "\n")
         rows = ["id\tcoverage\tidentity"] + [
-            f"{key.split(chr(9), 1)[0]}\t{float(g['coverage']):.4f}\t{float(g['identity']):.4f}"
+            f"{_pid(key)}\t{float(g['coverage']):.4f}\t{float(g['identity']):.4f}"
             for key, g in sorted(self.graphs.items())
         ]
         atomic_write_text(directory / "coverage.tsv", "\n".join(rows) + "\n")
@@ -157,9 +157,7 @@ class StructureChannel(Channel):
             self.graphs[_key(pid, seq)] = graph
             found += 1
         self.skipped.update(bad)
-        covered = [
-            float(g["coverage"]) for k, g in self.graphs.items() if k.split("\t")[0] in proteins
-        ]
+        covered = [float(g["coverage"]) for k, g in self.graphs.items() if _pid(k) in proteins]
         log.info(
             "structure: %d of %d proteins with a structure (mean coverage of their "
             "sequence %.2f), %d skipped",
@@ -285,3 +283,7 @@ class StructureChannel(Channel):
 
 def _key(pid: str, seq: str) -> str:
     return f"{pid}\t{seq}"
+
+
+def _pid(key: str) -> str:
+    return key.split("\t", 1)[0]

@@ -13,9 +13,9 @@ import argparse
 import torch
 
 from ppi.cache import cache_root
-from ppi.channels import CHANNELS, ChannelContext, RunData
+from ppi.channels import CHANNELS, ChannelContext
 from ppi.config import load_config
-from ppi.datasets import load_pair_data
+from ppi.datasets import load_pair_data, run_data
 
 
 def main() -> None:
@@ -30,15 +30,10 @@ def main() -> None:
     cls = CHANNELS.get("homology")
     config = cls.Config(enabled=True, index=args.index, k=args.k, interolog=True)
     channel = cls(config, ChannelContext(32, cfg.backbone, cache_root()))
-    train = data.splits["train"]
-    holdout = frozenset(i for s in ("valid", "test") for p in data.splits[s] for i in (p.a, p.b))
-    seen = frozenset(i for p in train for i in (p.a, p.b))
-    channel.prepare(
-        data.proteins, run=RunData(seen, holdout, tuple((p.a, p.b, p.label) for p in train))
-    )
+    channel.prepare(data.proteins, run=run_data(data))  # training positives only
+    seqs = data.proteins
     for name in ("train", "test"):
         pairs = data.splits[name]
-        seqs = data.proteins
         ev = channel.pair_features([seqs[p.a] for p in pairs], [seqs[p.b] for p in pairs])
         has = ev[:, 0] > 0
         y = torch.tensor([p.label for p in pairs]).bool()
