@@ -53,3 +53,12 @@ def test_bench_train_one_process(guo_slice, tiny, tmp_path, monkeypatch):
     rows = json.loads(out.read_text())["results"]
     assert [(r["backbone"], r["processes"]) for r in rows] == [("frozen", 1), ("full", 1)]
     assert all(r["pairs"] == 32 and r["pairs_per_s"] > 0 for r in rows)
+
+
+def test_bench_build_memory_builds_both_dumps(tmp_path, monkeypatch):
+    out = tmp_path / "memory.json"
+    _script("bench_build_memory.py", monkeypatch, "--entries", 400, "--out", out)
+    rows = json.loads(out.read_text())["results"]
+    assert [r["entries"] for r in rows] == [40, 400]
+    assert all(r["peak_mb"] > 0 and r["index_mb"] > 0 for r in rows)
+    assert rows[0]["peak_vs_small"] == 1 and rows[1]["residues"] > rows[0]["residues"]
