@@ -64,10 +64,14 @@ class Backbone(nn.Module):
     alphabet: str = ALPHABET
     #: causal (decoder) models pool on the last residue, encoders on the mean
     causal: bool = False
+    #: False for a backbone whose weights, positions included, are learned with the task
+    pretrained: bool = True
 
     def __init__(self, config: BackboneConfig) -> None:
         super().__init__()
         self.config = config
+        #: longest window the task trained it on (0: no such limit), see :meth:`limit_window`
+        self.trained_span = 0
 
     # -- what subclasses implement -------------------------------------------------
     def embed_windows(self, seqs: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -94,9 +98,23 @@ class Backbone(nn.Module):
     # -- shared behaviour ------------------------------------------------------------
     @property
     def window(self) -> int:
-        """Residues per window: the config's ``max_len`` if set, else the model's."""
+        """Residues per window: the config's ``max_len`` if set, else the model's.
+
+        Never more than :attr:`trained_span` when that is set.
+        """
         cap = self.config.max_len
-        return min(cap, self.max_len) if cap > 0 else self.max_len
+        window = min(cap, self.max_len) if cap > 0 else self.max_len
+        return min(window, self.trained_span) if self.trained_span > 0 else window
+
+    def limit_window(self, span: int) -> None:
+        """Read sequences in windows of at most ``span`` residues from now on.
+
+        For a backbone learned with the task on crops of ``span`` residues:
+        positions beyond the crop and attention over more residues than it
+        were never trained, so longer sequences are read as stitched windows
+        of the crop's length, the same way sequences beyond ``max_len`` are.
+        """
+        self.trained_span = span
 
     def apply_finetune(self) -> None:
         """Set ``requires_grad`` for the configured fine-tuning mode."""

@@ -200,6 +200,7 @@ class ScratchBackbone(Backbone):
     """Transformer encoder with random initial weights, trained with the task."""
 
     Config = ScratchConfig
+    pretrained = False
 
     def __init__(self, config: ScratchConfig) -> None:
         validate(config)

@@ -3,7 +3,9 @@
 With a frozen backbone the embeddings are computed once per (backbone
 identity, sequence), stored in the embedding cache and read from memory during
 training; with a trained backbone they are computed in every step, on random
-crops of ``train_crop`` residues during training when that is set.
+crops of ``train_crop`` residues during training when that is set. A backbone
+learned from zero on such crops never trained a position beyond the crop, so
+it then reads every sequence in windows of the crop's length, stitched back.
 """
 
 from __future__ import annotations
@@ -40,7 +42,10 @@ class SequenceConfig(ChannelConfig):
         enabled: on by default.
         train_crop: while training a non-frozen backbone, embed a random window
             of this many residues per protein (0 = whole sequences). Evaluation
-            and scoring always use whole sequences.
+            and scoring read whole sequences: a pretrained backbone in its own
+            windows, one learned from zero (``scratch``) in windows of
+            ``train_crop`` residues stitched back, since it was never trained
+            on positions beyond the crop.
     """
 
     enabled: bool = True
@@ -59,6 +64,9 @@ class SequenceChannel(Channel):
         self.norm = nn.LayerNorm(self.backbone.dim)
         self.proj = nn.Linear(self.backbone.dim, context.dim)
         self._store: dict[str, torch.Tensor] = {}
+        crop = config.train_crop
+        if crop > 0 and self.backbone.trainable and not self.backbone.pretrained:
+            self.backbone.limit_window(crop)
 
     @property
     def frozen(self) -> bool:
@@ -67,7 +75,7 @@ class SequenceChannel(Channel):
 
     def identity(self) -> str:
         """What this channel's output depends on besides its own trained weights."""
-        return self.backbone.identity() if self.frozen else ""
+        return self.backbone.identity() if self.frozen else f"window={self.backbone.window}"
 
     def frozen_state_prefixes(self) -> list[str]:
         """A frozen backbone is loaded from its source, not saved with the model."""

@@ -45,3 +45,21 @@ def test_train_crop_only_while_training(tmp_path):
     assert ch(Proteins(["a"], [seq])).tokens.shape[1] == 5
     ch.eval()
     assert ch(Proteins(["a"], [seq])).tokens.shape[1] == len(seq)
+
+
+def test_backbone_learned_on_crops_reads_crop_sized_windows(tmp_path, monkeypatch):
+    # positions beyond the crop were never trained: evaluation must not use them
+    ch = _channel(tmp_path, train_crop=5).eval()
+    seen = []
+    real = ch.backbone.embed_windows
+    monkeypatch.setattr(ch.backbone, "embed_windows", lambda s: seen.extend(s) or real(s))
+    seq = "MKTAYIAKQRQISFVKSHFSRQ"
+    out = ch(Proteins(["a"], [seq]))
+    assert out.mask.sum().item() == len(seq)
+    assert max(len(w) for w in seen) == 5 and len(seen) > 1
+    assert _channel(tmp_path, train_crop=5).identity() != _channel(tmp_path).identity()
+
+
+def test_whole_sequence_training_and_frozen_backbones_keep_their_window(tmp_path):
+    assert _channel(tmp_path, train_crop=0).backbone.window == 64
+    assert _channel(tmp_path, "backbone.finetune=frozen", train_crop=5).backbone.window == 64
