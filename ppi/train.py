@@ -162,6 +162,12 @@ def train(config: Config, on_epoch: EpochHook | None = None) -> Path:
         log_with=trackers(config) or None,
         project_config=ProjectConfiguration(str(run_dir), str(run_dir / "tensorboard")),
     )
+    if accelerator.mixed_precision != "no" and not accelerator.native_amp:
+        log.warning(
+            "mixed precision %s is not available on %s: training in float32",
+            accelerator.mixed_precision,
+            accelerator.device.type,
+        )
     set_seed(config.seed)
     data = load_task_data(config)
     if accelerator.is_main_process:

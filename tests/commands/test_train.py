@@ -79,6 +79,19 @@ def test_single_sequence_task_on_bcr_slice(tmp_path, train_args):
     assert saved["class_names"] == ["HIV-1", "SARS-CoV2"]
 
 
+def _train_in(precision: str, args: list[str], monkeypatch) -> int:
+    """Train as ``accelerate launch --mixed_precision PRECISION`` does, through its variable."""
+    from accelerate.state import AcceleratorState
+
+    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", precision)
+    # Accelerate keeps one state per process: forget the earlier tests' precision.
+    AcceleratorState._reset_state(reset_partial_state=True)
+    try:
+        return run(args)
+    finally:
+        AcceleratorState._reset_state(reset_partial_state=True)
+
+
 def test_mixed_precision_trains_in_bf16_and_keeps_fp32_weights(
     guo_slice, tmp_path, train_args, monkeypatch
 ):
@@ -90,7 +103,6 @@ def test_mixed_precision_trains_in_bf16_and_keeps_fp32_weights(
     """
     import math
 
-    from accelerate.state import AcceleratorState
     from safetensors.torch import load_file
 
     from ppi.fusion.heads import PairHead
@@ -104,17 +116,32 @@ def test_mixed_precision_trains_in_bf16_and_keeps_fp32_weights(
         return out
 
     monkeypatch.setattr(PairHead, "forward", spy)
-    monkeypatch.setenv("ACCELERATE_MIXED_PRECISION", "bf16")
     fasta, pairs = guo_slice
-    # Accelerate keeps one state per process: forget the earlier tests' precision.
-    AcceleratorState._reset_state(reset_partial_state=True)
-    try:
-        assert run(train_args(fasta, pairs, tmp_path, "train.epochs=1", "run_name=bf16")) == 0
-    finally:
-        AcceleratorState._reset_state(reset_partial_state=True)
+    args = train_args(fasta, pairs, tmp_path, "train.epochs=1", "run_name=bf16")
+    assert _train_in("bf16", args, monkeypatch) == 0
     assert seen and set(seen) == {torch.bfloat16}
     weights = load_file(str(tmp_path / "bf16" / "model" / "model.safetensors"))
     assert {t.dtype for t in weights.values()} == {torch.float32}
     assert all(
         math.isfinite(v) for v in _metrics(tmp_path / "bf16").values() if isinstance(v, float)
     )
+
+
+def test_precision_the_device_lacks_is_said_not_silently_dropped(
+    guo_slice, tmp_path, train_args, monkeypatch
+):
+    """fp16 autocast needs a GPU: on CPU Accelerate trains in float32 and says nothing."""
+    import logging
+
+    records = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logging.getLogger("ppi").addHandler(handler)
+    fasta, pairs = guo_slice
+    args = train_args(fasta, pairs, tmp_path, "train.epochs=1", "run_name=fp16")
+    try:
+        assert _train_in("fp16", args, monkeypatch) == 0
+    finally:
+        logging.getLogger("ppi").removeHandler(handler)
+    said = [r.getMessage() for r in records if r.levelno == logging.WARNING]
+    assert "mixed precision fp16 is not available on cpu: training in float32" in said
