@@ -37,6 +37,10 @@ class FusionConfig:
         pair_layers: A<->B cross-attention blocks.
         dropout: dropout in attention and feed-forward layers.
         spectral_norm: spectral normalisation of every projection.
+        balance_channels: start the latents from the mean of each channel's
+            mean token, so every channel weighs the same in a protein's summary
+            however many tokens it has; False: the mean of all tokens, which
+            a channel of hundreds of residue tokens dominates.
     """
 
     name: str = "cross_attention"
@@ -47,6 +51,7 @@ class FusionConfig:
     pair_layers: int = 1
     dropout: float = 0.1
     spectral_norm: bool = False
+    balance_channels: bool = True
 
 
 @FUSIONS.register("cross_attention")
@@ -101,14 +106,32 @@ class CrossAttentionFusion(nn.Module):
         tokens.append(self.null_token.expand(b, 1, -1))  # (B, 1, D)
         masks.append(torch.ones(b, 1, dtype=torch.bool, device=tokens[0].device))
         ctx, mask = torch.cat(tokens, 1), torch.cat(masks, 1)  # (B, sum Lc + 1, D), (B, ...)
-        weight = mask.unsqueeze(-1).to(ctx.dtype)  # (B, Lc, 1)
-        mean = (ctx * weight).sum(1) / weight.sum(1)  # (B, D)
-        z = self.latents.unsqueeze(0) + self.summary(mean).unsqueeze(1)  # (B, M, D)
+        z = self.latents.unsqueeze(0) + self.summary(self._mean(tokens, masks)).unsqueeze(1)
+        # z: (B, M, D)
         maps = []
         for blk in self.encoder:
             z, weights = blk(z, ctx, mask, need_weights)
             maps.append(weights)
         return (self.norm(z), maps) if need_weights else self.norm(z)
+
+    def _mean(self, tokens: list[torch.Tensor], masks: list[torch.Tensor]) -> torch.Tensor:
+        """A protein's mean token: over channels (each its own mean) or over all tokens.
+
+        Shapes:
+            tokens ``(B, Lc, D)`` and masks ``(B, Lc)`` per channel (the null
+            token last) -> ``(B, D)``.
+        """
+        if not self.config.balance_channels:
+            tokens, masks = [torch.cat(tokens, 1)], [torch.cat(masks, 1)]
+        sums, counts = [], []
+        for part, mask in zip(tokens, masks, strict=True):
+            weight = mask.unsqueeze(-1).to(part.dtype)  # (B, Lc, 1)
+            sums.append((part * weight).sum(1))  # (B, D)
+            counts.append(weight.sum(1))  # (B, 1)
+        count = torch.stack(counts, 1)  # (B, C, 1)
+        means = torch.stack(sums, 1) / count.clamp(min=1)  # (B, C, D)
+        present = (count > 0).to(means.dtype)  # (B, C, 1), the null token always
+        return (means * present).sum(1) / present.sum(1)  # (B, D)
 
     def interact(
         self, za: torch.Tensor, zb: torch.Tensor, need_weights: bool = False

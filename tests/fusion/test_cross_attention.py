@@ -74,3 +74,41 @@ def test_encode_can_return_its_attention_over_the_channel_tokens():
     assert len(maps) == 2 and maps[0].shape == (2, 4, 13)  # 12 tokens + the null token
     torch.testing.assert_close(maps[0].sum(-1), torch.ones(2, 4))
     assert maps[0][1, :, 5:12].abs().max() == 0  # padding gets no attention
+
+
+def test_balanced_summary_weighs_each_channel_once_whatever_its_token_count():
+    # 3 or 300 residue tokens of one value next to one property token: the
+    # protein's starting summary is the same only when channels are balanced
+    fused = {
+        flag: CrossAttentionFusion(
+            FusionConfig(dim=16, heads=2, latents=4, balance_channels=flag),
+            ["sequence", "properties"],
+        )
+        for flag in (True, False)
+    }
+    residue, prop = torch.randn(16), torch.randn(16)
+
+    def summary(fusion, length):
+        seq = Tokens(residue.expand(1, length, 16).clone(), torch.ones(1, length, dtype=torch.bool))
+        props = Tokens(prop.view(1, 1, 16), torch.ones(1, 1, dtype=torch.bool))
+        tokens = [t.tokens + fusion.channel_embed[i] for i, t in enumerate((seq, props))] + [
+            fusion.null_token
+        ]
+        masks = [seq.mask, props.mask, torch.ones(1, 1, dtype=torch.bool)]
+        return fusion._mean(tokens, masks)
+
+    torch.testing.assert_close(summary(fused[True], 3), summary(fused[True], 300))
+    expected = (residue + prop + fused[True].channel_embed.sum(0)) / 3  # null token is zero
+    torch.testing.assert_close(summary(fused[True], 3)[0], expected)
+    assert not torch.allclose(summary(fused[False], 3), summary(fused[False], 300))
+
+
+def test_a_channel_with_no_tokens_for_a_protein_leaves_the_summary_to_the_others():
+    fusion = CrossAttentionFusion(FusionConfig(dim=16, heads=2, latents=4), ["a", "b"])
+    a, b = _tokens(2, 5), _tokens(2, 3)
+    b.mask[0] = False  # protein 0 has no "b" evidence
+    null = fusion.null_token.expand(2, 1, 16)
+    masks = [a.mask, b.mask, torch.ones(2, 1, dtype=torch.bool)]
+    mean = fusion._mean([a.tokens, b.tokens, null], masks)
+    torch.testing.assert_close(mean[0], a.tokens[0].mean(0) / 2)  # (a + zero null) / 2
+    assert torch.isfinite(fusion.encode({"a": a, "b": b})).all()
