@@ -230,6 +230,9 @@ class PPIModel(nn.Module):
             if not (directory / name).is_file():
                 raise WeightsError(f"{directory}: not a ppi model folder (no {name})")
         meta = json.loads((directory / CONFIG).read_text())
+        # Folders written before the fusion had the setting were trained with
+        # the summary as the mean of all tokens: keep what they were trained with.
+        meta["config"].setdefault("fusion", {}).setdefault("balance_channels", False)
         model = cls(
             config_from_dict(meta["config"]),
             outputs=meta["outputs"],

@@ -48,6 +48,27 @@ def test_save_and_load_round_trip(make, tmp_path):
     assert loaded.config == model.config
 
 
+def test_a_folder_from_before_the_balanced_summary_keeps_the_summary_it_was_trained_with(
+    make, tmp_path
+):
+    import json
+
+    model = make("fusion.balance_channels=false")
+    pairs = torch.tensor([[0, 1], [0, 2]])
+    with torch.no_grad():
+        before = model(["a", "b", "c"], SEQS, pairs)
+    model.save_pretrained(tmp_path / "m")
+    meta_path = tmp_path / "m" / "config.json"
+    meta = json.loads(meta_path.read_text())
+    del meta["config"]["fusion"]["balance_channels"]  # as written by the earlier code
+    meta_path.write_text(json.dumps(meta))
+    loaded = PPIModel.from_pretrained(tmp_path / "m").eval()
+    assert loaded.fusion.config.balance_channels is False
+    with torch.no_grad():
+        assert torch.equal(loaded(["a", "b", "c"], SEQS, pairs), before)
+    assert make().fusion.config.balance_channels is True  # new models balance
+
+
 def test_frozen_backbone_is_not_saved(make, tmp_path):
     model = make("backbone.finetune=frozen")
     model.save_pretrained(tmp_path / "m")
