@@ -121,17 +121,16 @@ class CrossAttentionFusion(nn.Module):
             tokens ``(B, Lc, D)`` and masks ``(B, Lc)`` per channel (the null
             token last) -> ``(B, D)``.
         """
-        if not self.config.balance_channels:
-            tokens, masks = [torch.cat(tokens, 1)], [torch.cat(masks, 1)]
         sums, counts = [], []
         for part, mask in zip(tokens, masks, strict=True):
             weight = mask.unsqueeze(-1).to(part.dtype)  # (B, Lc, 1)
             sums.append((part * weight).sum(1))  # (B, D)
             counts.append(weight.sum(1))  # (B, 1)
-        count = torch.stack(counts, 1)  # (B, C, 1)
-        means = torch.stack(sums, 1) / count.clamp(min=1)  # (B, C, D)
-        present = (count > 0).to(means.dtype)  # (B, C, 1), the null token always
-        return (means * present).sum(1) / present.sum(1)  # (B, D)
+        total, count = torch.stack(sums, 1), torch.stack(counts, 1)  # (B, C, D), (B, C, 1)
+        if not self.config.balance_channels:
+            return total.sum(1) / count.sum(1)  # every token alike
+        present = (count > 0).to(total.dtype)  # (B, C, 1), the null token always
+        return (total / count.clamp(min=1) * present).sum(1) / present.sum(1)  # (B, D)
 
     def interact(
         self, za: torch.Tensor, zb: torch.Tensor, need_weights: bool = False
