@@ -184,6 +184,37 @@ def _hold_out_c1(train: list[Pair], fraction: float, seed: int) -> tuple[list[Pa
     return keep, [p for n, p in enumerate(train) if n in held]
 
 
+def disjoint_validation(
+    pairs: list[Pair], proteins: Mapping[str, str] | None, fraction: float, seed: int
+) -> tuple[list[Pair], list[Pair], int]:
+    """Carve a validation part whose proteins training never sees (C3, as ``ppi split``).
+
+    A random ``fraction`` of the proteins (ids of one sequence kept together)
+    forms the validation group: pairs with both proteins in it are the
+    validation part, pairs with neither stay in training, and pairs with one
+    in each are dropped. Returns ``(train, valid, dropped)``.
+
+    Raises:
+        InputError: the carve leaves a part empty or of one class, with the
+            counts, naming ``data.valid_split=random`` as the way out.
+    """
+    canon = canonical_ids(proteins, pairs)
+    side = _assign_groups(identity_groups(pairs, canon), (fraction, 0.0), seed)
+    train = [p for p in pairs if side[p.a] == side[p.b] == "train"]
+    valid = [p for p in pairs if side[p.a] == side[p.b] == "valid"]
+    n_valid = sum(s == "valid" for s in side.values())
+    for name, part in (("validation", valid), ("training", train)):
+        if len({p.label for p in part}) < 2:
+            raise InputError(
+                f"data.valid_split=c3: cannot carve a protein-disjoint validation set from "
+                f"{len(pairs)} pairs over {len(side)} proteins: {n_valid} validation proteins "
+                f"give {len(valid)} validation and {len(train)} training pairs, and the {name} "
+                f"part has {len({p.label for p in part})} class(es); "
+                "use more pairs, a larger data.valid_fraction, or data.valid_split=random"
+            )
+    return train, valid, len(pairs) - len(train) - len(valid)
+
+
 def identity_groups(pairs: Sequence[Pair], canon: Mapping[str, str]) -> dict[str, int]:
     """Each protein its own group, except ids of one sequence, which share one."""
     reps = sorted({canon[x] for p in pairs for x in (p.a, p.b)})
@@ -209,7 +240,7 @@ class SplitRequest:
     test: float = 0.1
     seed: int = 0
     threshold: float = 0.5
-    measure: str = "kmer"
+    measure: str = "phmmer"
 
 
 def split_pairs(

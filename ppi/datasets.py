@@ -9,6 +9,7 @@ embedded once.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import logging
 import random
@@ -22,6 +23,7 @@ from ppi.channels import RunData
 from ppi.config import DataConfig
 from ppi.data.examples import resolve
 from ppi.data.fasta import read_fasta
+from ppi.data.leakage import disjoint_validation
 from ppi.data.pairs import Pair, read_pairs, write_pairs
 from ppi.data.splits import random_split
 from ppi.data.tables import read_table
@@ -43,7 +45,11 @@ class TaskData:
 
 
 def load_pair_data(cfg: DataConfig) -> TaskData:
-    """Read the FASTA and pair files; split ``train`` where valid/test are not given."""
+    """Read the FASTA and pair files; split ``train`` where valid/test are not given.
+
+    The validation part carved from ``train`` has proteins that training never
+    sees (``data.valid_split=c3``, the default) or random pairs (``random``).
+    """
     fasta = resolve(cfg.fasta)
     proteins = read_fasta(fasta)
 
@@ -54,7 +60,23 @@ def load_pair_data(cfg: DataConfig) -> TaskData:
     train = read(cfg.train)
     valid = read(cfg.valid) if cfg.valid else None
     test = read(cfg.test) if cfg.test else None
+    disjoint = cfg.valid_split == "c3" and valid is None and cfg.valid_fraction > 0
+    if disjoint:  # the test part first, as a random split would carve it; then validation
+        cut = dataclasses.replace(cfg, valid_fraction=0.0)
+        train, _, test = _carve(train, [], test, cut, key=lambda p: p.label)
+        train, valid, dropped = disjoint_validation(
+            train, proteins, cfg.valid_fraction, cfg.split_seed
+        )
+        cfg = dataclasses.replace(cfg, limit=0)
     splits = _split(train, valid, test, cfg, key=lambda p: p.label)
+    if disjoint:
+        log.info(
+            "validation: %d pairs of %d proteins never in training (data.valid_split=c3); "
+            "%d pairs between them and training proteins dropped",
+            len(splits["valid"]),
+            len({x for p in splits["valid"] for x in (p.a, p.b)}),
+            dropped,
+        )
     used = {i for part in splits.values() for p in part for i in (p.a, p.b)}
     return TaskData({k: v for k, v in proteins.items() if k in used}, splits)
 
@@ -105,7 +127,8 @@ def load_single_data(cfg: DataConfig, classes: tuple[str, ...] = ()) -> TaskData
     return TaskData(proteins, splits, classes, multi_label=sep is not None)
 
 
-def _split(train: list, valid: list | None, test: list | None, cfg: DataConfig, key) -> dict:
+def _carve(train: list, valid: list | None, test: list | None, cfg: DataConfig, key) -> tuple:
+    """``data.limit`` applied, then the missing valid/test parts carved at random."""
     if cfg.limit and cfg.limit < len(train):
         train = random.Random(cfg.split_seed).sample(train, cfg.limit)
     fractions = (
@@ -116,6 +139,11 @@ def _split(train: list, valid: list | None, test: list | None, cfg: DataConfig, 
         train, v, t = random_split(train, *fractions, cfg.split_seed, key=key)
         valid = valid if valid is not None else v
         test = test if test is not None else t
+    return train, valid, test
+
+
+def _split(train: list, valid: list | None, test: list | None, cfg: DataConfig, key) -> dict:
+    train, valid, test = _carve(train, valid, test, cfg, key)
     if not valid or not test:
         raise InputError(
             "data: need validation and test examples; give data.valid/data.test files "

@@ -24,6 +24,7 @@ def main() -> None:
         f"data.fasta={args.fasta}",
         f"data.train={args.pairs}",
         f"data.limit={args.limit}",
+        "data.valid_split=random",  # a timing run: any validation set will do
         "train.log_with=[]",
         *args.overrides,
     ]

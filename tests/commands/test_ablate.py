@@ -71,7 +71,13 @@ def test_ablation_then_masking(probe, guo_slice, train_args, tmp_path, capsys):
     fasta, pairs = guo_slice
     out = tmp_path / "abl"
     base = train_args(
-        fasta, pairs, tmp_path, "train.epochs=1", "data.limit=60", "evaluation.baselines=false"
+        fasta,
+        pairs,
+        tmp_path,
+        "train.epochs=1",
+        "data.limit=60",
+        "data.valid_split=random",
+        "evaluation.baselines=false",
     )[1:]
     subsets = ["--mode", "list", "--subsets", "sequence+probe;probe", "--seeds", "0"]
     argv = ["ablate", "--out", str(out), *subsets, *base]

@@ -31,7 +31,13 @@ def test_tune_saves_best_config_then_continues_and_prunes(
     fasta, pairs = guo_slice
     out = tmp_path / "tune"
     base = train_args(
-        fasta, pairs, tmp_path, "train.epochs=2", "data.limit=60", "evaluation.baselines=false"
+        fasta,
+        pairs,
+        tmp_path,
+        "train.epochs=2",
+        "data.limit=60",
+        "data.valid_split=random",
+        "evaluation.baselines=false",
     )[1:]
     argv = ["tune", "--out", str(out), "--space", str(space), "--trials", "1", *base]
     assert run(argv) == 0
