@@ -29,7 +29,11 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--threshold", type=float, default=0.5, help="similarity in (0, 1] that links proteins"
     )
-    parser.add_argument("--measure", default="kmer", help="registered similarity measure")
+    parser.add_argument(
+        "--measure",
+        default="phmmer",
+        help="registered similarity measure: phmmer (alignment identity, default), mmseqs, kmer",
+    )
     parser.add_argument("--limit", type=int, default=0, help="use only this many pairs (0 = all)")
     parser.add_argument(
         "--audit", nargs="+", metavar="TEST", help="report existing test files against --pairs"
