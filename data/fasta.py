@@ -111,6 +111,25 @@ def read_fasta(path: str | os.PathLike) -> dict[str, str]:
     return sequences
 
 
+def id_sequence_rows(path: Path) -> Iterator[tuple[int, str, str, int]]:
+    """Rows of an ``id<TAB>sequence`` file: ``(line, id, clean sequence, ambiguous residues)``.
+
+    Blank lines are skipped, trailing tabs ignored; a row of another width or a bad residue raises
+    :class:`InputError` naming the file and line.
+    """
+    for number, line in read_lines(path):
+        if not line.strip():
+            continue
+        fields = line.rstrip("\t").split("\t")  # a trailing tab ends some such files
+        if len(fields) != 2:
+            raise InputError(
+                f"{path}:{number}: expected 'id<TAB>sequence', got {len(fields)} fields"
+            )
+        rid = fields[0].strip()
+        seq, n_ambiguous = validate_sequence(fields[1], f"{path}:{number}: record '{rid}'")
+        yield number, rid, seq, n_ambiguous
+
+
 def duplicate_ids(path: str | os.PathLike) -> list[tuple[str, int, int]]:
     """Ids that head more than one record, whatever their sequences.
 

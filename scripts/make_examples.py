@@ -27,7 +27,7 @@ import shutil
 from collections import Counter
 from pathlib import Path
 
-from ppi.data.fasta import read_fasta, validate_sequence, write_fasta
+from ppi.data.fasta import id_sequence_rows, read_fasta, write_fasta
 from ppi.data.pairs import read_pairs, write_pairs
 from ppi.data.tables import read_table
 from ppi.errors import InputError
@@ -210,16 +210,7 @@ def read_dictionary(path: Path) -> tuple[dict[str, str], dict[str, object]]:
     """The ``id<TAB>sequence`` file as ``id -> sequence``, with what was found."""
     seqs: dict[str, str] = {}
     found: Counter = Counter()
-    for number, line in enumerate(path.read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        fields = line.split("\t")
-        if len(fields) != 2:
-            raise InputError(
-                f"{path}:{number}: expected 'id<TAB>sequence', got {len(fields)} fields"
-            )
-        rid, raw = fields[0].strip(), fields[1]
-        seq, n_ambiguous = validate_sequence(raw, f"{path}:{number}: record '{rid}'")
+    for number, rid, seq, n_ambiguous in id_sequence_rows(path):
         found["ambiguous residues"] += n_ambiguous
         if rid in seqs and seqs[rid] != seq:
             raise InputError(f"{path}:{number}: id '{rid}' repeated with another sequence")
