@@ -17,6 +17,7 @@ from ppi.backbones import BACKBONES, BackboneConfig
 from ppi.channels import CHANNELS, ChannelConfig
 from ppi.errors import ConfigError
 from ppi.fusion import FUSIONS, FusionConfig, HeadConfig
+from ppi.fusion.evidence import EVIDENCE
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,13 @@ class DataConfig:
         train: training pairs (pair task) or table (single task).
         valid: validation file; empty = carved out of ``train``.
         test: test file; empty = carved out of ``train``.
-        valid_fraction: share of ``train`` used for validation when ``valid`` is empty.
+        valid_fraction: share of ``train`` used for validation when ``valid`` is empty:
+            of the pairs with ``valid_split=random``, of the proteins with ``c3``.
+        valid_split: how the pair task carves validation from ``train``: ``c3``
+            (default) holds out proteins, so early stopping and the best epoch
+            are chosen on proteins training never saw (pairs between them and
+            training proteins are dropped); ``random`` holds out random pairs,
+            whose proteins training has seen. Single tasks always use ``random``.
         test_fraction: share of ``train`` used for testing when ``test`` is empty.
         split_seed: seed of that random split.
         limit: keep only this many training examples (0 = all), for quick trials.
@@ -43,6 +50,7 @@ class DataConfig:
     valid: str = ""
     test: str = ""
     valid_fraction: float = 0.1
+    valid_split: Literal["c3", "random"] = "c3"
     test_fraction: float = 0.1
     split_seed: int = 0
     limit: int = 0
@@ -122,6 +130,9 @@ class Config:
         data: inputs and split.
         backbone: the sequence backbone (registry name plus its settings).
         channels: one entry per registered channel; ``enabled`` switches it.
+        evidence: one entry per registered pair-evidence provider (numbers
+            about a pair given to the pair head, e.g. interologs); ``enabled``
+            switches it.
         fusion: the cross-attention fusion.
         head: the classification head.
         train: optimisation.
@@ -141,6 +152,10 @@ class Config:
     channels: dict[str, ChannelConfig] = field(
         default_factory=lambda: {n: CHANNELS.config_class(n)() for n in CHANNELS.names()},
         metadata={"registry": CHANNELS, "mapping": True},
+    )
+    evidence: dict[str, Any] = field(
+        default_factory=lambda: {n: EVIDENCE.config_class(n)() for n in EVIDENCE.names()},
+        metadata={"registry": EVIDENCE, "mapping": True},
     )
     fusion: FusionConfig = field(default_factory=FusionConfig, metadata={"registry": FUSIONS})
     head: HeadConfig = field(default_factory=HeadConfig)

@@ -24,6 +24,7 @@ from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData
 from ppi.config import Config, config_from_dict, config_to_dict
 from ppi.errors import ConfigError, WeightsError
 from ppi.fusion import FUSIONS, HEADS
+from ppi.fusion.evidence import EVIDENCE
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
@@ -63,7 +64,11 @@ class PPIModel(nn.Module):
         if config.task == "single":  # no pair stage: its weights would never train
             fusion_cfg = dataclasses.replace(fusion_cfg, pair_layers=0)
         self.fusion = FUSIONS.build(fusion_cfg, list(self.channels))
+        self.evidence = {}
+        if config.task == "pair":
+            self.evidence = {n: EVIDENCE.get(n)(c) for n, c in config.evidence.items() if c.enabled}
         evidence = sum(c.pair_features_dim for c in self.channels.values())
+        evidence += sum(e.dim for e in self.evidence.values())
         extra = {"evidence": evidence} if config.task == "pair" and evidence else {}
         self.head = HEADS.get(config.task)(config.head, config.fusion.dim, outputs, **extra)
 
@@ -81,6 +86,8 @@ class PPIModel(nn.Module):
         """
         for channel in self.channels.values():
             channel.prepare(proteins, accelerator, run)
+        for provider in self.evidence.values():
+            provider.prepare(proteins, run)
 
     @property
     def uses_ids(self) -> bool:
@@ -134,6 +141,9 @@ class PPIModel(nn.Module):
             if ch.pair_features_dim:
                 part = ch.pair_features(seqs_a, seqs_b, grid)
                 parts.append(torch.zeros_like(part) if ch.evidence_hidden else part)
+        for provider in self.evidence.values():
+            part = provider.features(seqs_a, seqs_b, grid)
+            parts.append(torch.zeros_like(part) if provider.hidden else part)
         if not parts:
             return None
         device = next(self.head.parameters()).device
@@ -210,6 +220,8 @@ class PPIModel(nn.Module):
         atomic_save(tensors, directory / WEIGHTS)
         for name, channel in self.channels.items():
             channel.save_assets(directory / name)
+        for name, provider in self.evidence.items():
+            provider.save_assets(directory / f"evidence-{name}")
         meta = {
             "ppi_version": __version__,
             "outputs": self.outputs,
@@ -241,6 +253,8 @@ class PPIModel(nn.Module):
         )
         for name, channel in model.channels.items():
             channel.load_assets(directory / name)
+        for name, provider in model.evidence.items():
+            provider.load_assets(directory / f"evidence-{name}")
         model.load_weights(directory / WEIGHTS, map_location)
         model.source = directory
         return model

@@ -113,3 +113,24 @@ def test_channel_dropout_hides_channel_only_in_training(make):
     # with the channel hidden, both proteins see only the null token: same latents
     assert torch.allclose(hidden[0], hidden[1], atol=1e-5)
     assert not torch.allclose(eval_z[0], eval_z[1], atol=1e-3)
+
+
+def test_pair_evidence_reaches_the_head_and_survives_save_and_load(make, tmp_path, monkeypatch):
+    from ppi.channels import RunData
+
+    monkeypatch.setenv("PPI_CACHE", str(tmp_path / "cache"))
+    model = make("evidence.interolog.enabled=true")
+    assert model.head.evidence == 5 and list(model.evidence) == ["interolog"]
+    proteins = dict(zip("abc", SEQS, strict=True))
+    run = RunData(frozenset("abc"), frozenset(), (("a", "b", 1.0), ("a", "c", 0.0)))
+    model.prepare_channels(proteins, run=run)
+    pairs = torch.tensor([[0, 1], [1, 0], [0, 2]])
+    with torch.no_grad():
+        before = model(["a", "b", "c"], SEQS, pairs)
+    assert torch.allclose(before[0], before[1], atol=1e-6)  # symmetric (to float rounding)
+    model.save_pretrained(tmp_path / "m")
+    assert (tmp_path / "m" / "evidence-interolog" / "positives.tsv").is_file()
+    loaded = PPIModel.from_pretrained(tmp_path / "m").eval()
+    with torch.no_grad():
+        assert torch.equal(before, loaded(["a", "b", "c"], SEQS, pairs))
+    assert make().head.evidence == 0  # off by default: the head has no evidence inputs

@@ -1,0 +1,205 @@
+"""Pair evidence: numbers about a pair itself, given to the pair head beside the two proteins.
+
+A provider is registered in :data:`EVIDENCE` and switched on with
+``evidence.<name>.enabled=true``. Like a channel it learns what it needs from
+the training data in :meth:`prepare` (given :class:`ppi.channels.RunData`)
+and keeps it in the model folder; unlike a channel it answers for pairs, and
+its numbers must not change when A and B swap.
+
+``interolog`` (Yu et al., Genome Research 2004): a pair (A, B) whose
+homologs (a', b') form a known positive training pair is an interolog.
+Homologs are found by real alignment (:mod:`ppi.align`, phmmer by default)
+against the training proteins, never counting a protein's own sequence, so a
+training pair is described as a pair of unseen proteins would be; the pair's
+own label is never read. Per pair it gives five numbers:
+
+1. ``log(1 + n)``, n the interologs (a', b');
+2. the sum over them of the product of the two alignment identities;
+3. and 4. ``u + v`` and ``u * v`` with ``u = log(1 + d)``, d the most
+   positive training pairs of any homolog of A (v the same for B): partners
+   of conserved hubs;
+5. whether both proteins have a homolog in training.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ppi.registry import Registry
+
+EVIDENCE = Registry("pair evidence")
+SEQUENCES = "train_sequences.tsv"
+POSITIVES = "positives.tsv"
+
+
+@dataclass(frozen=True)
+class InterologConfig:
+    """Interologs by alignment against the training proteins.
+
+    Attributes:
+        enabled: give the pair head interolog numbers.
+        backend: alignment backend (``phmmer`` or ``mmseqs``, :mod:`ppi.align`).
+        evalue: E-value cut-off of a homolog.
+        max_hits: homologs kept per protein (best bit scores first).
+    """
+
+    enabled: bool = False
+    backend: str = "phmmer"
+    evalue: float = 1e-3
+    max_hits: int = 20
+
+
+@EVIDENCE.register("interolog")
+class InterologEvidence:
+    """Interolog numbers of pairs, from alignments against the training proteins."""
+
+    Config = InterologConfig
+    dim = 5
+
+    def __init__(self, config: InterologConfig) -> None:
+        self.config = config
+        self.hidden = False
+        self.train: dict[str, str] = {}  # sequence key -> sequence of training proteins
+        self.positives: set[tuple[str, str]] = set()
+        self.homologs: dict[str, list[tuple[str, float]]] = {}  # key -> [(train key, identity)]
+
+    def prepare(self, proteins: Mapping[str, str], run=None) -> None:
+        """Learn the training positives (``run``), then find homologs of every protein."""
+        from ppi.align import seq_key
+
+        if run is not None:
+            self.train = {seq_key(proteins[i]): proteins[i] for i in sorted(run.train_ids)}
+            self.positives = {
+                tuple(sorted((seq_key(proteins[a]), seq_key(proteins[b]))))
+                for a, b, label in run.train_pairs
+                if label == 1 and a in proteins and b in proteins
+            }
+            self.homologs = {}
+            self._tables = None
+        self._search({seq_key(s): s for s in proteins.values()})
+
+    def _search(self, queries: dict[str, str]) -> None:
+        from ppi.align import search
+
+        new = {k: s for k, s in queries.items() if k not in self.homologs}
+        if not new or not self.train:
+            self.homologs.update({k: [] for k in new})
+            return
+        found: dict[str, list] = {k: [] for k in new}
+        for hit in search(new, self.train, self.config.backend, self.config.evalue):
+            if hit.query != hit.target:  # never the protein's own sequence
+                found[hit.query].append((hit.bits, hit.target, hit.identity))
+        for key, hits in found.items():
+            best = sorted(hits, reverse=True)[: self.config.max_hits]
+            self.homologs[key] = [(t, ident) for _, t, ident in best]
+        self._tables = None
+
+    def _matrices(self):
+        """Training keys as indices, the positive matrix and each key's positive count."""
+        if getattr(self, "_tables", None) is None:
+            keys = sorted(self.train)
+            index = {k: n for n, k in enumerate(keys)}
+            pos = torch.zeros(len(keys), len(keys))  # (T, T)
+            for a, b in self.positives:
+                if a in index and b in index:
+                    pos[index[a], index[b]] = pos[index[b], index[a]] = 1.0
+            rows, cols = pos.nonzero(as_tuple=True)
+            keys = torch.sort(rows * max(len(index), 1) + cols).values  # (2 * positives,)
+            self._tables = (index, pos.to_sparse(), pos.sum(1), keys)
+        return self._tables
+
+    def _rows(self, seqs: list[str]):
+        """Homolog identities ``(N, T)``, own training index ``(N,)`` (-1 if none)."""
+        from ppi.align import seq_key
+
+        index = self._matrices()[0]
+        keys = [seq_key(s) for s in seqs]
+        self._search({k: s for k, s in zip(keys, seqs, strict=True) if k not in self.homologs})
+        h = torch.zeros(len(seqs), len(index))
+        for row, key in enumerate(keys):
+            for target, ident in self.homologs[key]:
+                h[row, index[target]] = ident
+        own = torch.tensor([index.get(k, -1) for k in keys])
+        return h, own
+
+    def features(self, seqs_a: list[str], seqs_b: list[str], grid: bool = False) -> torch.Tensor:
+        """Interolog numbers of aligned pairs ``(P, 5)``, or with ``grid`` ``(R, C, 5)``."""
+        _, pos, degree, _ = self._matrices()
+        ha, own_a = self._rows(seqs_a)  # (R, T)
+        hb, own_b = self._rows(seqs_b)  # (C, T)
+        if not len(degree):
+            shape = (len(seqs_a), len(seqs_b)) if grid else (len(seqs_a),)
+            return torch.zeros(*shape, self.dim)
+        ba, bb = (ha > 0).float(), (hb > 0).float()
+        pa = torch.sparse.mm(pos, ba.T).T  # (R, T): positives reached from A's homologs
+        wa, wb = torch.sparse.mm(pos, ha.T).T, torch.sparse.mm(pos, hb.T).T
+        # both orders, averaged: float sums in another order differ, so this keeps A-B == B-A
+        if grid:
+            count, weight = pa @ bb.T, (wa @ hb.T + (wb @ ha.T).T) / 2  # (R, C)
+        else:
+            count, weight = (pa * bb).sum(1), ((wa * hb).sum(1) + (wb * ha).sum(1)) / 2  # (P,)
+        own = self._own_term(ha, hb, own_a, own_b, grid)
+        count, weight = count - own[0], weight - own[1]
+        u = torch.log1p((ba * degree).amax(1))  # (R,)
+        v = torch.log1p((bb * degree).amax(1))  # (C,)
+        has_a, has_b = ba.amax(1), bb.amax(1)
+        if grid:
+            u, v = u[:, None], v[None, :]
+            has = has_a[:, None] * has_b[None, :]
+        else:
+            has = has_a * has_b
+        count = count.clamp(min=0)
+        out = [
+            count.log1p(),
+            weight.clamp(min=0),
+            (u + v).expand_as(count),
+            (u * v).expand_as(count),
+        ]
+        return torch.stack([*out, has.expand_as(count)], -1)
+
+    def _own_term(self, ha, hb, own_a, own_b, grid: bool):
+        """The interolog (B, A) of a pair of two homologous training proteins: its own label."""
+        index, _, _, keys = self._matrices()
+        if grid:
+            ia, ib = own_a[:, None].expand(-1, len(own_b)), own_b[None, :].expand(len(own_a), -1)
+        else:
+            ia, ib = own_a, own_b
+        ok = (ia >= 0) & (ib >= 0)
+        ia, ib = ia.clamp(min=0), ib.clamp(min=0)
+        rows_a = torch.arange(len(own_a))[:, None] if grid else torch.arange(len(own_a))
+        rows_b = torch.arange(len(own_b))[None, :] if grid else torch.arange(len(own_b))
+        ident_a, ident_b = ha[rows_a, ib], hb[rows_b, ia]  # A's identity to B, B's to A
+        known = torch.isin(ib * max(len(index), 1) + ia, keys)  # (B, A) a positive pair
+        term = ok & (ident_a > 0) & (ident_b > 0) & known
+        return term.float(), term.float() * ident_a * ident_b
+
+    def save_assets(self, directory: Path) -> None:
+        """Keep the training sequences and positives, so scoring aligns against them."""
+        from ppi.data._io import atomic_write_text
+
+        directory.mkdir(parents=True, exist_ok=True)
+        atomic_write_text(
+            directory / SEQUENCES, "".join(f"{k}\t{s}\n" for k, s in sorted(self.train.items()))
+        )
+        atomic_write_text(
+            directory / POSITIVES, "".join(f"{a}\t{b}\n" for a, b in sorted(self.positives))
+        )
+
+    def load_assets(self, directory: Path) -> None:
+        """Read what :meth:`save_assets` wrote."""
+        from ppi.errors import WeightsError
+
+        for name in (SEQUENCES, POSITIVES):
+            if not (directory / name).is_file():
+                raise WeightsError(
+                    f"{directory}: interolog evidence needs {name}, which is missing"
+                )
+        rows = [line.split("\t") for line in (directory / SEQUENCES).read_text().splitlines()]
+        self.train = {k: s for k, s in rows}
+        pos = [line.split("\t") for line in (directory / POSITIVES).read_text().splitlines()]
+        self.positives = {(a, b) for a, b in pos}
+        self.homologs, self._tables = {}, None

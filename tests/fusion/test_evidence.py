@@ -1,0 +1,78 @@
+"""Pair evidence providers: interologs by alignment against the training proteins."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+import torch
+
+from ppi.channels import RunData
+from ppi.fusion.evidence import InterologConfig, InterologEvidence
+
+AA = "ACDEFGHIKLMNPQRSTVWY"
+
+
+def _mutant(seq: str, rng: random.Random, identity: float = 0.8) -> str:
+    return "".join(c if rng.random() < identity else rng.choice(AA.replace(c, "")) for c in seq)
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    """Training proteins A1-B1 interact; A2, B2 are their homologs outside training."""
+    monkeypatch.setenv("PPI_CACHE", str(tmp_path / "cache"))
+    rng = random.Random(0)
+    fam = {n: "".join(rng.choice(AA) for _ in range(150)) for n in ("A", "B", "C", "D", "E")}
+    proteins = {f"{n}1": s for n, s in fam.items()}
+    proteins |= {f"{n}2": _mutant(s, rng) for n, s in fam.items()}
+    proteins["E3"] = _mutant(fam["E"], rng)
+    # E1 and E2 are homologs of each other, both in training, and interact
+    train = (("A1", "B1", 1.0), ("C1", "D1", 0.0), ("A1", "C1", 0.0), ("E1", "E2", 1.0))
+    run = RunData(frozenset({"A1", "B1", "C1", "D1", "E1", "E2"}), frozenset(), train)
+    ev = InterologEvidence(InterologConfig(enabled=True))
+    ev.prepare(proteins, run)
+    return ev, proteins
+
+
+def test_homologs_of_a_known_pair_are_an_interolog_and_symmetric(world):
+    ev, p = world
+    a = [p["A2"], p["B2"], p["C2"], p["A2"]]
+    b = [p["B2"], p["A2"], p["D2"], p["C2"]]
+    f = ev.features(a, b)  # (P, 5)
+    assert f.shape == (4, 5)
+    assert f[0, 0] == pytest.approx(torch.log1p(torch.tensor(1.0)))  # A2-B2: one interolog
+    assert 0.5 < f[0, 1] < 0.8  # the product of two identities near 0.8
+    assert torch.equal(f[0], f[1])  # A and B swapped
+    assert f[2, 0] == 0 and f[3, 0] == 0  # C-D and A-C were negatives in training
+    assert f[2, 4] == 1  # both have homologs in training
+
+
+def test_a_training_pair_never_reads_its_own_label(world):
+    ev, p = world
+    # E2 is E1's homolog and E1 is E2's: (E2, E1) is the pair's own label, never counted
+    f = ev.features([p["E1"], p["A1"]], [p["E2"], p["B1"]])
+    assert f[0, 0] == 0 and f[0, 1] == 0
+    assert f[1, 0] == 0  # A1's homologs in training: none but itself, which never counts
+    grid = ev.features([p["E1"]], [p["E2"]], grid=True)
+    assert grid[0, 0, 0] == 0
+    # a new homolog E3 with E1: E1's homolog E2 and E3's homolog E1 are a known pair
+    outside = ev.features([p["E1"]], [p["E3"]])
+    assert outside[0, 0] > 0
+
+
+def test_grid_equals_the_pair_list(world):
+    ev, p = world
+    rows = [p[k] for k in ("A1", "A2", "C2")]
+    cols = [p[k] for k in ("B1", "B2", "D1", "A2")]
+    grid = ev.features(rows, cols, grid=True)  # (R, C, 5)
+    flat = ev.features([r for r in rows for _ in cols], cols * len(rows))
+    assert torch.allclose(grid.reshape(-1, 5), flat)
+
+
+def test_saved_and_loaded_evidence_gives_the_same_numbers(world, tmp_path):
+    ev, p = world
+    ev.save_assets(tmp_path / "ev")
+    again = InterologEvidence(InterologConfig(enabled=True))
+    again.load_assets(tmp_path / "ev")
+    a, b = [p["A2"], p["C2"]], [p["B2"], p["D2"]]
+    assert torch.equal(ev.features(a, b), again.features(a, b))
