@@ -59,6 +59,8 @@ def baseline_line(result: dict) -> str:
     parts[0] += f" {result['realistic_aupr']:.4f}, ece={result['ece']:.4f})"
     for name, base in result["baselines"].items():
         parts.append(f"{name} aupr={base['aupr']:.4f} (lift {base['lift']['aupr_lift']:.2f}x)")
+    if result.get("strongest"):
+        parts.append(f"strongest: {result['strongest']['name']}")
     return "baselines: " + "; ".join(parts)
 
 
@@ -94,6 +96,18 @@ def _config_section(run_dir: Path) -> list[str]:
     return ["## Config", "", *_table(["", ""], rows), "", "Full config: [config.yaml](config.yaml)"]
 
 
+def _validation_line(data: dict) -> str:
+    """Which validation set chose the best epoch."""
+    if data.get("valid"):
+        return f"Validation: the pairs of `{data['valid']}`."
+    if data.get("valid_split", "random") == "c3":
+        return (
+            "Validation: `data.valid_split=c3`, pairs of proteins that training never sees "
+            "(model selection on unseen proteins)."
+        )
+    return "Validation: `data.valid_split=random`, random pairs whose proteins training sees."
+
+
 def _split_section(run_dir: Path) -> list[str]:
     cfg = yaml.safe_load((run_dir / "config.yaml").read_text())
     lines = [
@@ -101,6 +115,8 @@ def _split_section(run_dir: Path) -> list[str]:
         "",
         f"Sequences: `{cfg['data']['fasta']}`; "
         f"training pairs: `{cfg['data']['train']}` (limit {cfg['data']['limit'] or 'none'}).",
+        "",
+        _validation_line(cfg["data"]),
     ]
     parts = {p.stem: read_pairs(p) for p in sorted((run_dir / "splits").glob("*.tsv"))}
     if "train" not in parts:
@@ -166,6 +182,19 @@ def _metrics_section(run_dir: Path) -> list[str]:
         lines.append(
             f"- lift over {name}: AUPR x{_fmt(lf['aupr_lift'])} "
             f"({lf['aupr_gain']:+.4f}), AUROC {lf['auroc_gain']:+.4f}"
+        )
+    best = metrics.get("test_strongest_baseline")
+    if best:
+        lines.append(
+            f"- strongest baseline: {best['name']} (highest test AUPR); the model's lift over it: "
+            f"AUPR x{_fmt(best['aupr_lift'])} ({best['aupr_gain']:+.4f})"
+        )
+    choice = baselines.get("composition", {}).get("choice")
+    if choice:
+        lines.append(
+            f"- composition baseline chosen on protein-disjoint folds ({choice['cv_folds']}): "
+            f"{choice['features']}, {'standardised' if choice['standardised'] else 'unscaled'}, "
+            f"C={choice['C']:g}"
         )
     return lines
 

@@ -5,7 +5,8 @@ from ppi.cli import run
 
 def test_training_writes_baselines_and_report(trained_run):
     metrics = json.loads((trained_run / "metrics.json").read_text())
-    assert set(metrics["test_baselines"]) == {"composition", "degree"}
+    assert set(metrics["test_baselines"]) == {"aa20", "composition", "degree"}
+    assert metrics["test_strongest_baseline"]["name"] in metrics["test_baselines"]
     for name, base in metrics["test_baselines"].items():
         assert 0 <= base["aupr"] <= 1, name
         assert base["lift"]["aupr_gain"] == metrics["test"]["aupr"] - base["aupr"]
@@ -14,6 +15,8 @@ def test_training_writes_baselines_and_report(trained_run):
     for heading in ("## Config", "## Data and split", "## Metrics (test)", "## Curves"):
         assert heading in report
     assert "| degree |" in report and "lift over composition" in report
+    assert "strongest baseline:" in report and "chosen on protein-disjoint folds" in report
+    assert "data.valid_split=c3" in report
     assert "![calibration (reliability diagram)](test_calibration.png)" in report
     assert "| test | 24 |" in report  # 10% of the 240 pairs
 

@@ -1,0 +1,164 @@
+"""Pair models on proteins they have never seen: the benchmarks of RESULTS.md.
+
+python scripts/bench_transfer.py --shared ../shared/data --out bench/transfer \
+    [--bench dscript-c3 dscript-homology marcotte-c3 yeast-human] [--seeds 0 1 2] \
+    [--set KEY=VALUE ...]
+
+Each benchmark is a training set and a test set of proteins outside it:
+
+- ``dscript-c3``: D-SCRIPT yeast (55,000 pairs, 1 positive in 11), ``ppi split
+  --method c3``: test pairs have both proteins outside training.
+- ``dscript-homology``: the same, ``--method homology --threshold 0.4`` with
+  alignment identity (phmmer): no test protein has a training protein at 40%.
+- ``marcotte-c3``: Park & Marcotte's yeast training file and its C3 test file
+  (balanced).
+- ``yeast-human``: all D-SCRIPT yeast pairs for training, the human set that
+  ``scripts/build_species_set.py`` builds from SHS27k (seed 0) for testing.
+
+For each it prints a row: the default model's test AUPR (``ppi train``, one
+run per ``--seeds`` value; ``--set`` overrides are passed on; ``--seeds`` with
+no value skips the model), the strongest baseline, the tuned composition
+baseline and its cross-validated choice, the plain 20-fraction logistic
+regression, node degree, and chance. Rows are kept in ``--out/results.json``
+as they finish, so a rerun skips what is done.
+"""
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ppi.baselines import fit_baselines, strongest
+from ppi.data.fasta import read_fasta, write_fasta
+from ppi.data.leakage import SplitRequest, split_pairs
+from ppi.data.pairs import read_pairs, write_pairs
+from ppi.data.species_set import read_id_sequences, read_interactions, species_pairs
+from ppi.metrics import binary_metrics
+
+BENCHES = ("dscript-c3", "dscript-homology", "marcotte-c3", "yeast-human")
+
+
+def _dscript(shared: Path):
+    return read_fasta(shared / "dscript_yeast/yeast.fasta"), read_pairs(
+        shared / "dscript_yeast/yeast_pairs.tsv"
+    )
+
+
+def _split(shared: Path, method: str, threshold: float = 0.5):
+    proteins, pairs = _dscript(shared)
+    req = SplitRequest(method=method, threshold=threshold, measure="phmmer")
+    split, _, _ = split_pairs(pairs, proteins, req)
+    parts = split.parts
+    return proteins, parts["train"], parts["valid"], parts["test"]
+
+
+def _marcotte(shared: Path):
+    root = shared / "marcotte2012_yeast"
+    proteins = read_id_sequences(root / "uniprot_yeast.seq")
+    train = read_pairs(root / "yeast_balanced_train_11.txt", known_ids=proteins)
+    test = read_pairs(root / "yeast_balanced_test_C3_11.txt", known_ids=proteins)
+    return proteins, train, None, test
+
+
+def _human(shared: Path):
+    proteins, train = _dscript(shared)
+    root = shared / "shs27k"
+    human = read_id_sequences(root / "gnn_ppi_protein.SHS27k.sequences.dictionary.tsv")
+    actions = read_interactions(root / "gnn_ppi_protein.actions.SHS27k.STRING.txt")
+    test, used = species_pairs(actions, human, seed=0)
+    return {**proteins, **used}, train, None, test
+
+
+def load_bench(name: str, shared: Path):
+    """``(proteins, train, valid or None, test)`` of one benchmark."""
+    if name == "dscript-c3":
+        return _split(shared, "c3")
+    if name == "dscript-homology":
+        return _split(shared, "homology", 0.4)
+    return _marcotte(shared) if name == "marcotte-c3" else _human(shared)
+
+
+def write_bench(directory: Path, proteins, train, valid, test) -> list[str]:
+    """The benchmark's files, and the ``ppi train`` overrides that read them."""
+    directory.mkdir(parents=True, exist_ok=True)
+    used = {x for part in (train, valid or [], test) for p in part for x in (p.a, p.b)}
+    write_fasta({k: proteins[k] for k in sorted(used)}, directory / "sequences.fasta")
+    args = [f"data.fasta={directory / 'sequences.fasta'}"]
+    for name, part in (("train", train), ("valid", valid), ("test", test)):
+        if part is not None:
+            write_pairs(part, directory / f"{name}.tsv")
+            args.append(f"data.{name}={directory / f'{name}.tsv'}")
+    return args + ["data.test_fraction=0"]
+
+
+def baseline_rows(proteins, train, test) -> dict:
+    """Each baseline's test AUPR and AUROC, the tuned choice, chance and the strongest."""
+    y = np.array([int(p.label) for p in test])
+    table = {}
+    for name, (probs, choice) in fit_baselines(train, test, proteins).items():
+        m = binary_metrics(y, probs)
+        table[name] = {
+            "aupr": m["aupr"],
+            "auroc": m["auroc"],
+            **({"choice": choice} if choice else {}),
+        }
+    for row in table.values():
+        row.get("choice", {}).pop("cv_aupr", None)
+    return {"baselines": table, "strongest": strongest(table), "chance": float(y.mean())}
+
+
+def model_run(directory: Path, data_args: list[str], seed: int, overrides: list[str]) -> dict:
+    """One ``ppi train`` on the benchmark; its test metrics."""
+    run = directory / f"seed{seed}"
+    if not (run / "metrics.json").is_file():
+        command = [sys.executable, "-m", "ppi", "train", *data_args, f"seed={seed}"]
+        command += [f"output_dir={directory}", f"run_name=seed{seed}", "train.log_with=[]"]
+        command += ["evaluation.baselines=false", *overrides]
+        subprocess.run(command, check=True)
+    test = json.loads((run / "metrics.json").read_text())["test"]
+    return {"aupr": test["aupr"], "auroc": test["auroc"]}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
+    parser.add_argument("--out", type=Path, default=Path("bench/transfer"))
+    parser.add_argument("--bench", nargs="*", default=list(BENCHES), choices=BENCHES)
+    parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
+    parser.add_argument("--set", nargs="*", default=[], help="ppi train overrides, key=value")
+    args = parser.parse_args()
+    path = args.out / "results.json"
+    results = json.loads(path.read_text()) if path.is_file() else {}
+    for name in args.bench:
+        proteins, train, valid, test = load_bench(name, args.shared)
+        row = results.get(name) or baseline_rows(proteins, train, test)
+        data_args = write_bench(args.out / name, proteins, train, valid, test)
+        runs = row.setdefault("model", {})
+        for seed in args.seeds:
+            runs[str(seed)] = model_run(args.out / name, data_args, seed, args.set)
+        row["pairs"] = {"train": len(train), "test": len(test)}
+        results[name] = row
+        args.out.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(results, indent=2))
+        print(format_row(name, row), flush=True)
+    return 0
+
+
+def format_row(name: str, row: dict) -> str:
+    """One markdown table row."""
+    b = row["baselines"]
+    runs = [r["aupr"] for r in row.get("model", {}).values()]
+    model = f"{np.mean(runs):.3f} ({len(runs)} seeds)" if runs else "not run"
+    best = row["strongest"]
+    choice = b["composition"].get("choice", {})
+    tuned = f"{b['composition']['aupr']:.3f} ({choice.get('features')}, C={choice.get('C')})"
+    cells = [name, model, f"{best} {b[best]['aupr']:.3f}", tuned]
+    cells += [f"{b['aa20']['aupr']:.3f}", f"{b['degree']['aupr']:.3f}", f"{row['chance']:.3f}"]
+    return "| " + " | ".join(cells) + " |"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
