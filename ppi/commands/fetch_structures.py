@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ppi.commands._args import count, number
 from ppi.data.structure_fetch import SOURCES
 
 
@@ -21,9 +22,15 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", choices=sorted(SOURCES), default="alphafold")
     parser.add_argument("--out", required=True, help="folder for the files and tables")
     parser.add_argument("--url", default="", help="URL template with {id} (a mirror)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
-    parser.add_argument("--retries", type=int, default=3, help="retries after transient errors")
-    parser.add_argument("--rate", type=float, default=5.0, help="most requests per second")
+    parser.add_argument(
+        "--timeout", type=number(0, low_open=True), default=30.0, help="seconds per request"
+    )
+    parser.add_argument(
+        "--retries", type=count(0), default=3, help="retries after transient errors"
+    )
+    parser.add_argument(
+        "--rate", type=number(0), default=5.0, help="most requests per second (0: no limit)"
+    )
     parser.add_argument("--retry-failed", action="store_true", help="ask again for recorded 404s")
 
 
@@ -33,12 +40,12 @@ def read_refs(path: str) -> dict[str, str]:
     from ppi.errors import InputError
 
     refs = {}
-    for number, line in read_lines(require_file(path, "list of structure ids")):
+    for line_no, line in read_lines(require_file(path, "list of structure ids")):
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue
         if len(fields) > 2:
-            raise InputError(f"{path}:{number}: expected 'ref' or 'id<TAB>ref', got {line[:60]!r}")
+            raise InputError(f"{path}:{line_no}: expected 'ref' or 'id<TAB>ref', got {line[:60]!r}")
         refs[fields[0]] = fields[-1]
     if not refs:
         raise InputError(f"{path}: expected structure references, got none")
