@@ -7,7 +7,8 @@ code 2) that names the process holding it, or, with ``wait=True``, waits for
 it. The lock file holds the holder's pid, host and command line; it is
 removed when the lock is let go. A process killed with ``kill -9`` leaves the
 file but not the lock (the kernel drops a dead process's locks), so the next
-run takes it over.
+run takes it over. Folders created to hold the lock file are removed again if
+nothing else was written into them, so a refused or failed run leaves nothing.
 
 Removing a lock file is safe against a process that opened it just before:
 after locking, a process checks that the path still names the file it
@@ -51,18 +52,70 @@ def exclusive(target: str | Path, option: str = "", wait: bool = False) -> Itera
         wait: wait for the holder instead of refusing.
     """
     path = lock_path(target)
-    handle = _acquire(path, Path(target), option, wait)
+    created: list[Path] = []
+    try:
+        handle = _acquire(path, Path(target), option, wait, created)
+    except BaseException:
+        _remove_empty(created)
+        raise
     try:
         yield path
     finally:
         path.unlink(missing_ok=True)  # while still locked: see the module docstring
         handle.close()
+        _remove_empty(created)
 
 
-def _acquire(path: Path, target: Path, option: str, wait: bool) -> IO[str]:
-    path.parent.mkdir(parents=True, exist_ok=True)
+@contextlib.contextmanager
+def exclusive_across(target: str | Path, option: str, state) -> Iterator[None]:
+    """:func:`exclusive` for a run of one or several processes (an Accelerate ``state``).
+
+    The main process holds the lock; when it is refused, every process raises
+    the same error, so none waits for a peer that has stopped.
+    """
+    if state.num_processes == 1:
+        with exclusive(target, option):
+            yield
+        return
+    from accelerate.utils import broadcast_object_list
+
+    refusal = [""]
+    with contextlib.ExitStack() as held:
+        if state.is_main_process:
+            try:
+                held.enter_context(exclusive(target, option))
+            except OutputLockedError as exc:
+                refusal[0] = str(exc)
+        broadcast_object_list(refusal)
+        if refusal[0]:
+            raise OutputLockedError(refusal[0])
+        yield
+
+
+def _make_folders(folder: Path) -> list[Path]:
+    """Create ``folder`` and its missing parents; returns those created, deepest first."""
+    missing = [f for f in (folder, *folder.parents) if not f.exists()]
+    folder.mkdir(parents=True, exist_ok=True)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a lock created if nothing else was written into them."""
+    for folder in folders:
+        try:
+            folder.rmdir()
+        except OSError:  # not empty (the output is there) or already gone
+            return
+
+
+def _acquire(path: Path, target: Path, option: str, wait: bool, created: list) -> IO[str]:
+    """The locked, open lock file; folders made for it are added to ``created``."""
     while True:
-        handle = open(path, "a+")
+        created += _make_folders(path.parent)  # again: a holder letting go may remove them
+        try:
+            handle = open(path, "a+")
+        except FileNotFoundError:  # removed between the two lines
+            continue
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
