@@ -4,7 +4,9 @@
 ``1ABC_A``), or ``protein_id<TAB>reference`` to name them after your proteins.
 Files land in ``--out`` with ``structures.tsv`` (for
 ``channels.structure.mapping``) and ``failures.tsv``; a rerun fetches only
-what is missing.
+what is missing. Ids the server gave no answer for (no network, timeouts,
+server errors after the retries) are listed in ``unreached.tsv`` and end the
+command with exit code 2; a rerun asks for exactly those.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def read_refs(path: str) -> dict[str, str]:
 def main(args: argparse.Namespace) -> int:
     """Fetch, then print what was fetched, already there, and missing."""
     from ppi.data.structure_fetch import StructureFetcher
+    from ppi.errors import InputError
     from ppi.logs import setup_logging
 
     setup_logging()
@@ -67,11 +70,19 @@ def main(args: argparse.Namespace) -> int:
         rate=args.rate,
         retry_failed=args.retry_failed,
     )
-    report = fetcher.fetch(read_refs(args.ids))
+    refs = read_refs(args.ids)
+    report = fetcher.fetch(refs)
     out = Path(args.out)
     print(
         f"fetched {len(report.fetched)}, already there {len(report.cached)}, "
         f"without a structure {len(report.failed)} (listed in {out / 'failures.tsv'}); "
         f"mapping: {out / 'structures.tsv'}"
     )
+    if report.unreached:
+        raise InputError(
+            f"{fetcher.url}: no answer for {len(report.unreached)} of {len(refs)} ids "
+            f"({next(iter(report.unreached.values()))}); they are listed in "
+            f"{out / 'unreached.tsv'}, apart from the ids without a structure, and running "
+            "the command again asks for exactly those"
+        )
     return 0
