@@ -17,7 +17,7 @@ import argparse
 import math
 from pathlib import Path
 
-from ppi.commands._args import count, probability
+from ppi.commands._args import count, number
 from ppi.logs import setup_logging
 
 PRUNERS = ("median", "threshold", "none")
@@ -39,9 +39,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pruner", default="median", help="median, threshold or none")
     parser.add_argument(
         "--prune-below",
-        type=probability(what="an AUPR"),
+        type=number(),  # a floor above 1 prunes every trial, which has its uses
         default=0.0,
-        help="threshold pruner: lowest validation AUPR",
+        help="threshold pruner: lowest validation AUPR (above 1: prune every trial)",
     )
     parser.add_argument("--seed", type=count(0), default=0, help="sampler seed")
 

@@ -143,10 +143,10 @@ ROWS = {
         "argument --trials: expected a whole number >= 1, got 0",
         ("t",),
     ),
-    "tune --prune-below 2": Row(
-        ["tune", "--out", "{tmp}/t", "--prune-below", "2"],
+    "tune --prune-below nan": Row(
+        ["tune", "--out", "{tmp}/t", "--prune-below", "nan"],
         2,
-        "argument --prune-below: expected an AUPR in [0, 1], got 2",
+        "argument --prune-below: expected a number in (-inf, inf), got nan",
         ("t",),
     ),
     "fetch-uniprot --batch-size 0": Row(
