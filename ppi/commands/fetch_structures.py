@@ -81,7 +81,7 @@ def main(args: argparse.Namespace) -> int:
     if report.unreached:
         raise InputError(
             f"{fetcher.url}: no answer for {len(report.unreached)} of {len(refs)} ids "
-            f"({next(iter(report.unreached.values()))}); they are listed in "
+            f"(first: {next(iter(report.unreached.values()))[:160]}); they are listed in "
             f"{out / 'unreached.tsv'}, apart from the ids without a structure, and running "
             "the command again asks for exactly those"
         )
