@@ -6,7 +6,11 @@ per second, files written atomically into the output folder, and a rerun
 asks only for what is missing. A protein without a structure is recorded in
 ``failures.tsv`` (404s, HTML error pages, non-structures), not fatal;
 ``structures.tsv`` maps every fetched protein to its file, ready for
-``channels.structure.mapping``.
+``channels.structure.mapping``. A server that gives no answer after the
+retries (no connection, timeouts, 429 or 5xx) says nothing about the protein:
+those ids go to ``unreached.tsv`` instead, and a rerun asks for exactly them.
+After ``GIVE_UP`` ids in a row without an answer the server is taken to be
+down and the remaining ids are not asked (they are unreached too).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import gzip
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
@@ -31,23 +35,31 @@ SOURCES = {
 SUFFIX = {"alphafold": ".pdb", "rcsb": ".cif"}
 #: failures that asking again will not fix (a transient one is retried on the next run)
 PERMANENT = ("not found", "HTML", "not a structure", "empty")
+#: ids in a row without an answer after which the others are not asked
+GIVE_UP = 3
 
 
 class FetchError(Exception):
-    """A download that did not give a structure; ``permanent`` when retrying is pointless."""
+    """A download that did not give a structure.
 
-    def __init__(self, message: str, permanent: bool) -> None:
+    ``permanent`` when retrying is pointless; ``unreached`` when the server
+    gave no answer at all (so nothing is known about the protein).
+    """
+
+    def __init__(self, message: str, permanent: bool, unreached: bool = False) -> None:
         super().__init__(message)
         self.permanent = permanent
+        self.unreached = unreached
 
 
 @dataclass
 class FetchReport:
-    """What a fetch did: files fetched now, already there, and failures by id."""
+    """What a fetch did: files fetched now, already there, failures and unreached ids."""
 
     fetched: list[str]
     cached: list[str]
     failed: dict[str, str]
+    unreached: dict[str, str] = field(default_factory=dict)
 
 
 def parse_ref(source: str, ref: str) -> tuple[str, str]:
@@ -95,6 +107,7 @@ class StructureFetcher:
         self.retry_failed = retry_failed
         self.session = requests.Session()
         self._last = 0.0
+        self._unanswered = 0  # ids in a row the server gave no answer for
 
     def path(self, entry: str) -> Path:
         """Where the file of a remote id is kept."""
@@ -112,13 +125,23 @@ class StructureFetcher:
             elif pid in failures and not self.retry_failed:
                 report.failed[pid] = failures[pid]
             else:
-                try:
-                    self._download(entry)
-                    report.fetched.append(pid)
-                except FetchError as exc:
-                    report.failed[pid] = str(exc)
+                self._try(pid, entry, report)
         self._write_tables(refs, report)
         return report
+
+    def _try(self, pid: str, entry: str, report: FetchReport) -> None:
+        """Download one entry, filing the outcome under fetched, failed or unreached."""
+        if self._unanswered >= GIVE_UP:
+            report.unreached[pid] = f"not asked: no answer for the {GIVE_UP} ids before"
+            return
+        try:
+            self._download(entry)
+            report.fetched.append(pid)
+        except FetchError as exc:
+            (report.unreached if exc.unreached else report.failed)[pid] = str(exc)
+            self._unanswered = self._unanswered + 1 if exc.unreached else 0
+            return
+        self._unanswered = 0
 
     def _download(self, entry: str) -> None:
         url = self.url.format(id=entry)
@@ -144,7 +167,9 @@ class StructureFetcher:
             if response.status_code != 200:
                 raise FetchError(f"{url}: HTTP {response.status_code}", False)
             return response.content
-        raise FetchError(f"{url}: gave up after {self.retries + 1} attempts ({last})", False)
+        raise FetchError(
+            f"{url}: no answer after {self.retries + 1} attempts ({last})", False, unreached=True
+        )
 
     def _wait(self) -> None:
         delay = self._last + self.interval - time.monotonic()
@@ -167,6 +192,12 @@ class StructureFetcher:
         atomic_write_text(self.out / "structures.tsv", "\n".join(rows) + "\n")
         lines = ["id\treason"] + [f"{p}\t{r}" for p, r in report.failed.items()]
         atomic_write_text(self.out / "failures.tsv", "\n".join(lines) + "\n")
+        unreached = self.out / "unreached.tsv"
+        if report.unreached:
+            rows = ["id\treason"] + [f"{p}\t{r}" for p, r in report.unreached.items()]
+            atomic_write_text(unreached, "\n".join(rows) + "\n")
+        else:
+            unreached.unlink(missing_ok=True)
         for pid, reason in list(report.failed.items())[:20]:
             log.warning("no structure for %s: %s", pid, reason)
 

@@ -4,11 +4,15 @@ The key of an entry is a hash of everything that determines its value: the
 producer's identity (backbone name, weights checksum, layer) and the sequence,
 never a protein's name. Entries are half-precision safetensors files written
 atomically (temp file + rename), so an interrupted run leaves only whole
-entries and the next run computes just what is missing.
+entries and the next run computes just what is missing. An entry is locked
+while it is computed (:mod:`ppi.locks`), so processes sharing a cache never
+compute one at the same time: one skips what another is writing and, at the
+end, waits for it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -17,6 +21,8 @@ from pathlib import Path
 
 import torch
 from safetensors.torch import load_file, save_file
+
+from ppi.locks import OutputLockedError, exclusive
 
 
 def cache_root() -> Path:
@@ -124,10 +130,39 @@ class EmbeddingCache:
         if not todo:
             return 0
         groups = list(batches(todo))
+        busy: list[str] = []
         for group in progress(groups) if progress else groups:
-            for seq, value in zip(group, compute(group), strict=True):
-                self.put(seq, value)
+            busy += self._fill_group(group, compute)
+        for seq in busy:  # another process was writing these: wait, then fill what it left
+            with exclusive(self.path(seq), wait=True):
+                if seq not in self:
+                    self._store([seq], compute)
         return len(todo)
+
+    def _fill_group(self, group: list[str], compute) -> list[str]:
+        """Fill the entries of ``group`` no other process is writing; returns those it is.
+
+        Each entry is locked (:func:`ppi.locks.exclusive`) while it is computed
+        and written, so two processes filling one cache never compute the same
+        entry at once.
+        """
+        busy: list[str] = []
+        with contextlib.ExitStack() as held:
+            mine = []
+            for seq in group:
+                try:
+                    held.enter_context(exclusive(self.path(seq)))
+                    mine.append(seq)
+                except OutputLockedError:
+                    busy.append(seq)
+            mine = [seq for seq in mine if seq not in self]  # finished by another meanwhile
+            if mine:
+                self._store(mine, compute)
+        return busy
+
+    def _store(self, seqs: list[str], compute) -> None:
+        for seq, value in zip(seqs, compute(seqs), strict=True):
+            self.put(seq, value)
 
     def _write_identity(self) -> None:
         marker = self.directory / "IDENTITY"

@@ -44,7 +44,10 @@ def create_parser() -> argparse.ArgumentParser:
 
 def run(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand; returns the exit code."""
-    args = create_parser().parse_args(argv)
+    try:
+        args = create_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, --version or a bad option, which argparse explained
+        return int(exc.code or 0)
     try:
         return int(args.func(args) or 0)
     except InputError as exc:

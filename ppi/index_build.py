@@ -60,6 +60,7 @@ from ppi.index import (
     seq_hash,
     write_manifest,
 )
+from ppi.locks import exclusive_across
 
 log = logging.getLogger("ppi")
 
@@ -73,7 +74,12 @@ def build_index(
     """Build (or resume, or confirm) the index of ``dumps`` in ``out``; returns its manifest."""
     # PartialState reads ACCELERATE_USE_CPU (several CPU processes) only when told to
     state = state or PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
-    out = Path(out)
+    with exclusive_across(out, "--out", state):  # one build per index folder
+        return _build(dumps, Path(out), config, state)
+
+
+def _build(dumps: list[Path], out: Path, config: IndexConfig, state: PartialState) -> dict:
+    """:func:`build_index` into ``out``, which this run has locked."""
     out.mkdir(parents=True, exist_ok=True)
     backbone = build_backbone(config.backbone, config.seed).to(state.device)
     embedder = PooledEmbedder(backbone, config.pooling, config.batch_tokens)

@@ -44,6 +44,7 @@ from ppi.datasets import (
 )
 from ppi.errors import ConfigError, InputError
 from ppi.evaluation import loss_function, predict, selection_metric
+from ppi.locks import exclusive_across
 from ppi.model import PPIModel
 from ppi.plots import write_report
 from ppi.report import finish_run
@@ -154,9 +155,14 @@ def train(config: Config, on_epoch: EpochHook | None = None) -> Path:
     """
     # The run directory is agreed on before the Accelerator exists (its trackers
     # need it); PartialState reads ACCELERATE_USE_CPU only when told to.
-    config, run_dir = resolve_run(
-        config, PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
-    )
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    config, run_dir = resolve_run(config, state)
+    with exclusive_across(run_dir, "run directory", state):  # one training per run directory
+        return _train(config, run_dir, on_epoch)
+
+
+def _train(config: Config, run_dir: Path, on_epoch: EpochHook | None) -> Path:
+    """:func:`train` into ``run_dir``, which this process has locked."""
     accelerator = Accelerator(
         gradient_accumulation_steps=config.train.grad_accum,
         log_with=trackers(config) or None,

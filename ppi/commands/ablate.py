@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ppi.commands._args import count
 from ppi.logs import setup_logging
 
 
@@ -36,7 +37,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", help="with --mask: a model folder")
     parser.add_argument("--fasta", help="with --mask --model: sequences")
     parser.add_argument("--pairs", help="with --mask --model: labelled pairs")
-    parser.add_argument("--batch-size", type=int, default=256, help="pairs per evaluation step")
+    parser.add_argument(
+        "--batch-size", type=count(1), default=256, help="pairs per evaluation step"
+    )
 
 
 def main(args: argparse.Namespace) -> int:

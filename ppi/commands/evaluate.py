@@ -13,6 +13,7 @@ import dataclasses
 import json
 from pathlib import Path
 
+from ppi.commands._args import count, probability
 from ppi.logs import setup_logging
 
 
@@ -25,13 +26,17 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fasta", help="sequences of the pairs' proteins (with --model)")
     parser.add_argument("--table", help="labelled sequence table (with --model, single task)")
     parser.add_argument("--out", help="report folder (default: <run>/ or <model>/evaluation)")
-    parser.add_argument("--batch-size", type=int, default=256, help="pairs or proteins per step")
+    parser.add_argument(
+        "--batch-size", type=count(1), default=256, help="pairs or proteins per step"
+    )
     parser.add_argument(
         "--train-pairs",
         help="training pairs the baselines learn from (default: the run's splits/train.tsv)",
     )
     parser.add_argument(
-        "--prevalence", type=float, help="realistic positive fraction (default: the model's, 0.01)"
+        "--prevalence",
+        type=probability(low_open=True, high_open=True, what="a positive fraction"),
+        help="realistic positive fraction (default: the model's, 0.01)",
     )
     parser.add_argument("--no-baselines", action="store_true", help="skip the two baselines")
 

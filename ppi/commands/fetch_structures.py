@@ -4,7 +4,9 @@
 ``1ABC_A``), or ``protein_id<TAB>reference`` to name them after your proteins.
 Files land in ``--out`` with ``structures.tsv`` (for
 ``channels.structure.mapping``) and ``failures.tsv``; a rerun fetches only
-what is missing.
+what is missing. Ids the server gave no answer for (no network, timeouts,
+server errors after the retries) are listed in ``unreached.tsv`` and end the
+command with exit code 2; a rerun asks for exactly those.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ppi.commands._args import count, number
 from ppi.data.structure_fetch import SOURCES
 
 
@@ -21,9 +24,15 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", choices=sorted(SOURCES), default="alphafold")
     parser.add_argument("--out", required=True, help="folder for the files and tables")
     parser.add_argument("--url", default="", help="URL template with {id} (a mirror)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
-    parser.add_argument("--retries", type=int, default=3, help="retries after transient errors")
-    parser.add_argument("--rate", type=float, default=5.0, help="most requests per second")
+    parser.add_argument(
+        "--timeout", type=number(0, low_open=True), default=30.0, help="seconds per request"
+    )
+    parser.add_argument(
+        "--retries", type=count(0), default=3, help="retries after transient errors"
+    )
+    parser.add_argument(
+        "--rate", type=number(0), default=5.0, help="most requests per second (0: no limit)"
+    )
     parser.add_argument("--retry-failed", action="store_true", help="ask again for recorded 404s")
 
 
@@ -33,12 +42,12 @@ def read_refs(path: str) -> dict[str, str]:
     from ppi.errors import InputError
 
     refs = {}
-    for number, line in read_lines(require_file(path, "list of structure ids")):
+    for line_no, line in read_lines(require_file(path, "list of structure ids")):
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue
         if len(fields) > 2:
-            raise InputError(f"{path}:{number}: expected 'ref' or 'id<TAB>ref', got {line[:60]!r}")
+            raise InputError(f"{path}:{line_no}: expected 'ref' or 'id<TAB>ref', got {line[:60]!r}")
         refs[fields[0]] = fields[-1]
     if not refs:
         raise InputError(f"{path}: expected structure references, got none")
@@ -48,6 +57,7 @@ def read_refs(path: str) -> dict[str, str]:
 def main(args: argparse.Namespace) -> int:
     """Fetch, then print what was fetched, already there, and missing."""
     from ppi.data.structure_fetch import StructureFetcher
+    from ppi.errors import InputError
     from ppi.logs import setup_logging
 
     setup_logging()
@@ -60,11 +70,19 @@ def main(args: argparse.Namespace) -> int:
         rate=args.rate,
         retry_failed=args.retry_failed,
     )
-    report = fetcher.fetch(read_refs(args.ids))
+    refs = read_refs(args.ids)
+    report = fetcher.fetch(refs)
     out = Path(args.out)
     print(
         f"fetched {len(report.fetched)}, already there {len(report.cached)}, "
         f"without a structure {len(report.failed)} (listed in {out / 'failures.tsv'}); "
         f"mapping: {out / 'structures.tsv'}"
     )
+    if report.unreached:
+        raise InputError(
+            f"{fetcher.url}: no answer for {len(report.unreached)} of {len(refs)} ids "
+            f"(first: {next(iter(report.unreached.values()))[:160]}); they are listed in "
+            f"{out / 'unreached.tsv'}, apart from the ids without a structure, and running "
+            "the command again asks for exactly those"
+        )
     return 0

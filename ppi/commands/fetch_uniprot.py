@@ -19,6 +19,7 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ppi.commands._args import count, number
 from ppi.data._io import atomic_write_text
 from ppi.data.annotation_store import write_store
 from ppi.data.annotations import entry_annotations
@@ -38,10 +39,14 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--cache", type=Path, help="raw response cache (default $PPI_CACHE/uniprot)"
     )
-    parser.add_argument("--batch-size", type=int, default=100, help="accessions per query")
-    parser.add_argument("--rate", type=float, default=3.0, help="most requests per second")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per request")
-    parser.add_argument("--retries", type=int, default=5, help="retries per request")
+    parser.add_argument("--batch-size", type=count(1), default=100, help="accessions per query")
+    parser.add_argument(
+        "--rate", type=number(0), default=3.0, help="most requests per second (0: no limit)"
+    )
+    parser.add_argument(
+        "--timeout", type=number(0, low_open=True), default=30.0, help="seconds per request"
+    )
+    parser.add_argument("--retries", type=count(0), default=5, help="retries per request")
     parser.add_argument("--base-url", default=BASE_URL, help=argparse.SUPPRESS)
     parser.add_argument(
         "--allow-unknown", action="store_true", help="exit 0 even if UniProt knows some ids not"

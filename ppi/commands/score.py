@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 from tqdm.auto import tqdm
 
+from ppi.commands._args import count, default_device, device, output_dir, output_file
+from ppi.errors import InputError
+from ppi.locks import exclusive
 from ppi.logs import setup_logging
 
 HEADER = "id_a\tid_b\tprobability\n"
@@ -31,25 +36,34 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     which.add_argument("--pairs", help="candidate pairs TSV/CSV (id_a id_b [label])")
     which.add_argument("--all", action="store_true", help="every pair among the FASTA's proteins")
     parser.add_argument("--out", required=True, help="output TSV (id_a, id_b, probability)")
-    parser.add_argument("--batch-size", type=int, default=4096, help="pairs per scoring step")
+    parser.add_argument("--batch-size", type=count(1), default=4096, help="pairs per scoring step")
     parser.add_argument(
         "--interface",
         metavar="DIR",
         help="also write per pair a residue map (.npy/.tsv), a heatmap PNG and top residue pairs",
     )
     parser.add_argument("--interface-format", choices=("npy", "tsv"), default="npy")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--device", default=default_device(), help="cpu, cuda or cuda:N")
 
 
 def main(args: argparse.Namespace) -> int:
-    """Encode proteins (cached), then stream scored pairs to ``--out``."""
+    """Check the outputs and device, lock ``--out``, then score."""
+    setup_logging()
+    out = output_file(args.out)
+    if args.interface:
+        output_dir(args.interface, "--interface")
+        if not args.pairs:
+            raise InputError("--interface: expected --pairs (maps for --all would be every pair)")
+    device(args.device)
+    with exclusive(out, "--out"):
+        return _score(args, out)
+
+
+def _score(args: argparse.Namespace, out: Path) -> int:
+    """Encode proteins (cached), then stream scored pairs to ``out``."""
     from ppi.data.fasta import read_fasta
     from ppi.data.pairs import read_pairs
-    from ppi.errors import InputError
 
-    setup_logging()
-    if args.interface and not args.pairs:
-        raise InputError("--interface: expected --pairs (maps for --all would be every pair)")
     model = load_pair_model(args.model, args.device)
     proteins = read_fasta(args.fasta)
     if args.pairs:
@@ -66,9 +80,11 @@ def main(args: argparse.Namespace) -> int:
     else:
         pairs = itertools.combinations(list(proteins), 2)
         total = len(proteins) * (len(proteins) - 1) // 2
+    record = inputs_record(model, proteins, pairs if args.pairs else None)
     reps = representations(model, proteins, args.device)
-    written = write_scores(model, reps, pairs, total, Path(args.out), args.batch_size, proteins)
-    print(f"scored {written} pairs -> {args.out}")
+    job = ScoreJob(out, record, args.batch_size)
+    written = write_scores(model, reps, pairs, total, job, proteins)
+    print(f"scored {written} pairs -> {out}")
     if args.interface:
         _interfaces(model, proteins, args)
     return 0
@@ -84,7 +100,6 @@ def _interfaces(model, proteins: dict[str, str], args: argparse.Namespace) -> No
 
 def load_pair_model(path: str, device: str):
     """A pair model from a model folder or a run directory, in eval mode on ``device``."""
-    from ppi.errors import InputError
     from ppi.model import PPIModel
 
     model = PPIModel.from_pretrained(_model_dir(Path(path)), map_location=device)
@@ -135,9 +150,76 @@ def _batches(pairs, size: int, skip: int) -> Iterator[list[tuple[str, str]]]:
         yield batch
 
 
-def _done_rows(partial: Path) -> int:
-    if not partial.is_file():
+@dataclass(frozen=True)
+class ScoreJob:
+    """Where scores go and what they are scores of.
+
+    Attributes:
+        out: the TSV written at the end; rows go to ``<out>.partial`` meanwhile.
+        record: the inputs' fingerprint (see :func:`inputs_record`), kept in
+            ``<out>.partial.json`` so a resume continues only the same scoring.
+        batch_size: pairs per scoring step (does not change the scores).
+    """
+
+    out: Path
+    record: dict[str, str]
+    batch_size: int
+
+    @property
+    def partial(self) -> Path:
+        """The rows written so far."""
+        return self.out.with_name(self.out.name + ".partial")
+
+    @property
+    def sidecar(self) -> Path:
+        """The fingerprint of the inputs of ``partial``."""
+        return self.out.with_name(self.out.name + ".partial.json")
+
+
+def inputs_record(model, proteins: dict[str, str], pairs: list | None) -> dict[str, str]:
+    """What the rows of a score depend on, each part hashed: model, proteins and pairs."""
+    from ppi.cache import digest
+
+    return {
+        "--model": model.identity(),
+        "--fasta": digest(*(f"{pid}\t{seq}" for pid, seq in proteins.items())),
+        "--pairs/--all": "all" if pairs is None else digest(*(f"{a}\t{b}" for a, b in pairs)),
+        "columns": HEADER.strip(),
+    }
+
+
+def resume_point(job: ScoreJob) -> int:
+    """Rows already scored for these same inputs (0 for a new score).
+
+    A partial file left by a score of other inputs, or without a record of
+    them, is refused with an error naming what differs.
+    """
+    from ppi.data._io import atomic_write_text
+
+    if not job.partial.is_file():
+        atomic_write_text(job.sidecar, json.dumps(job.record, indent=1) + "\n")
         return 0
+    differ = _differences(job)
+    if differ:
+        raise InputError(
+            f"{job.partial}: an unfinished score of other inputs ({differ}); expected the "
+            f"same --model, --fasta and --pairs/--all to resume, or delete {job.partial.name} "
+            "to start again"
+        )
+    return _done_rows(job.partial)
+
+
+def _differences(job: ScoreJob) -> str:
+    """Which inputs of the partial file differ from the job's ('' when none)."""
+    try:
+        saved = json.loads(job.sidecar.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return f"no readable record of them in {job.sidecar.name}"
+    differ = [key for key, value in job.record.items() if saved.get(key) != value]
+    return f"{', '.join(differ)} differ" if differ else ""
+
+
+def _done_rows(partial: Path) -> int:
     with open(partial) as handle:
         lines = handle.read().split("\n")
     complete = lines[:-1]  # a last line without its newline was cut off mid-write
@@ -147,14 +229,11 @@ def _done_rows(partial: Path) -> int:
 
 
 @torch.no_grad()
-def write_scores(
-    model, reps, pairs, total: int, out: Path, batch_size: int, proteins: dict[str, str]
-) -> int:
+def write_scores(model, reps, pairs, total: int, job: ScoreJob, proteins: dict[str, str]) -> int:
     """Score pairs in batches, appending to ``<out>.partial``; rename when all are done."""
-    partial = out.with_name(out.name + ".partial")
-    out.parent.mkdir(parents=True, exist_ok=True)
-    skip = _done_rows(partial)
-    with open(partial, "a") as handle:
+    job.out.parent.mkdir(parents=True, exist_ok=True)
+    skip = resume_point(job)
+    with open(job.partial, "a") as handle:
         if skip == 0 and handle.tell() == 0:
             handle.write(HEADER)
         bar = tqdm(
@@ -165,7 +244,7 @@ def write_scores(
             unit_scale=True,
             disable=None,
         )
-        for batch in _batches(pairs, batch_size, skip):
+        for batch in _batches(pairs, job.batch_size, skip):
             za = torch.stack([reps[a] for a, _ in batch])  # (P, M, D)
             zb = torch.stack([reps[b] for _, b in batch])  # (P, M, D)
             evidence = model.pair_evidence(
@@ -178,5 +257,11 @@ def write_scores(
             handle.flush()
             bar.update(len(batch))
         bar.close()
-    os.replace(partial, out)
+    _publish(job)
     return total
+
+
+def _publish(job: ScoreJob) -> None:
+    """Put the finished rows in place and drop their inputs' record."""
+    os.replace(job.partial, job.out)
+    job.sidecar.unlink(missing_ok=True)

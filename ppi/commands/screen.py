@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from ppi.commands._args import count, default_device, device, output_dir, probability
+from ppi.locks import exclusive
 from ppi.logs import setup_logging
 
 
@@ -27,29 +29,34 @@ def add_args(parser: argparse.ArgumentParser) -> None:
         "--against", help="a second FASTA: score --fasta x --against instead of all pairs"
     )
     parser.add_argument("--out", required=True, help="output folder")
-    parser.add_argument("--top-k", type=int, default=10, help="partners kept per protein")
+    parser.add_argument("--top-k", type=count(1), default=10, help="partners kept per protein")
     parser.add_argument(
-        "--threshold", type=float, default=0.9, help="write every pair at or above this"
+        "--threshold", type=probability(), default=0.9, help="write every pair at or above this"
     )
-    parser.add_argument("--block", type=int, default=512, help="proteins per block")
-    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--block", type=count(1), default=512, help="proteins per block")
+    parser.add_argument("--device", default=default_device(), help="cpu, cuda or cuda:N")
     parser.add_argument(
-        "--threads", type=int, default=0, help="CPU threads (0: torch's default, one per core)"
+        "--threads", type=count(0), default=0, help="CPU threads (0: torch's default, one per core)"
     )
 
 
 def main(args: argparse.Namespace) -> int:
+    """Check the output folder and device, lock the folder, then screen."""
+    setup_logging()
+    out = output_dir(args.out)
+    device(args.device)
+    if args.threads > 0:
+        torch.set_num_threads(args.threads)
+    with exclusive(out, "--out"):
+        return _screen(args, out)
+
+
+def _screen(args: argparse.Namespace, out: Path) -> int:
     """Load the model and proteins, encode them (cached), screen and summarise."""
     from ppi.cache import digest
     from ppi.commands.score import load_pair_model, representations
-    from ppi.errors import InputError
     from ppi.screen import Plan, Screen
 
-    setup_logging()
-    if args.threads > 0:
-        torch.set_num_threads(args.threads)
-    if args.block < 1:
-        raise InputError(f"--block: expected at least 1 protein per block, got {args.block}")
     rows = read_unique(args.fasta)
     cols = read_unique(args.against) if args.against else {}
     proteins = merge_sets(rows, cols, args.fasta, args.against)
@@ -68,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
         digest(model.identity(), seqs),
         seqs=[proteins[i] for i in ids],
     )
-    summary = screen.run(Path(args.out))
+    summary = screen.run(out)
     print(
         f"screened {summary['pairs']:,} pairs of {summary['proteins']:,} proteins in "
         f"{summary['seconds']:.1f} s ({summary['pairs_per_second']:,.0f} pairs/s); "

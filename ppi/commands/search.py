@@ -11,6 +11,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ppi.commands._args import count
+
 HEADER = ("query", "rank", "accession", "similarity", "entry_name", "organism", "length")
 
 
@@ -19,7 +21,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--index", required=True, type=Path, help="folder from ppi build-index")
     parser.add_argument("--fasta", required=True, help="query proteins (plain or .gz)")
     parser.add_argument("--out", required=True, type=Path, help="output TSV")
-    parser.add_argument("-k", type=int, default=10, help="hits per query (default 10)")
+    parser.add_argument("-k", type=count(1), default=10, help="hits per query (default 10)")
     parser.add_argument("settings", nargs="*", metavar="backbone.key=value")
 
 
@@ -29,13 +31,10 @@ def main(args: argparse.Namespace) -> int:
     from ppi.data._io import atomic_write_text
     from ppi.data.examples import resolve
     from ppi.data.fasta import read_fasta
-    from ppi.errors import InputError
     from ppi.index import HomologyIndex, IndexConfig
     from ppi.logs import setup_logging
 
     setup_logging()
-    if args.k < 1:
-        raise InputError(f"-k: expected a positive number of hits, got {args.k}")
     backbone = None
     if args.settings:
         data = configtools.apply_overrides({}, args.settings)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ppi.commands._args import count, probability
 from ppi.logs import setup_logging
 
 
@@ -23,18 +24,33 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fasta", help="sequences (needed for homology and identity figures)")
     parser.add_argument("--out", required=True, help="folder for the split files and report")
     parser.add_argument("--method", default="random", help="random, c3 or homology")
-    parser.add_argument("--valid", type=float, default=0.1, help="held-out share for validation")
-    parser.add_argument("--test", type=float, default=0.1, help="held-out share for testing")
-    parser.add_argument("--seed", type=int, default=0, help="seed of the split")
     parser.add_argument(
-        "--threshold", type=float, default=0.5, help="similarity in (0, 1] that links proteins"
+        "--valid",
+        type=probability(high_open=True, what="a share"),
+        default=0.1,
+        help="held-out share for validation",
+    )
+    parser.add_argument(
+        "--test",
+        type=probability(high_open=True, what="a share"),
+        default=0.1,
+        help="held-out share for testing",
+    )
+    parser.add_argument("--seed", type=count(0), default=0, help="seed of the split")
+    parser.add_argument(
+        "--threshold",
+        type=probability(low_open=True, what="a similarity"),
+        default=0.5,
+        help="similarity in (0, 1] that links proteins",
     )
     parser.add_argument(
         "--measure",
         default="phmmer",
         help="registered similarity measure: phmmer (alignment identity, default), mmseqs, kmer",
     )
-    parser.add_argument("--limit", type=int, default=0, help="use only this many pairs (0 = all)")
+    parser.add_argument(
+        "--limit", type=count(0), default=0, help="use only this many pairs (0 = all)"
+    )
     parser.add_argument(
         "--audit", nargs="+", metavar="TEST", help="report existing test files against --pairs"
     )

@@ -17,6 +17,7 @@ import argparse
 import math
 from pathlib import Path
 
+from ppi.commands._args import count, number
 from ppi.logs import setup_logging
 
 PRUNERS = ("median", "threshold", "none")
@@ -27,7 +28,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", required=True, help="folder for the study, trials and results")
     parser.add_argument("--config", help="base YAML config (default: the bundled quick start)")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="base config overrides")
-    parser.add_argument("--trials", type=int, default=20, help="trials the study should have")
+    parser.add_argument("--trials", type=count(1), default=20, help="trials the study should have")
     parser.add_argument("--storage", help="Optuna storage URL (default: sqlite:///OUT/study.db)")
     parser.add_argument("--study", default="ppi", help="study name within the storage")
     parser.add_argument("--space", help="YAML search space (key: [choices] or {low, high, log})")
@@ -37,9 +38,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--pruner", default="median", help="median, threshold or none")
     parser.add_argument(
-        "--prune-below", type=float, default=0.0, help="threshold pruner: lowest validation AUPR"
+        "--prune-below",
+        type=number(),  # a floor above 1 prunes every trial, which has its uses
+        default=0.0,
+        help="threshold pruner: lowest validation AUPR (above 1: prune every trial)",
     )
-    parser.add_argument("--seed", type=int, default=0, help="sampler seed")
+    parser.add_argument("--seed", type=count(0), default=0, help="sampler seed")
 
 
 def main(args: argparse.Namespace) -> int:

@@ -69,7 +69,7 @@ def test_scores_match_the_model_and_second_run_uses_the_cache(
     assert again.read_text() == out.read_text()
 
 
-def test_all_pairs_and_resume_from_partial_output(trained_run, tmp_path):
+def test_all_pairs_and_resume_from_partial_output(trained_run, tmp_path, monkeypatch):
     fasta = tmp_path / "few.fasta"
     fasta.write_text(
         ">A\nMKTAYIAKQRQISFVKSHFSRQ\n>B\nMSTNPKPQRKTKRNTNRRPQDVK\n"
@@ -92,17 +92,72 @@ def test_all_pairs_and_resume_from_partial_output(trained_run, tmp_path):
     )
     full = out.read_text()
     assert len(_rows(out)) == 1 + 6
-    # a killed run left two whole rows and half a row behind
+    resumed = tmp_path / "resumed.tsv"
+    args = ["--model", trained_run, "--fasta", fasta, "--all", "--out", resumed]
+    _killed_before_rename(monkeypatch, args)
+    # a killed run left two whole rows and half a row behind, and its inputs' record
     lines = full.splitlines(keepends=True)
     partial = tmp_path / "resumed.tsv.partial"
     partial.write_text("".join(lines[:3]) + lines[3][:5])
-    resumed = tmp_path / "resumed.tsv"
-    assert (
-        _score("--model", str(trained_run), "--fasta", str(fasta), "--all", "--out", str(resumed))
-        == 0
-    )
+    monkeypatch.undo()
+    assert _score(*args) == 0
     assert resumed.read_text() == full
-    assert not partial.exists()
+    assert not partial.exists() and not (tmp_path / "resumed.tsv.partial.json").exists()
+
+
+def _killed_before_rename(monkeypatch, args):
+    """Run ``ppi score`` and stop it as a kill would, after the rows, before the rename."""
+    import ppi.commands.score as score
+
+    def killed(*_):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(score, "_publish", killed)
+    assert _score(*args) == 130
+
+
+def _other_weights(model_dir, out):
+    """A copy of a model folder with one weight changed (another model, same shapes)."""
+    import shutil
+
+    from safetensors.torch import load_file, save_file
+
+    shutil.copytree(model_dir, out)
+    weights = load_file(out / "model.safetensors")
+    name = sorted(weights)[-1]
+    weights[name] = weights[name] + 0.5
+    save_file(weights, out / "model.safetensors")
+    return out
+
+
+def test_a_partial_score_of_other_inputs_is_refused(trained_run, tmp_path, monkeypatch, capsys):
+    fasta = tmp_path / "few.fasta"
+    fasta.write_text(">A\nMKTAYIAKQRQISFVKSHFSRQ\n>B\nMSTNPKPQRKTKRNTNRRPQDVK\n>C\nMADEEKLPP\n")
+    pairs = tmp_path / "p.tsv"
+    pairs.write_text("A\tB\nB\tC\n")
+    out = tmp_path / "o.tsv"
+    _killed_before_rename(
+        monkeypatch, ["--model", trained_run, "--fasta", fasta, "--all", "--out", out]
+    )
+    monkeypatch.undo()
+    left = (tmp_path / "o.tsv.partial").read_text()
+    other_model = _other_weights(trained_run / "model", tmp_path / "other")
+    other_fasta = tmp_path / "other.fasta"
+    other_fasta.write_text(fasta.read_text().replace("MADEEKLPP", "MADEEKLPW"))
+    cases = [
+        (["--model", other_model, "--fasta", fasta, "--all"], "--model differ"),
+        (["--model", trained_run, "--fasta", other_fasta, "--all"], "--fasta differ"),
+        (["--model", trained_run, "--fasta", fasta, "--pairs", pairs], "--pairs/--all differ"),
+    ]
+    capsys.readouterr()
+    for args, differ in cases:
+        assert _score(*args, "--out", out) == 2
+        err = capsys.readouterr().err
+        assert differ in err and "o.tsv.partial" in err and len(err.splitlines()) == 1, err
+        assert not out.exists() and (tmp_path / "o.tsv.partial").read_text() == left
+    # the same inputs resume and finish
+    assert _score("--model", trained_run, "--fasta", fasta, "--all", "--out", out) == 0
+    assert len(_rows(out)) == 1 + 3
 
 
 def test_unknown_ids_fail_cleanly(trained_run, tmp_path, capsys):
