@@ -46,6 +46,8 @@ class DataConfig:
         label_column: label column of a single-task table.
         id_column: id column of a single-task table (empty = row numbers).
         label_separator: separator of several labels in one cell (multi-label).
+        allow_conflicts: train even when a pair repeats with a different label
+            (otherwise an error saying how many do).
     """
 
     fasta: str = "example:guo_yeast/sequences.fasta"
@@ -60,6 +62,7 @@ class DataConfig:
     label_column: str = "label"
     id_column: str = ""
     label_separator: str = ""
+    allow_conflicts: bool = False
 
     def problems(self) -> Iterator[tuple[str, str]]:
         """Fractions that would leave no training examples (see :func:`ppi.configtools.check`)."""

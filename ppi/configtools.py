@@ -90,6 +90,16 @@ def check(cfg: Any, where: str = "") -> Any:
     return cfg
 
 
+def check_value(cls: type, name: str, value: Any, key: str) -> Any:
+    """Check one value against the range or choices field ``name`` of ``cls`` declares.
+
+    For a command-line option that sets a config field (``--prevalence``).
+    """
+    fld = next(f for f in dataclasses.fields(cls) if f.name == name)
+    _check_field(fld, value, key)
+    return value
+
+
 def _check_field(fld: dataclasses.Field, item: Any, key: str) -> None:
     bounds, choices = fld.metadata.get("range"), fld.metadata.get("choices")
     if bounds is not None and _is_number(item) and item not in bounds:

@@ -46,6 +46,7 @@ from ppi.errors import ConfigError, InputError
 from ppi.evaluation import loss_function, predict, selection_metric
 from ppi.model import PPIModel
 from ppi.plots import write_report
+from ppi.preflight import check_resume, check_training_data
 from ppi.report import finish_run
 
 log = logging.getLogger("ppi")
@@ -113,6 +114,7 @@ def make_optimizer(model: PPIModel, config: Config, steps: int):
 def resolve_run(config: Config, state: PartialState) -> tuple[Config, Path]:
     """The run directory (new, or the one being resumed) and the config to use."""
     if config.resume:
+        check_resume(config, Path(config.resume))
         return config, Path(config.resume)
     name = config.run_name or f"{config.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     shared = [name]
@@ -170,11 +172,12 @@ def train(config: Config, on_epoch: EpochHook | None = None) -> Path:
         )
     set_seed(config.seed)
     data = load_task_data(config)
+    check_training_data(config, data)
+    model = build_model(config, data).to(accelerator.device)  # its errors come before any write
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(dump_config(dataclasses.replace(config, resume="")))
         write_splits(data, run_dir)
-    model = build_model(config, data).to(accelerator.device)
     model.prepare_channels(data.proteins, accelerator, run_data(data))
     loaders = make_loaders(config, data)
     steps = math.ceil(len(loaders["train"]) / config.train.grad_accum) * config.train.epochs
