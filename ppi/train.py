@@ -31,6 +31,7 @@ from accelerate.utils import (
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ppi.backbones.base import one_line
 from ppi.config import Config, dump_config
 from ppi.datasets import (
     EpochSampler,
@@ -223,10 +224,50 @@ def restore(accelerator: Accelerator, run_dir: Path) -> TrainerState:
     )
     if not ckpts:
         raise InputError(f"resume={run_dir}: no finished epoch checkpoint to resume from")
-    accelerator.load_state(str(ckpts[-1]))
+    load_checkpoint(accelerator, ckpts[-1])
     state = TrainerState(**json.loads((ckpts[-1] / STATE).read_text()))
     accelerator.print(f"resuming {run_dir} after epoch {state.epoch}")
     return state
+
+
+def load_checkpoint(accelerator: Accelerator, ckpt: Path) -> None:
+    """``accelerator.load_state``; a file it cannot read is named in one line.
+
+    Accelerate loads pickles with ``weights_only=True``, so a checkpoint file
+    holding anything but tensors and plain values is refused, as is a damaged one.
+    """
+    try:
+        accelerator.load_state(str(ckpt))
+    except Exception as exc:  # which file and why: probe them one by one
+        bad, why = _unreadable_file(ckpt) or (ckpt, exc)
+        raise InputError(f"{bad}: cannot be loaded to resume ({_reason(why)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a checkpoint file did not load, in a few words."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:  # torch's weights_only refusal: keep its one fact
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().split(". ")[0]
+        return f"its pickle holds what weights_only loading refuses: {detail}"
+    if not text.strip():
+        return f"{type(exc).__name__}: the file is empty or truncated"
+    return one_line(exc, 200)
+
+
+def _unreadable_file(ckpt: Path) -> tuple[Path, BaseException] | None:
+    """The first file of a checkpoint that does not load on its own, with its error."""
+    from accelerate.utils import load
+    from safetensors.torch import load_file
+
+    for path in sorted(ckpt.iterdir()):
+        try:
+            if path.suffix == ".safetensors":
+                load_file(str(path))
+            elif path.suffix in (".bin", ".pkl", ".pt"):
+                load(str(path), map_location="cpu")
+        except Exception as exc:  # the error itself is what is reported
+            return path, exc
+    return None
 
 
 def _hparams(config: Config) -> dict:
