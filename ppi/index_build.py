@@ -74,7 +74,6 @@ def build_index(
     # PartialState reads ACCELERATE_USE_CPU (several CPU processes) only when told to
     state = state or PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
     out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
     backbone = build_backbone(config.backbone, config.seed).to(state.device)
     embedder = PooledEmbedder(backbone, config.pooling, config.batch_tokens)
     plan = build_plan(dumps, config, embedder)
@@ -82,10 +81,14 @@ def build_index(
     if done is not None:
         log.info("%s: already built from these dumps, nothing to do", out)
         return done
+    # A damaged dump stops here, before the folder is made or a finished index
+    # in it is marked unfinished.
+    total = sum(1 for _ in read_dumps(dumps))
     state.wait_for_everyone()
     if state.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
         remove_manifest(out)  # from here on the folder is unfinished
-    total = sum(1 for _ in read_dumps(dumps))
+    state.wait_for_everyone()
     work = out / f".build-{plan[:12]}"
     started = time.time()
     stats = embed_shards(dumps, work, config.shard_size, embedder, state, total)
