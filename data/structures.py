@@ -113,9 +113,9 @@ def _parse_model(path: Path, text: str):
     except (ValueError, IndexError, TypeError, ZeroDivisionError, PDBConstructionException) as exc:
         # Biopython's own errors for damaged records; the last three found by
         # tests/data/test_fuzz_parsers.py (a bad model number, an empty loop).
-        kind = "mmCIF" if cif else "PDB"
+        kind, why = ("mmCIF" if cif else "PDB"), " ".join(str(exc).split())
         raise InputError(
-            f"{path}: expected a {kind} structure, got unparsable data ({' '.join(str(exc).split())})"
+            f"{path}: expected a {kind} structure, got unparsable data ({why})"
         ) from None
     models = list(structure)
     if not models:
