@@ -22,6 +22,7 @@ from transformers import BertConfig, BertModel
 
 from ppi.backbones.base import BACKBONES, Backbone, BackboneConfig, resolve_layer
 from ppi.cache import file_digest
+from ppi.configtools import setting
 from ppi.errors import WeightsError
 
 #: the checkpoint folder inside the package, and the vocabulary beside it
@@ -47,7 +48,7 @@ class AntibertyConfig(BackboneConfig):
     """
 
     name: str = "antiberty"
-    layer: int = -1
+    layer: int = setting(-1, "[-9, 8]")
 
 
 def package_dir() -> Path:

@@ -17,6 +17,7 @@ import torch
 from torch import nn
 
 from ppi.cache import token_budget_groups
+from ppi.configtools import setting
 from ppi.errors import ConfigError
 from ppi.registry import Registry
 
@@ -46,10 +47,10 @@ class BackboneConfig:
 
     name: str = "scratch"
     finetune: Literal["frozen", "full", "last"] = "frozen"
-    finetune_layers: int = 1
-    window_overlap: float = 0.125
-    max_len: int = 0
-    batch_tokens: int = 16384
+    finetune_layers: int = setting(1, "[1, inf)")
+    window_overlap: float = setting(0.125, "[0, 0.5]")
+    max_len: int = setting(0, "[0, inf)")
+    batch_tokens: int = setting(16384, "[1, inf)")
 
 
 class Backbone(nn.Module):

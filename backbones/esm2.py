@@ -29,6 +29,7 @@ from ppi.backbones.base import (
     resolve_layer,
 )
 from ppi.cache import file_digest
+from ppi.configtools import setting
 from ppi.errors import ConfigError, WeightsError
 
 #: ESM-2 checkpoints published by fair-esm.
@@ -59,7 +60,7 @@ class Esm2Config(BackboneConfig):
     name: str = "esm2"
     model: str = "esm2_t6_8M_UR50D"
     path: str = ""
-    layer: int = -1
+    layer: int = setting(-1, "[-49, 48]")  # ESM-2 has at most 48 blocks; checked on load
 
 
 @BACKBONES.register("esm2")

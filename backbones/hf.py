@@ -29,6 +29,7 @@ from ppi.backbones.base import (
     resolve_layer,
 )
 from ppi.cache import file_digest
+from ppi.configtools import setting
 from ppi.errors import ConfigError, WeightsError
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
@@ -54,7 +55,7 @@ class HfConfig(BackboneConfig):
 
     name: str = "hf"
     model: str = "Rostlab/prot_bert"
-    layer: int = -1
+    layer: int = setting(-1, "(-inf, inf)")  # checked against the model's depth on load
     residues: Literal["auto", "spaced", "plain"] = "auto"
     revision: str = "main"
     dtype: Literal["float32", "bfloat16", "float16"] = "float32"

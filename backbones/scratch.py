@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Literal
 
@@ -20,8 +21,10 @@ import torch
 from torch import nn
 from torch.nn import functional
 
+from ppi import configtools
 from ppi.backbones.base import BACKBONES, RESIDUES, Backbone, BackboneConfig
-from ppi.errors import ConfigError, InputError
+from ppi.configtools import setting
+from ppi.errors import InputError
 
 log = logging.getLogger("ppi")
 
@@ -146,7 +149,7 @@ class Block(nn.Module):
         return x + self.drop(self.ff(self.norm2(x)))
 
 
-#: Window length used when ``max_len`` is 0.
+#: Default window length.
 DEFAULT_MAX_LEN = 256
 
 
@@ -161,38 +164,24 @@ class ScratchConfig(BackboneConfig):
         ff_mult: feed-forward hidden width is ``ff_mult * dim``.
         dropout: dropout on the embeddings and on both residual branches of
             each block (not on attention weights, see :class:`SelfAttention`).
-        max_len: residues per window (attention cost grows with its square);
-            0 means :data:`DEFAULT_MAX_LEN`.
+        max_len: residues per window (attention cost grows with its square).
     """
 
     name: str = "scratch"
     finetune: Literal["frozen", "full", "last"] = "full"
-    dim: int = 64
-    layers: int = 2
-    heads: int = 4
-    ff_mult: int = 2
-    dropout: float = 0.1
-    max_len: int = DEFAULT_MAX_LEN
+    dim: int = setting(64, "[2, inf)")
+    layers: int = setting(2, "[1, inf)")
+    heads: int = setting(4, "[1, inf)")
+    ff_mult: int = setting(2, "[1, inf)")
+    dropout: float = setting(0.1, "[0, 1)")
+    max_len: int = setting(DEFAULT_MAX_LEN, "[1, inf)")
 
-
-def validate(config: ScratchConfig) -> None:
-    """Raise :class:`ConfigError` naming the first key whose value is not allowed."""
-    for key in ("dim", "layers", "heads", "ff_mult"):
-        value = getattr(config, key)
-        if value <= 0:
-            raise ConfigError(f"backbone.{key}: expected a positive integer, got {value}")
-    if config.dim % config.heads:
-        raise ConfigError(
-            f"backbone.dim: expected a multiple of heads={config.heads}, got {config.dim}"
-        )
-    if config.dim % 2:
-        raise ConfigError(f"backbone.dim: expected an even width (sin/cos pairs), got {config.dim}")
-    if not 0.0 <= config.dropout < 1.0:
-        raise ConfigError(f"backbone.dropout: expected a value in [0, 1), got {config.dropout}")
-    if config.max_len < 0:
-        raise ConfigError(
-            f"backbone.max_len: expected 0 or a positive integer, got {config.max_len}"
-        )
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """Widths attention cannot split (see :func:`ppi.configtools.check`)."""
+        if self.dim % self.heads:
+            yield "dim", f"expected a multiple of heads ({self.heads}), got {self.dim}"
+        if self.dim % 2:
+            yield "dim", f"expected an even width (sin/cos pairs), got {self.dim}"
 
 
 @BACKBONES.register("scratch")
@@ -203,7 +192,7 @@ class ScratchBackbone(Backbone):
     pretrained = False
 
     def __init__(self, config: ScratchConfig) -> None:
-        validate(config)
+        configtools.check(config, "backbone")  # also when built in code, not from a config
         super().__init__(config)
         if config.finetune == "frozen":
             log.warning(
@@ -211,7 +200,7 @@ class ScratchBackbone(Backbone):
                 "use finetune: full to train it with the task"
             )
         self.dim = config.dim
-        self.max_len = config.max_len or DEFAULT_MAX_LEN
+        self.max_len = config.max_len
         self.tokenizer = ScratchTokenizer()
         self.embed = nn.Embedding(len(self.tokenizer), config.dim, padding_idx=0)
         table = sinusoidal_table(self.max_len + 2, config.dim)  # (max_len + 2, D)

@@ -36,6 +36,7 @@ from ppi.channels.base import (
     RunData,
     Tokens,
 )
+from ppi.configtools import setting
 from ppi.data.annotation_store import AnnotationStore
 from ppi.data.annotations import NAMESPACES
 from ppi.data.examples import resolve
@@ -66,12 +67,12 @@ class AnnotationConfig(ChannelConfig):
         ontology: a GO OBO file; when set, terms are propagated to their ancestors.
     """
 
-    dropout: float = 0.2
+    dropout: float = setting(0.2, "[0, 1]")
     store: str = ""
     id_map: str = ""
-    namespaces: tuple[str, ...] = NAMESPACES
-    min_freq: int = 3
-    max_terms: int = 64
+    namespaces: tuple[str, ...] = setting(NAMESPACES, choices=NAMESPACES)
+    min_freq: int = setting(3, "[1, inf)")
+    max_terms: int = setting(64, "[1, inf)")
     include_leaky: bool = False
     leaky_terms: tuple[str, ...] = ("GO:0005515",)
     leaky_evidence: tuple[str, ...] = ("IPI",)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from ppi.configtools import setting
 from ppi.registry import Registry
 
 if TYPE_CHECKING:
@@ -34,7 +35,7 @@ class ChannelConfig:
     """
 
     enabled: bool = False
-    dropout: float = 0.0
+    dropout: float = setting(0.0, "[0, 1]")
 
 
 @dataclass

@@ -47,6 +47,7 @@ from ppi.channels.base import (
     RunData,
     Tokens,
 )
+from ppi.configtools import setting
 from ppi.data._io import atomic_write_text, read_lines, require_file
 from ppi.data.examples import resolve
 from ppi.errors import ConfigError, InputError
@@ -78,11 +79,11 @@ class HomologyConfig(ChannelConfig):
     """
 
     index: str = ""
-    k: int = 8
+    k: int = setting(8, "[1, inf)")
     exclude_holdout: bool = True
     exclude: str = ""
-    min_similarity: float = -1.0
-    search_depth: int = 0
+    min_similarity: float = setting(-1.0, "[-1, 1]")
+    search_depth: int = setting(0, "[0, inf)")
     interolog: bool = False
 
 

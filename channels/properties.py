@@ -26,6 +26,7 @@ from ppi.channels.base import (
     RunData,
     Tokens,
 )
+from ppi.configtools import setting
 from ppi.data._io import atomic_write_text
 from ppi.data.property_table import (
     BUILTIN_COLUMNS,
@@ -63,7 +64,7 @@ class PropertiesConfig(ChannelConfig):
     id_column: str = ""
     builtin: bool = True
     dipeptides: bool = True
-    tokens: int = 2
+    tokens: int = setting(2, "[1, inf)")
 
 
 @CHANNELS.register("properties")

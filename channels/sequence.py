@@ -30,6 +30,7 @@ from ppi.channels.base import (
     RunData,
     Tokens,
 )
+from ppi.configtools import setting
 
 log = logging.getLogger("ppi")
 
@@ -49,7 +50,7 @@ class SequenceConfig(ChannelConfig):
     """
 
     enabled: bool = True
-    train_crop: int = 64
+    train_crop: int = setting(64, "[0, inf)")
 
 
 @CHANNELS.register("sequence")

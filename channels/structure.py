@@ -32,6 +32,7 @@ from ppi.channels.base import (
     RunData,
     Tokens,
 )
+from ppi.configtools import setting
 from ppi.data._io import atomic_write_text
 from ppi.data.structure_sources import StructureLocator
 from ppi.data.structures import align_structure, read_structure
@@ -64,11 +65,11 @@ class StructureConfig(ChannelConfig):
     folder: str = ""
     mapping: str = ""
     chain: str = ""
-    radius: float = 10.0
-    k: int = 16
-    layers: int = 3
-    rbf_bins: int = 16
-    min_identity: float = 0.5
+    radius: float = setting(10.0, "[0, inf)")
+    k: int = setting(16, "[0, inf)")
+    layers: int = setting(3, "[0, inf)")
+    rbf_bins: int = setting(16, "[1, inf)")
+    min_identity: float = setting(0.5, "[0, 1]")
     node_embedding: bool = False
     confidence: bool = False
 

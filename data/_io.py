@@ -55,9 +55,27 @@ def read_lines(path: Path) -> Iterator[tuple[int, str]]:
             for number, line in enumerate(text, start=1):
                 yield number, line.rstrip("\n")
     except UnicodeDecodeError as exc:
-        raise InputError(
-            f"{path}: expected UTF-8 text, got undecodable bytes ({exc.reason})"
-        ) from None
+        raise not_utf8(path, exc) from None
+
+
+def not_utf8(path: Path, exc: UnicodeDecodeError) -> InputError:
+    """The error for a file that is not UTF-8, naming the first line that is not.
+
+    Text is decoded in chunks, so the position in ``exc`` is not the line's;
+    a second pass over the bytes finds it (a newline never falls inside a
+    multi-byte UTF-8 character, so lines decode on their own).
+    """
+    opener = gzip.open if is_gzip(path) else open
+    with gzip_errors(path), opener(path, "rb") as raw:
+        for number, line in enumerate(raw, start=1):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                return InputError(
+                    f"{path}:{number}: expected UTF-8 text, got undecodable byte "
+                    f"{line[bad.start : bad.start + 1]!r} at column {bad.start + 1} ({bad.reason})"
+                )
+    return InputError(f"{path}: expected UTF-8 text, got undecodable bytes ({exc.reason})")
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:

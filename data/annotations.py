@@ -23,7 +23,7 @@ from typing import Any
 
 from Bio import SwissProt
 
-from ppi.data._io import gzip_errors, is_gzip, read_lines, require_file
+from ppi.data._io import gzip_errors, is_gzip, not_utf8, read_lines, require_file
 from ppi.errors import InputError
 
 NAMESPACES = ("go_bp", "go_mf", "go_cc", "keyword", "domain", "location", "ec")
@@ -153,6 +153,8 @@ def read_swissprot(path: str | Path) -> Iterator[Annotation]:
         try:
             for number, record in enumerate(SwissProt.parse(handle), start=1):  # noqa: B007
                 yield from _swissprot_record(record, path.name)
+        except UnicodeDecodeError as exc:
+            raise not_utf8(path, exc) from None
         except (ValueError, AssertionError) as exc:
             raise InputError(
                 f"{path}: record {number + 1}: expected a SwissProt flat-file record, got {exc}"

@@ -191,25 +191,42 @@ def _check_known(
     )
 
 
-def _log_duplicates(path: Path, pairs: list[Pair]) -> None:
-    """Log pairs that repeat (in either order), warning when their labels disagree."""
+class Repeats(NamedTuple):
+    """Pairs that repeat an earlier one (either order), and those whose label differs."""
+
+    repeats: int
+    conflicts: int
+    first_conflict: tuple[str, str] | None
+
+
+def count_repeats(pairs: Iterable[Pair]) -> Repeats:
+    """How many pairs repeat an earlier pair in either order, and how many disagree on the label."""
     seen: dict[tuple[str, str], float | None] = {}
     repeats = conflicts = 0
+    first = None
     for pair in pairs:
         key = (pair.a, pair.b) if pair.a <= pair.b else (pair.b, pair.a)
-        if key in seen:
-            repeats += 1
-            conflicts += seen[key] != pair.label
-        else:
+        if key not in seen:
             seen[key] = pair.label
-    if repeats:
-        level = logging.WARNING if conflicts else logging.INFO
+            continue
+        repeats += 1
+        if seen[key] != pair.label:
+            conflicts += 1
+            first = first or key
+    return Repeats(repeats, conflicts, first)
+
+
+def _log_duplicates(path: Path, pairs: list[Pair]) -> None:
+    """Log pairs that repeat (in either order), warning when their labels disagree."""
+    found = count_repeats(pairs)
+    if found.repeats:
+        level = logging.WARNING if found.conflicts else logging.INFO
         logger.log(
             level,
             "%s: %s repeat an earlier pair (either order), %d with a different label",
             path,
-            _count(repeats, "pair"),
-            conflicts,
+            _count(found.repeats, "pair"),
+            found.conflicts,
         )
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from Bio.Align import PairwiseAligner
 from Bio.Data.PDBData import protein_letters_3to1
 from Bio.PDB import MMCIFParser, PDBParser
-from Bio.PDB.PDBExceptions import PDBConstructionWarning
+from Bio.PDB.PDBExceptions import PDBConstructionException, PDBConstructionWarning
 
 from ppi.data._io import is_gzip, require_file
 from ppi.errors import InputError
@@ -110,10 +110,12 @@ def _parse_model(path: Path, text: str):
         raise InputError(
             f"{path}: expected an mmCIF file with an _atom_site loop, got none (missing {exc})"
         ) from None
-    except (ValueError, IndexError) as exc:
-        kind = "mmCIF" if cif else "PDB"
+    except (ValueError, IndexError, TypeError, ZeroDivisionError, PDBConstructionException) as exc:
+        # Biopython's own errors for damaged records; the last three found by
+        # tests/data/test_fuzz_parsers.py (a bad model number, an empty loop).
+        kind, why = ("mmCIF" if cif else "PDB"), " ".join(str(exc).split())
         raise InputError(
-            f"{path}: expected a {kind} structure, got unparsable data ({exc})"
+            f"{path}: expected a {kind} structure, got unparsable data ({why})"
         ) from None
     models = list(structure)
     if not models:

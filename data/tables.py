@@ -16,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from ppi.data._io import require_file
+from ppi.data._io import not_utf8, require_file
 from ppi.data.fasta import log_ambiguous, validate_sequence
 from ppi.errors import InputError
 
@@ -102,7 +102,9 @@ def _load_frame(path: Path) -> pd.DataFrame:
         return pd.read_csv(path, sep=_TEXT_FORMATS[suffix], dtype=str, keep_default_na=False)
     except pd.errors.EmptyDataError:
         raise InputError(f"{path}: expected a header and rows, got an empty file") from None
-    except (pd.errors.ParserError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
+        raise not_utf8(path, exc) from None
+    except pd.errors.ParserError as exc:
         raise InputError(f"{path}: expected a {suffix[1:]} table, got {_first_line(exc)}") from None
 
 

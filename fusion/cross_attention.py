@@ -12,12 +12,14 @@ Two stages keep proteome-scale scoring cheap:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
 from torch import nn
 
 from ppi.channels.base import Tokens
+from ppi.configtools import setting
 from ppi.fusion.attention import CrossBlock
 from ppi.registry import Registry
 
@@ -44,14 +46,19 @@ class FusionConfig:
     """
 
     name: str = "cross_attention"
-    dim: int = 128
-    heads: int = 4
-    latents: int = 8
-    encoder_layers: int = 1
-    pair_layers: int = 1
-    dropout: float = 0.1
+    dim: int = setting(128, "[1, inf)")
+    heads: int = setting(4, "[1, inf)")
+    latents: int = setting(8, "[1, inf)")
+    encoder_layers: int = setting(1, "[0, inf)")
+    pair_layers: int = setting(1, "[0, inf)")
+    dropout: float = setting(0.1, "[0, 1)")
     spectral_norm: bool = False
     balance_channels: bool = True
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """A width attention cannot split into heads (see :func:`ppi.configtools.check`)."""
+        if self.dim % self.heads:
+            yield "dim", f"expected a multiple of heads ({self.heads}), got {self.dim}"
 
 
 @FUSIONS.register("cross_attention")

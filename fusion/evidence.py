@@ -29,6 +29,7 @@ from pathlib import Path
 
 import torch
 
+from ppi.configtools import setting
 from ppi.registry import Registry
 
 EVIDENCE = Registry("pair evidence")
@@ -48,9 +49,9 @@ class InterologConfig:
     """
 
     enabled: bool = False
-    backend: str = "phmmer"
-    evalue: float = 1e-3
-    max_hits: int = 20
+    backend: str = setting("phmmer", choices=("phmmer", "mmseqs"))
+    evalue: float = setting(1e-3, "(0, inf)")
+    max_hits: int = setting(20, "[1, inf)")
 
 
 @EVIDENCE.register("interolog")

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from ppi.configtools import setting
 from ppi.registry import Registry
 
 HEADS = Registry("head")
@@ -21,8 +22,8 @@ class HeadConfig:
         dropout: dropout before the output layer.
     """
 
-    hidden: int = 128
-    dropout: float = 0.1
+    hidden: int = setting(128, "[1, inf)")
+    dropout: float = setting(0.1, "[0, 1)")
 
 
 def _mlp(d_in: int, hidden: int, d_out: int, dropout: float) -> nn.Sequential:

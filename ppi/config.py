@@ -6,6 +6,7 @@ transformer trained from scratch, the sequence channel alone.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -15,9 +16,18 @@ import yaml
 from ppi import configtools
 from ppi.backbones import BACKBONES, BackboneConfig
 from ppi.channels import CHANNELS, ChannelConfig
+from ppi.configtools import setting
 from ppi.errors import ConfigError
 from ppi.fusion import FUSIONS, FusionConfig, HeadConfig
 from ppi.fusion.evidence import EVIDENCE
+
+#: seeds numpy accepts (``set_seed`` seeds numpy, torch and random)
+SEEDS = "[0, 4294967295]"
+#: Accelerate's trackers (``accelerate.utils.LoggerType``); each is checked to be installed
+TRACKERS = (
+    *("aim", "clearml", "comet_ml", "dvclive", "mlflow"),
+    *("swanlab", "tensorboard", "trackio", "wandb"),
+)
 
 
 @dataclass(frozen=True)
@@ -43,21 +53,36 @@ class DataConfig:
         label_column: label column of a single-task table.
         id_column: id column of a single-task table (empty = row numbers).
         label_separator: separator of several labels in one cell (multi-label).
+        allow_conflicts: train even when a pair repeats with a different label
+            (otherwise an error saying how many do).
     """
 
     fasta: str = "example:guo_yeast/sequences.fasta"
     train: str = "example:guo_yeast/pairs.tsv"
     valid: str = ""
     test: str = ""
-    valid_fraction: float = 0.1
+    valid_fraction: float = setting(0.1, "[0, 1)")
     valid_split: Literal["c3", "random"] = "c3"
-    test_fraction: float = 0.1
-    split_seed: int = 0
-    limit: int = 0
+    test_fraction: float = setting(0.1, "[0, 1)")
+    split_seed: int = setting(0, SEEDS)
+    limit: int = setting(0, "[0, inf)")
     sequence_column: str = "sequence"
     label_column: str = "label"
     id_column: str = ""
     label_separator: str = ""
+    allow_conflicts: bool = False
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """Fractions that would leave no training examples (see :func:`ppi.configtools.check`)."""
+        carved = (0.0 if self.valid else self.valid_fraction) + (
+            0.0 if self.test else self.test_fraction
+        )
+        if carved >= 1:
+            yield (
+                "test_fraction",
+                f"expected valid_fraction + test_fraction below 1 so some pairs train, "
+                f"got {self.valid_fraction} + {self.test_fraction}",
+            )
 
 
 @dataclass(frozen=True)
@@ -84,19 +109,19 @@ class TrainConfig:
             otherwise sets one thread per process).
     """
 
-    epochs: int = 4
-    batch_size: int = 64
-    eval_batch_size: int = 256
-    lr: float = 5e-4
-    weight_decay: float = 0.01
-    warmup: float = 0.05
-    grad_accum: int = 1
-    max_grad_norm: float = 1.0
-    patience: int = 3
-    stop_after: int = 0
-    keep_checkpoints: int = 2
-    log_with: tuple[str, ...] = ("tensorboard",)
-    cpu_threads: int = 0
+    epochs: int = setting(4, "[1, inf)")
+    batch_size: int = setting(64, "[1, inf)")
+    eval_batch_size: int = setting(256, "[1, inf)")
+    lr: float = setting(5e-4, "(0, inf)")
+    weight_decay: float = setting(0.01, "[0, inf)")
+    warmup: float = setting(0.05, "[0, 1)")
+    grad_accum: int = setting(1, "[1, inf)")
+    max_grad_norm: float = setting(1.0, "[0, inf)")
+    patience: int = setting(3, "[1, inf)")
+    stop_after: int = setting(0, "[0, inf)")
+    keep_checkpoints: int = setting(2, "[1, inf)")
+    log_with: tuple[str, ...] = setting(("tensorboard",), choices=TRACKERS)
+    cpu_threads: int = setting(0, "[0, inf)")
 
 
 @dataclass(frozen=True)
@@ -111,8 +136,8 @@ class EvalConfig:
             the training pairs and report the model's lift over them.
     """
 
-    prevalence: float = 0.01
-    calibration_bins: int = 10
+    prevalence: float = setting(0.01, "(0, 1)")
+    calibration_bins: int = setting(10, "[1, inf)")
     baselines: bool = True
 
 
@@ -140,7 +165,7 @@ class Config:
     """
 
     task: Literal["pair", "single"] = "pair"
-    seed: int = 0
+    seed: int = setting(0, SEEDS)
     output_dir: str = "runs"
     run_name: str = ""
     resume: str = ""

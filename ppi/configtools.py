@@ -3,13 +3,18 @@
 A config tree is made of frozen dataclasses. A field whose metadata names a
 registry (``field(metadata={"registry": BACKBONES})``) holds the config of the
 component named by its ``name`` key; with ``"mapping": True`` it holds one such
-config per registered name (the channels). Unknown keys and bad values raise
-:class:`ppi.errors.ConfigError` naming the key and what is allowed.
+config per registered name (the channels). Every number declares its range
+next to its default (``lr: float = setting(5e-4, "(0, inf)")``) and a class
+may add checks across its fields (``problems``); :func:`build` checks them all
+once, so a wrong value fails before any work starts. Unknown keys and bad
+values raise :class:`ppi.errors.ConfigError` naming the key, the value and
+what is allowed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 import types
 import typing
 from collections.abc import Mapping
@@ -19,6 +24,89 @@ from typing import Any, Literal, Union, get_args, get_origin
 import yaml
 
 from ppi.errors import ConfigError
+
+_BOUNDS = re.compile(r"^([\[(])\s*([^,\s]+)\s*,\s*([^,\s]+)\s*([\])])$")
+
+
+@dataclasses.dataclass(frozen=True)
+class Range:
+    """An interval of allowed numbers, written as in mathematics: ``[0, 1)``, ``(0, inf)``."""
+
+    text: str
+    low: float
+    high: float
+    low_closed: bool
+    high_closed: bool
+
+    @classmethod
+    def parse(cls, text: str) -> Range:
+        """``"[1, inf)"`` -> a :class:`Range` (a bad declaration is a bug, hence ValueError)."""
+        match = _BOUNDS.match(text.strip())
+        if match is None:
+            raise ValueError(f"bounds {text!r}: expected an interval such as '[0, 1)'")
+        left, low, high, right = match.groups()
+        return cls(text.strip(), float(low), float(high), left == "[", right == "]")
+
+    def __contains__(self, value: float) -> bool:
+        """Whether ``value`` lies in the interval (NaN never does)."""
+        above = value >= self.low if self.low_closed else value > self.low
+        below = value <= self.high if self.high_closed else value < self.high
+        return bool(above and below)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def setting(default: Any, bounds: str | None = None, *, choices: Any = None) -> Any:
+    """A config field with its default and the values it may take, checked by :func:`build`.
+
+    ``bounds`` is an interval (``"[0, 1)"``, ``"[1, inf)"``) for numbers;
+    ``choices`` lists the allowed values. Either applies to every item of a
+    tuple field. Example: ``warmup: float = setting(0.05, "[0, 1)")``.
+    """
+    metadata: dict[str, Any] = {}
+    if bounds is not None:
+        metadata["range"] = Range.parse(bounds)
+    if choices is not None:
+        metadata["choices"] = tuple(choices)
+    return dataclasses.field(default=default, metadata=metadata)
+
+
+def check(cfg: Any, where: str = "") -> Any:
+    """Check a built config against its fields' ranges and choices and its own checks.
+
+    A config class may define ``problems(self)`` yielding ``(field, message)``
+    for values that are wrong together (``dim`` not a multiple of ``heads``);
+    the first is raised as ``<where>.<field>: <message>``. Returns ``cfg``.
+    """
+    for fld in dataclasses.fields(cfg):
+        value = getattr(cfg, fld.name)
+        values = value if isinstance(value, tuple) else (value,)
+        for item in values:
+            _check_field(fld, item, _join(where, fld.name))
+    problems = getattr(cfg, "problems", None)
+    for name, message in problems() if problems is not None else ():
+        raise ConfigError(f"{_join(where, name)}: {message}")
+    return cfg
+
+
+def check_value(cls: type, name: str, value: Any, key: str) -> Any:
+    """Check one value against the range or choices field ``name`` of ``cls`` declares.
+
+    For a command-line option that sets a config field (``--prevalence``).
+    """
+    fld = next(f for f in dataclasses.fields(cls) if f.name == name)
+    _check_field(fld, value, key)
+    return value
+
+
+def _check_field(fld: dataclasses.Field, item: Any, key: str) -> None:
+    bounds, choices = fld.metadata.get("range"), fld.metadata.get("choices")
+    if bounds is not None and _is_number(item) and item not in bounds:
+        kind = "an integer" if isinstance(item, int) else "a number"
+        raise ConfigError(f"{key}: expected {kind} in {bounds}, got {item!r}")
+    if choices is not None:
+        _require_choice(choices, item, key)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:
@@ -77,10 +165,13 @@ def _deep_copy(data: Any) -> Any:
 
 
 def build(cls: type, data: Mapping[str, Any] | None, where: str = "") -> Any:
-    """Build the frozen dataclass ``cls`` from a mapping, validating every key."""
-    data = dict(data or {})
-    if not isinstance(data, dict):
-        raise ConfigError(f"{where or 'config'}: expected a mapping, got {data!r}")
+    """Build the frozen dataclass ``cls`` from a mapping, validating every key and value.
+
+    Each value is checked against its annotation, then against the range or
+    choices its field declares (:func:`setting`), then the class's own
+    cross-field checks run (:func:`check`).
+    """
+    data = _mapping(data, where, "a mapping of keys")
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
     unknown = sorted(set(data) - set(fields))
     if unknown:
@@ -97,14 +188,23 @@ def build(cls: type, data: Mapping[str, Any] | None, where: str = "") -> Any:
             kwargs[name] = _build_component(registry, fld, data.get(name), key)
         elif name in data:
             kwargs[name] = _coerce(hints[name], data[name], key)
-    return cls(**kwargs)
+    return check(cls(**kwargs), where)
+
+
+def _mapping(data: Any, key: str, expected: str) -> dict[str, Any]:
+    """``data`` as a dict (None is empty); anything but a mapping names ``key``."""
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        named = "'name'" in expected and isinstance(data, str)
+        hint = f" (write {key}.name={data})" if named else f" (set its keys: {key}.<key>=value)"
+        raise ConfigError(f"{key or 'config'}: expected {expected}, got {data!r}{hint}")
+    return dict(data)
 
 
 def _build_component(registry: Any, fld: dataclasses.Field, raw: Any, key: str) -> Any:
     default = fld.default_factory() if fld.default_factory is not dataclasses.MISSING else None
-    raw = dict(raw or {})
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{key}: expected a mapping with a 'name', got {raw!r}")
+    raw = _mapping(raw, key, "a mapping with a 'name'")
     name = raw.get("name", getattr(default, "name", None))
     if name is None:
         raise ConfigError(f"{key}.name: missing (choices: {', '.join(registry.names())})")
@@ -116,7 +216,7 @@ def _build_component(registry: Any, fld: dataclasses.Field, raw: Any, key: str) 
 
 
 def _build_mapping(registry: Any, raw: Any, key: str) -> dict[str, Any]:
-    raw = dict(raw or {})
+    raw = _mapping(raw, key, f"a mapping of {registry.kind} names")
     unknown = sorted(set(raw) - set(registry.names()))
     if unknown:
         raise ConfigError(
@@ -147,7 +247,10 @@ def _coerce(tp: Any, value: Any, key: str) -> Any:
 
 
 def _coerce_literal(tp: Any, value: Any, key: str) -> Any:
-    choices = get_args(tp)
+    return _require_choice(get_args(tp), value, key)
+
+
+def _require_choice(choices: tuple, value: Any, key: str) -> Any:
     if value not in choices:
         raise ConfigError(f"{key}: expected one of {', '.join(map(str, choices))}, got {value!r}")
     return value

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import faiss
 import numpy as np
 
+from ppi.configtools import setting
 from ppi.errors import ConfigError
 
 INDEX_TYPES = ("auto", "flat", "ivf-flat", "hnsw", "ivf-pq")
@@ -49,13 +50,13 @@ class FaissSettings:
             it (0 = half of this machine's physical memory).
     """
 
-    type: str = "auto"
-    nlist: int = 0
-    nprobe: int = 0
-    hnsw_m: int = 32
-    ef_search: int = 128
-    pq_m: int = 0
-    memory_gb: float = 0.0
+    type: str = setting("auto", choices=INDEX_TYPES)
+    nlist: int = setting(0, "[0, inf)")
+    nprobe: int = setting(0, "[0, inf)")
+    hnsw_m: int = setting(32, "[2, inf)")
+    ef_search: int = setting(128, "[1, inf)")
+    pq_m: int = setting(0, "[0, inf)")
+    memory_gb: float = setting(0.0, "[0, inf)")
 
 
 def resolve_type(settings: FaissSettings, count: int, dim: int) -> str:

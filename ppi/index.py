@@ -35,6 +35,7 @@ from ppi import configtools
 from ppi.backbones import BACKBONES, BackboneConfig
 from ppi.backbones.base import pool_residues
 from ppi.cache import EmbeddingCache, digest, file_digest, token_budget_batches
+from ppi.configtools import setting
 from ppi.data._io import atomic_write_text
 from ppi.errors import InputError
 from ppi.faiss_index import FaissSettings, apply_search_params, normalise, searcher
@@ -72,9 +73,9 @@ class IndexConfig:
         metadata={"registry": BACKBONES},
     )
     pooling: Literal["mean", "max", "last"] = "mean"
-    shard_size: int = 4096
-    batch_tokens: int = 0
-    seed: int = 0
+    shard_size: int = setting(4096, "[1, inf)")
+    batch_tokens: int = setting(0, "[0, inf)")
+    seed: int = setting(0, "[0, 4294967295]")
     faiss: FaissSettings = field(default_factory=FaissSettings)
 
 

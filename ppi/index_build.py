@@ -80,7 +80,6 @@ def build_index(
 
 def _build(dumps: list[Path], out: Path, config: IndexConfig, state: PartialState) -> dict:
     """:func:`build_index` into ``out``, which this run has locked."""
-    out.mkdir(parents=True, exist_ok=True)
     backbone = build_backbone(config.backbone, config.seed).to(state.device)
     embedder = PooledEmbedder(backbone, config.pooling, config.batch_tokens)
     plan = build_plan(dumps, config, embedder)
@@ -88,10 +87,14 @@ def _build(dumps: list[Path], out: Path, config: IndexConfig, state: PartialStat
     if done is not None:
         log.info("%s: already built from these dumps, nothing to do", out)
         return done
+    # A damaged dump stops here, before the folder is made or a finished index
+    # in it is marked unfinished.
+    total = sum(1 for _ in read_dumps(dumps))
     state.wait_for_everyone()
     if state.is_main_process:
+        out.mkdir(parents=True, exist_ok=True)
         remove_manifest(out)  # from here on the folder is unfinished
-    total = sum(1 for _ in read_dumps(dumps))
+    state.wait_for_everyone()
     work = out / f".build-{plan[:12]}"
     started = time.time()
     stats = embed_shards(dumps, work, config.shard_size, embedder, state, total)

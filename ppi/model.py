@@ -15,14 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import SafetensorError
 from safetensors.torch import load_file
 from torch import nn
 
 from ppi import __version__
+from ppi.backbones.base import one_line
 from ppi.cache import atomic_save, cache_root, digest, file_digest, token_budget_groups
 from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData
 from ppi.config import Config, config_from_dict, config_to_dict
-from ppi.errors import ConfigError, WeightsError
+from ppi.errors import ConfigError, InputError, WeightsError
 from ppi.fusion import FUSIONS, HEADS
 from ppi.fusion.evidence import EVIDENCE
 
@@ -241,16 +243,16 @@ class PPIModel(nn.Module):
         for name in (CONFIG, WEIGHTS):
             if not (directory / name).is_file():
                 raise WeightsError(f"{directory}: not a ppi model folder (no {name})")
-        meta = json.loads((directory / CONFIG).read_text())
-        # Folders written before the fusion had the setting were trained with
-        # the summary as the mean of all tokens: keep what they were trained with.
-        meta["config"].setdefault("fusion", {}).setdefault("balance_channels", False)
-        model = cls(
-            config_from_dict(meta["config"]),
-            outputs=meta["outputs"],
-            class_names=tuple(meta.get("class_names", ())),
-            multi_label=meta.get("multi_label", False),
-        )
+        meta = read_meta(directory / CONFIG)
+        try:
+            model = cls(
+                config_from_dict(meta["config"]),
+                outputs=meta["outputs"],
+                class_names=tuple(meta.get("class_names", ())),
+                multi_label=meta.get("multi_label", False),
+            )
+        except InputError as exc:  # a key or value of config.json: name the file
+            raise type(exc)(f"{directory / CONFIG}: {exc}") from None
         for name, channel in model.channels.items():
             channel.load_assets(directory / name)
         for name, provider in model.evidence.items():
@@ -260,8 +262,18 @@ class PPIModel(nn.Module):
         return model
 
     def load_weights(self, path: Path, map_location: str = "cpu") -> None:
-        """Load ``model.safetensors`` strictly (frozen backbones excepted)."""
-        state = load_file(str(path), device=map_location)
+        """Load ``model.safetensors`` strictly (frozen backbones excepted).
+
+        A damaged file, missing or unexpected weights, or weights of another
+        shape than the config builds (a width edited in ``config.json``) are
+        a :class:`WeightsError` naming the file.
+        """
+        try:
+            state = load_file(str(path), device=map_location)
+        except (SafetensorError, OSError) as exc:
+            raise WeightsError(
+                f"{path}: not a readable safetensors file, damaged or truncated ({one_line(exc)})"
+            ) from None
         expected = set(self._saved_keys())
         missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
         if missing or unexpected:
@@ -269,6 +281,15 @@ class PPIModel(nn.Module):
                 f"{path}: weights do not match the model "
                 f"(missing: {', '.join(missing[:5]) or 'none'}; "
                 f"unexpected: {', '.join(unexpected[:5]) or 'none'})"
+            )
+        own = self.state_dict()
+        wrong = [k for k in sorted(state) if state[k].shape != own[k].shape]
+        if wrong:
+            k = wrong[0]
+            raise WeightsError(
+                f"{path}: {len(wrong)} weight(s) have another shape than {CONFIG} builds "
+                f"(first: {k} is {tuple(state[k].shape)} in the file, {tuple(own[k].shape)} "
+                f"from the config); was a width in {CONFIG} edited?"
             )
         self.load_state_dict(state, strict=False)
 
@@ -278,3 +299,23 @@ class PPIModel(nn.Module):
         weights = file_digest(Path(source) / WEIGHTS) if source else "unsaved"
         channel_ids = [f"{n}={c.identity()}" for n, c in self.channels.items()]
         return digest("ppi-representation", weights, *channel_ids)
+
+
+def read_meta(path: Path) -> dict[str, Any]:
+    """A model folder's ``config.json``: valid JSON holding the run's config and its outputs."""
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise WeightsError(f"{path}: not valid JSON ({exc})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
+        raise WeightsError(f"{path}: expected a JSON object with a 'config' mapping")
+    if not isinstance(meta.get("outputs"), int) or meta["outputs"] < 1:
+        raise WeightsError(
+            f"{path}: expected 'outputs', a positive integer, got {meta.get('outputs')!r}"
+        )
+    # Folders written before the fusion had the setting were trained with
+    # the summary as the mean of all tokens: keep what they were trained with.
+    fusion = meta["config"].setdefault("fusion", {})
+    if isinstance(fusion, dict):  # anything else is refused, naming the key, when it is built
+        fusion.setdefault("balance_channels", False)
+    return meta

@@ -31,6 +31,7 @@ from accelerate.utils import (
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
+from ppi.backbones.base import one_line
 from ppi.config import Config, dump_config
 from ppi.datasets import (
     EpochSampler,
@@ -47,6 +48,7 @@ from ppi.evaluation import loss_function, predict, selection_metric
 from ppi.locks import exclusive_across
 from ppi.model import PPIModel
 from ppi.plots import write_report
+from ppi.preflight import check_resume, check_training_data
 from ppi.report import finish_run
 
 log = logging.getLogger("ppi")
@@ -114,6 +116,7 @@ def make_optimizer(model: PPIModel, config: Config, steps: int):
 def resolve_run(config: Config, state: PartialState) -> tuple[Config, Path]:
     """The run directory (new, or the one being resumed) and the config to use."""
     if config.resume:
+        check_resume(config, Path(config.resume))
         return config, Path(config.resume)
     name = config.run_name or f"{config.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     shared = [name]
@@ -176,11 +179,12 @@ def _train(config: Config, run_dir: Path, on_epoch: EpochHook | None) -> Path:
         )
     set_seed(config.seed)
     data = load_task_data(config)
+    check_training_data(config, data)
+    model = build_model(config, data).to(accelerator.device)  # its errors come before any write
     if accelerator.is_main_process:
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(dump_config(dataclasses.replace(config, resume="")))
         write_splits(data, run_dir)
-    model = build_model(config, data).to(accelerator.device)
     model.prepare_channels(data.proteins, accelerator, run_data(data))
     loaders = make_loaders(config, data)
     steps = math.ceil(len(loaders["train"]) / config.train.grad_accum) * config.train.epochs
@@ -226,10 +230,50 @@ def restore(accelerator: Accelerator, run_dir: Path) -> TrainerState:
     )
     if not ckpts:
         raise InputError(f"resume={run_dir}: no finished epoch checkpoint to resume from")
-    accelerator.load_state(str(ckpts[-1]))
+    load_checkpoint(accelerator, ckpts[-1])
     state = TrainerState(**json.loads((ckpts[-1] / STATE).read_text()))
     accelerator.print(f"resuming {run_dir} after epoch {state.epoch}")
     return state
+
+
+def load_checkpoint(accelerator: Accelerator, ckpt: Path) -> None:
+    """``accelerator.load_state``; a file it cannot read is named in one line.
+
+    Accelerate loads pickles with ``weights_only=True``, so a checkpoint file
+    holding anything but tensors and plain values is refused, as is a damaged one.
+    """
+    try:
+        accelerator.load_state(str(ckpt))
+    except Exception as exc:  # which file and why: probe them one by one
+        bad, why = _unreadable_file(ckpt) or (ckpt, exc)
+        raise InputError(f"{bad}: cannot be loaded to resume ({_reason(why)})") from None
+
+
+def _reason(exc: BaseException) -> str:
+    """Why a checkpoint file did not load, in a few words."""
+    text = str(exc)
+    if "WeightsUnpickler error:" in text:  # torch's weights_only refusal: keep its one fact
+        detail = text.split("WeightsUnpickler error:", 1)[1].strip().split(". ")[0]
+        return f"its pickle holds what weights_only loading refuses: {detail}"
+    if not text.strip():
+        return f"{type(exc).__name__}: the file is empty or truncated"
+    return one_line(exc, 200)
+
+
+def _unreadable_file(ckpt: Path) -> tuple[Path, BaseException] | None:
+    """The first file of a checkpoint that does not load on its own, with its error."""
+    from accelerate.utils import load
+    from safetensors.torch import load_file
+
+    for path in sorted(ckpt.iterdir()):
+        try:
+            if path.suffix == ".safetensors":
+                load_file(str(path))
+            elif path.suffix in (".bin", ".pkl", ".pt"):
+                load(str(path), map_location="cpu")
+        except Exception as exc:  # the error itself is what is reported
+            return path, exc
+    return None
 
 
 def _hparams(config: Config) -> dict:

@@ -134,3 +134,61 @@ def test_pair_evidence_reaches_the_head_and_survives_save_and_load(make, tmp_pat
     with torch.no_grad():
         assert torch.equal(before, loaded(["a", "b", "c"], SEQS, pairs))
     assert make().head.evidence == 0  # off by default: the head has no evidence inputs
+
+
+def _truncate(folder):
+    path = folder / "model.safetensors"
+    path.write_bytes(path.read_bytes()[: path.stat().st_size // 2])
+
+
+def _scramble_header(folder):
+    path = folder / "model.safetensors"
+    path.write_bytes(b"\xff" * 8 + path.read_bytes()[8:])
+
+
+def _cut_json(folder):
+    path = folder / "config.json"
+    path.write_text(path.read_text()[:-20])
+
+
+def _edit_json(change):
+    def edit(folder):
+        import json
+
+        path = folder / "config.json"
+        meta = json.loads(path.read_text())
+        change(meta)
+        path.write_text(json.dumps(meta))
+
+    return edit
+
+
+DAMAGES = {
+    "truncated weights": (_truncate, r"model.safetensors: not a readable safetensors file"),
+    "scrambled weights": (_scramble_header, r"model.safetensors: not a readable safetensors"),
+    "malformed json": (_cut_json, r"config.json: not valid JSON \(.*line \d+"),
+    "json not an object": (_edit_json(lambda m: m.update(config=5)), r"config.json: expected a"),
+    "edited width": (
+        _edit_json(lambda m: m["config"]["fusion"].update(dim=32)),
+        r"model.safetensors: \d+ weight\(s\) have another shape than config.json builds "
+        r"\(first: .* is \(16,?.*\) in the file, \(32,?.*\) from the config\)",
+    ),
+    "unknown key": (
+        _edit_json(lambda m: m["config"]["fusion"].update(dims=32)),
+        r"config.json: Unknown config key 'fusion.dims'",
+    ),
+    "bad value": (
+        _edit_json(lambda m: m["config"]["fusion"].update(heads=3)),
+        r"config.json: fusion.dim: expected a multiple of heads \(3\), got 16",
+    ),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_damaged_model_folder_is_one_error_naming_the_file(damage, make, tmp_path):
+    make().save_pretrained(tmp_path / "m")
+    spoil, message = DAMAGES[damage]
+    spoil(tmp_path / "m")
+    with pytest.raises((WeightsError, ConfigError), match=message) as err:
+        PPIModel.from_pretrained(tmp_path / "m")
+    assert str(tmp_path / "m") in str(err.value) and "\n" not in str(err.value)

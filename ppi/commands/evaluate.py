@@ -49,6 +49,7 @@ def main(args: argparse.Namespace) -> int:
     from ppi.plots import write_report
 
     setup_logging()
+    _check_args(args)
     accelerator = Accelerator()
     model, data, out = _inputs(args)
     model.to(accelerator.device)
@@ -70,13 +71,41 @@ def main(args: argparse.Namespace) -> int:
         )
         if inner.task == "pair":
             metrics = _baselines(args, inner, data, out, labels, probs)
-        shown = {k: round(v, 4) for k, v in metrics.items() if isinstance(v, float)}
-        accelerator.print(json.dumps(shown))
+        _print_metrics(accelerator, metrics, labels)
         from ppi.report import write_run_report
 
         write_run_report(out)
         accelerator.print(f"report: {out}")
     return 0
+
+
+def _check_args(args: argparse.Namespace) -> None:
+    """Options checked before any work, so a bad one writes nothing."""
+    from ppi.config import EvalConfig
+    from ppi.configtools import check_value
+
+    if args.prevalence is not None:
+        check_value(EvalConfig, "prevalence", args.prevalence, "--prevalence")
+
+
+def _print_metrics(accelerator, metrics: dict, labels) -> None:
+    """The defined metrics as JSON, then which are not defined for these labels, and why."""
+    import math
+
+    import numpy as np
+
+    numbers = {k: v for k, v in metrics.items() if isinstance(v, float) or v is None}
+    shown = {k: round(v, 4) for k, v in numbers.items() if v is not None and not math.isnan(v)}
+    accelerator.print(json.dumps(shown))
+    undefined = sorted(set(numbers) - set(shown))
+    if undefined:
+        classes = ", ".join(f"{int(n)} with label {int(c)}" for c, n in _counts(np, labels))
+        accelerator.print(f"not defined for these labels ({classes}): {', '.join(undefined)}")
+
+
+def _counts(np, labels):
+    values, counts = np.unique(np.asarray(labels), return_counts=True)
+    return zip(values, counts, strict=True)
 
 
 def _inputs(args: argparse.Namespace):
@@ -131,15 +160,14 @@ def _loader(model, data, batch_size: int):
 def _baselines(args, model, data, out: Path, labels, probs) -> dict:
     """Calibration, realistic prevalence and, with training pairs, the two baselines."""
     from ppi.baselines import compare_with_baselines
-    from ppi.calibration import check_prevalence
     from ppi.report import baseline_line
 
     settings = model.config.evaluation
     if args.prevalence is not None:
-        check_prevalence(args.prevalence, "--prevalence")
         settings = dataclasses.replace(settings, prevalence=args.prevalence)
     train, proteins = _train_pairs(args, model, data)
-    if args.no_baselines or not train:
+    one_class = len(set(labels.tolist())) < 2  # no AUPR to compare: the baselines say nothing
+    if args.no_baselines or not train or one_class:
         settings = dataclasses.replace(settings, baselines=False)
     both = (train or [], data.splits["test"], proteins)
     result = compare_with_baselines(out, labels, probs, both, settings)

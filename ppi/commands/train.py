@@ -24,9 +24,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Train and report where the run directory is."""
+    setup_logging()
+    config = load_config(args.config, args.overrides)  # bad settings fail before heavy imports
     from ppi.train import train
 
-    setup_logging()
-    config = load_config(args.config, args.overrides)
     train(config)
     return 0

@@ -57,14 +57,28 @@ def test_search_writes_the_top_hits(built, tmp_path, capsys):
         ("cut.xml", (FIXTURES / "multi_ex.xml").read_bytes()[:50_000], "expected well-formed"),
         ("empty.fasta", b"", "empty file"),
         ("bad.txt", b"ID   X_Y Reviewed; 3 AA.\nAC   P1;\nbad line\n", "bad.txt:3"),
+        ("bad.fasta", b">sp|P1|X_Y\nMKV\n>sp|P2|Z_Y\nMK7V\n", "bad.fasta:4"),
+        (
+            "latin1.fasta",
+            b">sp|P1|X_Y\nMKV\n>sp|P2|Z_Y caf\xe9\nMKV\n",
+            "latin1.fasta:3: expected UTF-8",
+        ),
     ],
-    ids=["truncated-gzip", "xml-cut", "empty", "flat-malformed"],
+    ids=["truncated-gzip", "xml-cut", "empty", "flat-malformed", "bad-residue", "not-utf8"],
 )
-def test_bad_dumps_leave_no_finished_index(tmp_path, capsys, name, data, expected):
+def test_bad_dumps_leave_no_index_folder(tmp_path, capsys, name, data, expected):
     (tmp_path / name).write_bytes(data)
     out = tmp_path / "idx"
     _fails(capsys, ["build-index", "--out", str(out), str(tmp_path / name), *TINY], expected)
-    assert not (out / "manifest.json").exists()
+    assert not out.exists()
+
+
+def test_a_bad_dump_leaves_a_finished_index_finished(built, tmp_path, capsys):
+    out = tmp_path / "idx"
+    shutil.copytree(built, out)
+    (tmp_path / "bad.fasta").write_bytes(b">sp|P1|X_Y\nMK7V\n")
+    _fails(capsys, ["build-index", "--out", str(out), str(tmp_path / "bad.fasta"), *TINY], "'7'")
+    assert (out / "manifest.json").is_file()
 
 
 def test_bad_settings_and_queries(built, tmp_path, capsys):

@@ -154,3 +154,13 @@ def test_json_entry_and_tsv_export(tmp_path):
         ("P40534", "GO:0016020", "go_cc"),
         ("P40534", "EC:3.1.1.1", "ec"),
     }
+
+
+def test_non_utf8_swissprot_file_names_the_line(tmp_path):
+    text = (Path(__file__).parents[1] / "fixtures" / "annotations" / "P60137.txt").read_bytes()
+    lines = text.split(b"\n")
+    lines[4] += b" caf\xe9"
+    path = tmp_path / "sp.txt"
+    path.write_bytes(b"\n".join(lines))
+    with pytest.raises(InputError, match=r"sp.txt:5: expected UTF-8 text"):
+        list(read_swissprot(path))

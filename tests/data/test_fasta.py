@@ -96,7 +96,7 @@ def test_missing_file_and_binary_garbage(tmp_path):
         read_fasta(tmp_path / "nothere.fasta")
     bad = tmp_path / "binary.fasta"
     bad.write_bytes(b">P1\n\xff\xfe\x00")
-    with pytest.raises(InputError, match="binary.fasta: expected UTF-8 text"):
+    with pytest.raises(InputError, match="binary.fasta:2: expected UTF-8 text"):
         read_fasta(bad)
     truncated = tmp_path / "cut.fasta.gz"
     truncated.write_bytes(gzip.compress(b">P1\nMKV\n" * 100)[:30])

@@ -131,3 +131,12 @@ def test_write_pairs_rejects_mixed_and_bad_labels(tmp_path):
     with pytest.raises(InputError, match="expected label 0 or 1, got 0.5"):
         write_pairs([Pair("P1", "P2", 0.5)], tmp_path / "x.tsv")
     assert not (tmp_path / "x.tsv").exists()
+
+
+@pytest.mark.parametrize("compress", [False, True], ids=["plain", "gzip"])
+def test_non_utf8_file_names_the_line_and_byte(tmp_path, compress):
+    data = "A\tB\t1\nC\tD\t0\nE\tF\u00e9\t1\n".encode("latin-1")
+    path = tmp_path / ("p.tsv.gz" if compress else "p.tsv")
+    path.write_bytes(gzip.compress(data) if compress else data)
+    with pytest.raises(InputError, match=r"p.tsv(.gz)?:3: expected UTF-8 text, .*b'\\xe9' at col"):
+        read_pairs(path)

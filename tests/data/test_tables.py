@@ -99,3 +99,10 @@ def test_parquet_missing_value_and_unknown_extension(tmp_path):
         read_table(broken)
     with pytest.raises(InputError, match="none.csv: table not found"):
         read_table(tmp_path / "none.csv")
+
+
+def test_non_utf8_table_names_the_line(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_bytes("sequence,label\nMKV,a\nMKV,caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(InputError, match=r"t.csv:3: expected UTF-8 text"):
+        read_table(path, "sequence", "label")
