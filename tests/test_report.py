@@ -33,5 +33,8 @@ def test_evaluate_with_other_prevalence_rewrites_report(trained_run, tmp_path, c
     assert "degree" in got["test_baselines"] and (out / "report.md").is_file()
     before = (trained_run / "metrics.json").read_bytes()
     assert run(["evaluate", "--run", str(trained_run), "--prevalence", "2"]) == 2
-    assert "--prevalence: expected a number in (0, 1), got 2.0" in capsys.readouterr().err
+    assert (
+        "argument --prevalence: expected a positive fraction in (0, 1), got 2"
+        in capsys.readouterr().err
+    )
     assert (trained_run / "metrics.json").read_bytes() == before  # refused before writing

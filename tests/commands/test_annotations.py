@@ -129,6 +129,7 @@ def test_pair_training_with_annotations_then_score(dscript_annotated, tmp_path, 
         f"data.fasta={d / 'seqs.fasta'}",
         f"data.train={d / 'pairs.tsv'}",
         f"output_dir={tmp_path}",
+        "data.valid_split=random",  # 90 pairs: too few for a protein-disjoint validation set
         "run_name=r",
         "train.epochs=1",
         "train.batch_size=32",
@@ -170,7 +171,6 @@ def test_single_task_with_builtin_properties(tmp_path, tiny, capsys):
             "data.train=example:bcr_antibody/train.parquet",
             "data.label_column=target",
             "data.limit=80",
-            "data.valid_split=random",  # too few pairs for a protein-disjoint validation set
             "train.epochs=1",
             "train.batch_size=16",
             f"output_dir={tmp_path}",

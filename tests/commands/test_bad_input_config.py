@@ -105,13 +105,13 @@ ROWS = {
     "unknown-key": Row(f"train {TRAIN} train.epoch=3", 2, "Unknown config key 'train.epoch'", RUNS),
     # data (items 6, 10 and what was handled before)
     "one-class": Row(
-        f"train {TRAIN} data.train={{tmp}}/positive.tsv",
+        f"train {TRAIN} data.train={{tmp}}/positive.tsv data.valid_split=random",
         2,
         "positive.tsv (train split): expected positive and negative pairs",
         RUNS,
     ),
     "conflicts": Row(
-        f"train {TRAIN} data.train={{tmp}}/conflicts.tsv",
+        f"train {TRAIN} data.train={{tmp}}/conflicts.tsv data.valid_split=random",
         2,
         "conflicts.tsv: 3 pairs repeat an earlier pair with a different label",
         RUNS,
@@ -145,13 +145,13 @@ ROWS = {
     "evaluate-prevalence-0": Row(
         f"evaluate --model {{run}}/model {MODEL} --prevalence 0",
         2,
-        "--prevalence: expected a number in (0, 1), got 0.0",
+        "argument --prevalence: expected a positive fraction in (0, 1), got 0",
         ("ev-evaluate-prevalence-0",),
     ),
     "evaluate-prevalence-nan": Row(
         f"evaluate --model {{run}}/model {MODEL} --prevalence nan",
         2,
-        "--prevalence: expected a number in (0, 1), got nan",
+        "argument --prevalence: expected a positive fraction in (0, 1), got nan",
         ("ev-evaluate-prevalence-nan",),
     ),
     "evaluate-one-class": Row(

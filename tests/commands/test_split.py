@@ -56,7 +56,10 @@ def test_bad_threshold_and_method_exit_2(tmp_path, capsys):
     assert run([*base, "--method", "homology"]) == 2
     assert "needs the sequences (--fasta)" in capsys.readouterr().err
     assert run([*base, "--measure", "blast", "--fasta", str(FIX / "sequences.fasta")]) == 2
-    assert "Unknown similarity measure 'blast' (choices: kmer)" in capsys.readouterr().err
+    assert (
+        "Unknown similarity measure 'blast' (choices: kmer, mmseqs, phmmer)"
+        in capsys.readouterr().err
+    )
 
 
 def test_two_ids_with_one_sequence_are_reported(tmp_path, capsys):
