@@ -127,6 +127,11 @@ def _logistic(strength: float, scaled: bool, x: np.ndarray, y: np.ndarray):
         return (make_pipeline(StandardScaler(), model) if scaled else model).fit(x, y)
 
 
+def _sample(pairs: Sequence[Pair], most: int) -> Sequence[Pair]:
+    """At most ``most`` pairs: all of them, or a fixed random sample."""
+    return random.Random(0).sample(list(pairs), most) if len(pairs) > most else pairs
+
+
 def protein_folds(pairs: Sequence[Pair], k: int, seed: int = 0) -> list[tuple[list, list]]:
     """``k`` protein-disjoint (fit, held-out) folds of ``pairs``.
 
@@ -166,8 +171,7 @@ class CompositionBaseline:
     def fit(self, train: Sequence[Pair], proteins: Mapping[str, str]) -> CompositionBaseline:
         """Choose the settings by cross-validation, then fit on (a sample of) ``train``."""
         self._features = _PairFeatures()
-        if len(train) > self.max_pairs:
-            train = random.Random(0).sample(list(train), self.max_pairs)
+        train = _sample(train, self.max_pairs)
         sample = train
         if len(train) > self.cv_pairs:
             sample = random.Random(1).sample(list(train), self.cv_pairs)
@@ -222,8 +226,7 @@ class PlainCompositionBaseline:
     def fit(self, train: Sequence[Pair], proteins: Mapping[str, str]) -> PlainCompositionBaseline:
         """Fit on (a sample of) the training pairs."""
         self._features = _PairFeatures()
-        if len(train) > CompositionBaseline.max_pairs:
-            train = random.Random(0).sample(list(train), CompositionBaseline.max_pairs)
+        train = _sample(train, CompositionBaseline.max_pairs)
         y = np.array([int(p.label) for p in train])
         self.model = _logistic(1.0, False, self._features(train, proteins, FEATURE_SETS["aa20"]), y)
         return self
@@ -245,13 +248,6 @@ def fit_baselines(
         base = BASELINES.get(name)().fit(train, proteins)
         out[name] = (base.predict(test, proteins), getattr(base, "choice", {}))
     return out
-
-
-def baseline_probs(
-    train: Sequence[Pair], test: Sequence[Pair], proteins: Mapping[str, str]
-) -> dict[str, np.ndarray]:
-    """Every registered baseline fitted on ``train`` and applied to ``test``."""
-    return {name: p for name, (p, _) in fit_baselines(train, test, proteins).items()}
 
 
 def strongest(table: Mapping[str, Mapping]) -> str:
