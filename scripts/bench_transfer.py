@@ -91,7 +91,8 @@ def write_bench(directory: Path, proteins, train, valid, test) -> list[str]:
         if part is not None:
             write_pairs(part, directory / f"{name}.tsv")
             args.append(f"data.{name}={directory / f'{name}.tsv'}")
-    return args + ["data.test_fraction=0"]
+    # the D-SCRIPT yeast file itself lists one pair with both labels
+    return args + ["data.test_fraction=0", "data.allow_conflicts=true"]
 
 
 def baseline_rows(proteins, train, test) -> dict:
@@ -110,16 +111,21 @@ def baseline_rows(proteins, train, test) -> dict:
     return {"baselines": table, "strongest": strongest(table), "chance": float(y.mean())}
 
 
-def model_run(directory: Path, data_args: list[str], seed: int, overrides: list[str]) -> dict:
-    """One ``ppi train`` on the benchmark; its test metrics."""
-    run = directory / f"seed{seed}"
+def model_run(
+    directory: Path, data_args: list[str], seed: int, overrides: list[str], tag: str
+) -> dict:
+    """One ``ppi train`` on the benchmark; its test metrics and training time."""
+    run = directory / f"{tag}-seed{seed}"
     if not (run / "metrics.json").is_file():
         command = [sys.executable, "-m", "ppi", "train", *data_args, f"seed={seed}"]
-        command += [f"output_dir={directory}", f"run_name=seed{seed}", "train.log_with=[]"]
+        command += [f"output_dir={directory}", f"run_name={run.name}", "train.log_with=[]"]
         command += ["evaluation.baselines=false", *overrides]
         subprocess.run(command, check=True)
     test = json.loads((run / "metrics.json").read_text())["test"]
-    return {"aupr": test["aupr"], "auroc": test["auroc"]}
+    last = max(run.glob("checkpoints/epoch_*/trainer_state.json"), key=lambda p: p.stat().st_mtime)
+    history = json.loads(last.read_text())["history"]
+    seconds = sum(e.get("train_seconds", 0.0) for e in history)
+    return {"aupr": test["aupr"], "auroc": test["auroc"], "train_seconds": seconds}
 
 
 def main() -> int:
@@ -129,6 +135,9 @@ def main() -> int:
     parser.add_argument("--bench", nargs="*", default=list(BENCHES), choices=BENCHES)
     parser.add_argument("--seeds", nargs="*", type=int, default=[0, 1, 2])
     parser.add_argument("--set", nargs="*", default=[], help="ppi train overrides, key=value")
+    parser.add_argument(
+        "--tag", default="default", help="name of this model variant (its runs and its rows)"
+    )
     args = parser.parse_args()
     path = args.out / "results.json"
     results = json.loads(path.read_text()) if path.is_file() else {}
@@ -136,26 +145,30 @@ def main() -> int:
         proteins, train, valid, test = load_bench(name, args.shared)
         row = results.get(name) or baseline_rows(proteins, train, test)
         data_args = write_bench(args.out / name, proteins, train, valid, test)
-        runs = row.setdefault("model", {})
+        runs = row.setdefault("models", {}).setdefault(args.tag, {"set": args.set, "seeds": {}})
         for seed in args.seeds:
-            runs[str(seed)] = model_run(args.out / name, data_args, seed, args.set)
+            run = model_run(args.out / name, data_args, seed, args.set, args.tag)
+            runs["seeds"][str(seed)] = run
+            path.write_text(json.dumps({**results, name: row}, indent=2))
         row["pairs"] = {"train": len(train), "test": len(test)}
         results[name] = row
         args.out.mkdir(parents=True, exist_ok=True)
         path.write_text(json.dumps(results, indent=2))
-        print(format_row(name, row), flush=True)
+        for tag in row["models"]:
+            print(format_row(name, row, tag), flush=True)
     return 0
 
 
-def format_row(name: str, row: dict) -> str:
-    """One markdown table row."""
+def format_row(name: str, row: dict, tag: str) -> str:
+    """One markdown table row: variant ``tag`` of the model against the baselines."""
     b = row["baselines"]
-    runs = [r["aupr"] for r in row.get("model", {}).values()]
-    model = f"{np.mean(runs):.3f} ({len(runs)} seeds)" if runs else "not run"
+    runs = [r["aupr"] for r in row["models"][tag]["seeds"].values()]
+    spread = f" ± {np.std(runs):.3f}" if len(runs) > 1 else ""
+    model = f"{np.mean(runs):.3f}{spread} ({len(runs)} seeds)" if runs else "not run"
     best = row["strongest"]
     choice = b["composition"].get("choice", {})
     tuned = f"{b['composition']['aupr']:.3f} ({choice.get('features')}, C={choice.get('C')})"
-    cells = [name, model, f"{best} {b[best]['aupr']:.3f}", tuned]
+    cells = [name, tag, model, f"{best} {b[best]['aupr']:.3f}", tuned]
     cells += [f"{b['aa20']['aupr']:.3f}", f"{b['degree']['aupr']:.3f}", f"{row['chance']:.3f}"]
     return "| " + " | ".join(cells) + " |"
 
