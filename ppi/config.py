@@ -204,13 +204,25 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
         saved = Path(str(resume)) / "config.yaml"
         if not saved.is_file():
             raise ConfigError(f"resume={resume}: not a run directory (no config.yaml)")
-        data = configtools.apply_overrides(configtools.load_yaml(saved), list(overrides or []))
+        base = saved_defaults(configtools.load_yaml(saved))
+        data = configtools.apply_overrides(base, list(overrides or []))
     return configtools.build(Config, data)
+
+
+def saved_defaults(data: dict[str, Any]) -> dict[str, Any]:
+    """A saved config (run directory or model folder) read as it was written.
+
+    Interolog evidence became the default after folders were saved without an
+    ``evidence`` section; such a folder was trained without it, so it stays off.
+    """
+    if isinstance(data, dict) and "evidence" not in data:
+        data = {**data, "evidence": {n: {"enabled": False} for n in EVIDENCE.names()}}
+    return data
 
 
 def config_from_dict(data: dict[str, Any]) -> Config:
-    """Rebuild a :class:`Config` from :func:`config_to_dict` output."""
-    return configtools.build(Config, data)
+    """Rebuild a :class:`Config` from :func:`config_to_dict` output (or a saved one)."""
+    return configtools.build(Config, saved_defaults(data))
 
 
 def config_to_dict(config: Config) -> dict[str, Any]:

@@ -1,4 +1,5 @@
 import pytest
+import yaml
 
 from ppi.config import config_from_dict, config_to_dict, dump_config, load_config
 from ppi.errors import ConfigError
@@ -88,3 +89,17 @@ def test_configs_are_frozen():
     cfg = load_config()
     with pytest.raises(AttributeError):
         cfg.train.epochs = 1
+
+
+def test_interolog_evidence_is_on_by_default_but_off_for_folders_saved_without_it(tmp_path):
+    assert load_config(None, []).evidence["interolog"].enabled
+    saved = config_to_dict(load_config(None, []))
+    saved.pop("evidence")  # a folder written before the evidence registry existed
+    assert not config_from_dict(saved).evidence["interolog"].enabled
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.yaml").write_text(yaml.safe_dump(saved))
+    assert not load_config(None, [f"resume={run}"]).evidence["interolog"].enabled
+    # a saved config that says what it used is read as written
+    saved["evidence"] = {"interolog": {"enabled": True}}
+    assert config_from_dict(saved).evidence["interolog"].enabled
