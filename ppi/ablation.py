@@ -5,9 +5,8 @@ from one config, on the same split (``data.split_seed`` is not touched), and
 writes a table with the mean and spread over seeds. A killed ablation started
 again skips the runs that finished and resumes the one that was cut off.
 
-:func:`masked` is the cheap variant: within it, the named channels of a
-trained model hand the fusion an all-masked output, as if the evidence were
-missing, so one model is evaluated without each channel in turn.
+The cheap variant masks channels (or pair-evidence providers) of one trained
+model at prediction time: :meth:`ppi.model.PPIModel.hide`.
 """
 
 from __future__ import annotations
@@ -18,14 +17,12 @@ import io
 import itertools
 import json
 import shutil
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 
-from ppi.channels import CHANNELS, Tokens
+from ppi.channels import CHANNELS
 from ppi.config import Config
 from ppi.data._io import atomic_write_text
 from ppi.errors import InputError
@@ -150,22 +147,3 @@ def write_table(rows: Sequence[dict], out: Path, stem: str, title: str) -> None:
         title,
     )
     atomic_write_text(out / f"{stem}.json", json.dumps(list(rows), indent=2) + "\n")
-
-
-def _hide(module, inputs, output: Tokens) -> Tokens:
-    return Tokens(output.tokens, torch.zeros_like(output.mask))
-
-
-@contextmanager
-def masked(model, names: Sequence[str]) -> Iterator[None]:
-    """Within the block, the named channels of ``model`` report no evidence (all masked)."""
-    handles = [model.channels[n].register_forward_hook(_hide) for n in names]
-    for n in names:
-        model.channels[n].evidence_hidden = True
-    try:
-        yield
-    finally:
-        for handle in handles:
-            handle.remove()
-        for n in names:
-            model.channels[n].evidence_hidden = False

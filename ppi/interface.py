@@ -35,7 +35,7 @@ def residue_attention(model, ids: list[str], seqs: list[str]):
     """
     batch = Proteins(list(ids), list(seqs))
     parts = {name: channel(batch) for name, channel in model.channels.items()}
-    z, maps = model.fusion.encode(parts, need_weights=True)
+    z, maps = model.fusion.encode_with_weights(parts)
     att = torch.stack(maps).mean(0)  # (B, M, C): mean over encoder layers
     b = len(ids)
     positions = [
@@ -62,8 +62,8 @@ def interface_map(model, za, zb, ea, eb) -> torch.Tensor:
     Shapes:
         za, zb ``(M, D)``; ea ``(M, La)``, eb ``(M, Lb)`` -> ``(La, Lb)``.
     """
-    _, _, w_ab = model.fusion.interact(za[None], zb[None], need_weights=True)
-    _, _, w_ba = model.fusion.interact(zb[None], za[None], need_weights=True)
+    _, _, w_ab = model.pair.interact(za[None], zb[None], need_weights=True)
+    _, _, w_ba = model.pair.interact(zb[None], za[None], need_weights=True)
     m = za.shape[0]
     if w_ab:
         ab = torch.stack(w_ab).mean(0)[0]  # (M, M)

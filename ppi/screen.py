@@ -3,8 +3,8 @@
 Proteins are cut into blocks of ``block`` proteins. All-against-all visits the
 blocks ``(I, J)`` with ``I <= J`` (the upper triangle; inside a diagonal block
 only ``i < j`` counts), N against M visits every block of rows against every
-block of columns. A block is scored at once by :class:`ppi.fusion.grid.PairGrid`
-(or through ``pair_logits`` for another fusion), then:
+block of columns. A block is scored at once by the pair stage's block entry
+point (:meth:`ppi.fusion.pair_stage.PairStage.block`), then:
 
 * pairs at or above the threshold are appended to ``hits.tsv.partial``;
 * each protein's running top-k partners are merged with the block's;
@@ -29,8 +29,6 @@ from tqdm.auto import tqdm
 
 from ppi.cache import atomic_save, digest
 from ppi.errors import InputError
-from ppi.fusion.cross_attention import CrossAttentionFusion
-from ppi.fusion.grid import PairGrid
 
 STATE = "state.safetensors"
 HITS = "hits.tsv"
@@ -138,8 +136,8 @@ class Screen:
         top_k: partners kept per protein.
         threshold: probability at or above which a pair is written to ``hits.tsv``.
         identity: names the model and the sequences (part of the resume fingerprint).
-        seqs: the sequences in ``plan.ids`` order, for a model whose channels give
-            evidence about pairs themselves (interologs).
+        seqs: the sequences in ``plan.ids`` order, for the pair stage's evidence
+            providers (interologs).
     """
 
     def __init__(
@@ -160,10 +158,7 @@ class Screen:
         self.top_k, self.threshold = top_k, threshold
         settings = f"{plan.rows}:{plan.all_vs_all}:{plan.block}:{top_k}:{threshold}"
         self.fingerprint = digest(identity, *plan.ids, settings)
-        self.grid = self.sides = None
-        if isinstance(model.fusion, CrossAttentionFusion):
-            self.grid = PairGrid(model.fusion, model.head)
-            self.sides = self.grid.sides(z)
+        self.sides = model.pair.sides(z, seqs)
 
     def run(self, out: Path) -> dict:
         """Score every block not yet done, then write the outputs; returns the summary."""
@@ -217,28 +212,13 @@ class Screen:
             returns ``(R, C)`` probabilities and a bool mask ``(R, C)``.
         """
         diagonal = self.plan.all_vs_all and rows == cols
-        evidence = None
-        if self.seqs is not None:
-            seqs_r = self.seqs[rows.start : rows.stop]
-            seqs_c = self.seqs[cols.start : cols.stop]
-            evidence = self.model.pair_evidence(seqs_r, seqs_c, grid=True)  # (R, C, E) or None
-        if self.grid is not None:
-            r = self.sides.take(slice(rows.start, rows.stop))
-            c = None if diagonal else self.sides.take(slice(cols.start, cols.stop))
-            logits = self.grid(r, c, evidence)  # (R, C)
-        else:
-            logits = self._plain(rows, cols, evidence)  # (R, C)
+        r = self.sides.take(slice(rows.start, rows.stop))
+        c = None if diagonal else self.sides.take(slice(cols.start, cols.stop))
+        logits = self.model.pair.block(r, c)  # (R, C)
         valid = torch.ones(logits.shape, dtype=torch.bool)
         if diagonal:
             valid = torch.ones_like(valid).triu(1)  # each unordered pair once, no self-pairs
         return logits.float().sigmoid().cpu(), valid
-
-    def _plain(self, rows: range, cols: range, evidence: torch.Tensor | None) -> torch.Tensor:
-        zr, zc = self.z[rows.start : rows.stop], self.z[cols.start : cols.stop]
-        a = zr[:, None].expand(-1, len(cols), -1, -1).flatten(0, 1)  # (R*C, M, D)
-        b = zc[None].expand(len(rows), -1, -1, -1).flatten(0, 1)  # (R*C, M, D)
-        ev = None if evidence is None else evidence.flatten(0, 1)  # (R*C, E)
-        return self.model.pair_logits(a, b, ev).view(len(rows), len(cols))
 
     def _update(self, state: State, rows: range, cols: range, probs, valid) -> str:
         """Merge a block into the state; returns its hit lines."""

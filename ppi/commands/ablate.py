@@ -89,7 +89,7 @@ def _retrain(args: argparse.Namespace, out: Path) -> str:
 def _mask(args: argparse.Namespace, out: Path) -> str:
     from accelerate import Accelerator
 
-    from ppi.ablation import check_channels, masked, summarise, write_table
+    from ppi.ablation import summarise, write_table
     from ppi.calibration import realistic_metrics
     from ppi.commands.evaluate import _inputs, _loader
     from ppi.evaluation import predict
@@ -101,15 +101,16 @@ def _mask(args: argparse.Namespace, out: Path) -> str:
     model.to(accelerator.device)
     model.prepare_channels(data.proteins, accelerator)
     loader = accelerator.prepare(_loader(model, data, args.batch_size))
-    names = list(model.channels)
-    chosen = check_channels([c for c in args.channels.split(",") if c], names) or names
+    names = model.sources()  # channels, then pair-evidence providers
+    chosen = [c for c in args.channels.split(",") if c] or names
     rows = []
     for hidden in [(), *((c,) for c in chosen)]:
-        with masked(model, hidden):
+        with model.hide(hidden):  # an unknown name: one line naming the choices
             labels, probs, _ = predict(model, loader, accelerator)
         metrics = binary_metrics(labels, probs)
         metrics |= realistic_metrics(labels, probs, model.config.evaluation.prevalence)
         label = "none masked" if not hidden else f"without {'+'.join(hidden)}"
         rows.append(summarise(label, [metrics]))
-    write_table(rows, out, "masking", "Channels masked at prediction time (one trained model)")
+    title = "Channels and pair evidence masked at prediction time (one trained model)"
+    write_table(rows, out, "masking", title)
     return "masking"

@@ -247,10 +247,8 @@ def write_scores(model, reps, pairs, total: int, job: ScoreJob, proteins: dict[s
         for batch in _batches(pairs, job.batch_size, skip):
             za = torch.stack([reps[a] for a, _ in batch])  # (P, M, D)
             zb = torch.stack([reps[b] for _, b in batch])  # (P, M, D)
-            evidence = model.pair_evidence(
-                [proteins[a] for a, _ in batch], [proteins[b] for _, b in batch]
-            )  # (P, E) or None
-            probs = model.pair_logits(za, zb, evidence).float().sigmoid().tolist()
+            seqs_a, seqs_b = [proteins[a] for a, _ in batch], [proteins[b] for _, b in batch]
+            probs = model.pair.pairs(za, zb, seqs_a, seqs_b).float().sigmoid().tolist()
             handle.write(
                 "".join(f"{a}\t{b}\t{p:.6f}\n" for (a, b), p in zip(batch, probs, strict=True))
             )

@@ -47,7 +47,8 @@ def test_scores_match_the_model_and_second_run_uses_the_cache(
     first = expected[0]
     with torch.no_grad():
         z = model.encode(Proteins([first.a, first.b], [proteins[first.a], proteins[first.b]]))
-        prob = model.pair_logits(z[:1], z[1:]).sigmoid().item()
+        seqs = [proteins[first.a]], [proteins[first.b]]
+        prob = model.pair.pairs(z[:1], z[1:], *seqs).sigmoid().item()
     assert float(rows[1][2]) == pytest.approx(prob, abs=1e-5)
 
     # second run: every representation comes from the cache, nothing is encoded
