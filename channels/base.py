@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ppi.configtools import setting
+from ppi.config.tools import setting
 from ppi.registry import Registry
 
 if TYPE_CHECKING:

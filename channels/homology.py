@@ -33,7 +33,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ppi.cache import EmbeddingCache, digest
 from ppi.channels.base import (
     CHANNELS,
     Channel,
@@ -43,11 +42,13 @@ from ppi.channels.base import (
     RunData,
     Tokens,
 )
-from ppi.configtools import setting
-from ppi.data._io import atomic_write_text, read_lines, require_file
+from ppi.config.tools import setting
+from ppi.data._io import read_lines, require_file
 from ppi.data.examples import resolve
 from ppi.errors import ConfigError, InputError
-from ppi.index import HomologyIndex, seq_hash
+from ppi.homologs.index import HomologyIndex, seq_hash
+from ppi.utils.cache import EmbeddingCache, digest
+from ppi.utils.files import atomic_write_text
 
 log = logging.getLogger("ppi")
 EXCLUDED = "excluded.tsv"

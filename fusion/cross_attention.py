@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from ppi.channels.base import Tokens
-from ppi.configtools import setting
+from ppi.config.tools import setting
 from ppi.fusion.attention import CrossBlock
 from ppi.registry import Registry
 
@@ -55,7 +55,7 @@ class FusionConfig:
     balance_channels: bool = True
 
     def problems(self) -> Iterator[tuple[str, str]]:
-        """A width attention cannot split into heads (see :func:`ppi.configtools.check`)."""
+        """A width attention cannot split into heads (see :func:`ppi.config.tools.check`)."""
         if self.dim % self.heads:
             yield "dim", f"expected a multiple of heads ({self.heads}), got {self.dim}"
 

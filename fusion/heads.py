@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ppi.configtools import setting
+from ppi.config.tools import setting
 from ppi.registry import Registry
 
 HEADS = Registry("head")

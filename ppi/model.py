@@ -22,19 +22,20 @@ from torch import nn
 
 from ppi import __version__
 from ppi.backbones.base import one_line
-from ppi.cache import atomic_save, cache_root, digest, file_digest, token_budget_groups
 from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData, Tokens
-from ppi.config import Config, config_from_dict, config_to_dict
-from ppi.data._io import atomic_write_text
+from ppi.config.run import Config, config_from_dict, config_to_dict
 from ppi.errors import ConfigError, InputError, WeightsError
 from ppi.fusion import FUSIONS, HEADS, PairStage
+from ppi.utils.batching import token_budget_groups
+from ppi.utils.cache import cache_root, digest, file_digest
+from ppi.utils.files import atomic_save_tensors, atomic_write_text
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
 
 class PPIModel(nn.Module):
-    """Channels, fusion and the pair stage (or head), built from a :class:`ppi.config.Config`.
+    """Channels, fusion and the pair stage (or head), built from a :class:`ppi.config.run.Config`.
 
     Args:
         config: the run config.
@@ -235,7 +236,7 @@ class PPIModel(nn.Module):
             disk: state[k].detach().cpu().contiguous().clone()
             for disk, k in self._saved_keys().items()
         }
-        atomic_save(tensors, directory / WEIGHTS)
+        atomic_save_tensors(tensors, directory / WEIGHTS)
         for name, channel in self.channels.items():
             channel.save_assets(directory / name)
         if self.task == "pair":

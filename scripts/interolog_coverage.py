@@ -12,9 +12,9 @@ import argparse
 
 import torch
 
-from ppi.config import load_config
-from ppi.datasets import load_pair_data, run_data
+from ppi.config.run import load_config
 from ppi.fusion.evidence import EVIDENCE
+from ppi.training.datasets import load_pair_data, run_data
 
 
 def main() -> None:

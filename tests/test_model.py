@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ppi.config import load_config
+from ppi.config.run import load_config
 from ppi.errors import ConfigError, WeightsError
 from ppi.model import PPIModel
 

@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from ppi.ablation import channel_subsets
 from ppi.channels import CHANNELS, Channel, ChannelConfig, Tokens
 from ppi.cli import run
 from ppi.errors import InputError
+from ppi.evaluation.ablation import channel_subsets
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -59,7 +59,7 @@ def test_subsets_of_each_mode(probe):
 
 
 def test_summary_over_seeds_is_mean_and_sample_sd():
-    from ppi.ablation import summarise
+    from ppi.evaluation.ablation import summarise
 
     row = summarise("a+b", [{"aupr": 0.2, "auroc": 0.6}, {"aupr": 0.4, "auroc": 0.8}])
     assert row["seeds"] == 2 and row["aupr"] == pytest.approx(0.3)

@@ -108,7 +108,7 @@ def test_all_pairs_and_resume_from_partial_output(trained_run, tmp_path, monkeyp
 
 def _killed_before_rename(monkeypatch, args):
     """Run ``ppi score`` and stop it as a kill would, after the rows, before the rename."""
-    import ppi.commands.score as score
+    import ppi.inference.score as score
 
     def killed(*_):
         raise KeyboardInterrupt
