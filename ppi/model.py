@@ -77,6 +77,24 @@ class PPIModel(nn.Module):
         #: names of channels (and evidence providers) hidden, as if missing (:meth:`hide`)
         self.hidden: frozenset[str] = frozenset()
 
+    def named_parameters(self, *args: Any, **kwargs: Any) -> Iterator[tuple[str, nn.Parameter]]:
+        """Parameters in the order of earlier releases: the fusion's norm after the pair blocks.
+
+        The norm is the fusion's and the pair stage's; registered with the
+        fusion it would come before the pair blocks. The order is what the
+        gradient norm of clipping sums over, so keeping it keeps a training
+        run's numbers those of earlier releases to the last digit.
+        """
+        named = list(super().named_parameters(*args, **kwargs))
+        if self.task != "pair" or not len(self.pair.blocks):
+            return iter(named)
+        norm = {id(p) for p in self.fusion.norm.parameters()}
+        moved = [item for item in named if id(item[1]) in norm]
+        rest = [item for item in named if id(item[1]) not in norm]
+        first_head = id(next(self.pair.head.parameters()))
+        at = next((i for i, (_, p) in enumerate(rest) if id(p) == first_head), len(rest))
+        return iter(rest[:at] + moved + rest[at:])
+
     @property
     def task(self) -> str:
         """``pair`` or ``single``."""

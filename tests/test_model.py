@@ -231,3 +231,14 @@ def test_hide_masks_channels_and_evidence_by_name(make):
     with model.hide(["sequence"]):
         assert model.hidden == model.pair.hidden == {"sequence"}
     assert model.hidden == model.pair.hidden == frozenset()
+
+
+def test_parameters_keep_the_order_earlier_releases_trained_with(make):
+    # the gradient norm of clipping sums in this order: the fusion's norm after the pair blocks
+    names = [n for n, _ in make().named_parameters()]
+    at = names.index("fusion.norm.weight")
+    assert names[at - 1].startswith("pair.blocks.") and names[at + 2].startswith("pair.head.")
+    assert len(names) == len(set(names)) and not any(n.startswith("pair.norm") for n in names)
+    assert len(names) == len(list(make().parameters()))
+    single = [n for n, _ in make("task=single", outputs=2).named_parameters()]
+    assert single[-1].startswith("head.")
