@@ -21,9 +21,9 @@ from torch import nn
 from transformers import BertConfig, BertModel
 
 from ppi.backbones.base import BACKBONES, Backbone, BackboneConfig, resolve_layer
-from ppi.cache import file_digest
-from ppi.configtools import setting
+from ppi.config.tools import setting
 from ppi.errors import WeightsError
+from ppi.utils.cache import file_digest
 
 #: the checkpoint folder inside the package, and the vocabulary beside it
 CHECKPOINT = Path("trained_models") / "AntiBERTy_md_smooth"

@@ -16,10 +16,10 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from ppi.cache import token_budget_groups
-from ppi.configtools import setting
+from ppi.config.tools import setting
 from ppi.errors import ConfigError
 from ppi.registry import Registry
+from ppi.utils.batching import token_budget_groups
 
 BACKBONES = Registry("backbone")
 

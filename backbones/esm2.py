@@ -28,9 +28,9 @@ from ppi.backbones.base import (
     one_line,
     resolve_layer,
 )
-from ppi.cache import file_digest
-from ppi.configtools import setting
+from ppi.config.tools import setting
 from ppi.errors import ConfigError, WeightsError
+from ppi.utils.cache import file_digest
 
 #: ESM-2 checkpoints published by fair-esm.
 HUB_MODELS = (

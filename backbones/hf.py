@@ -28,9 +28,9 @@ from ppi.backbones.base import (
     one_line,
     resolve_layer,
 )
-from ppi.cache import file_digest
-from ppi.configtools import setting
+from ppi.config.tools import setting
 from ppi.errors import ConfigError, WeightsError
+from ppi.utils.cache import file_digest
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 #: Cap on residues per window, also used when a model states no limit.

@@ -21,9 +21,9 @@ import torch
 from torch import nn
 from torch.nn import functional
 
-from ppi import configtools
 from ppi.backbones.base import BACKBONES, RESIDUES, Backbone, BackboneConfig
-from ppi.configtools import setting
+from ppi.config import tools as configtools
+from ppi.config.tools import setting
 from ppi.errors import InputError
 
 log = logging.getLogger("ppi")
@@ -177,7 +177,7 @@ class ScratchConfig(BackboneConfig):
     max_len: int = setting(DEFAULT_MAX_LEN, "[1, inf)")
 
     def problems(self) -> Iterator[tuple[str, str]]:
-        """Widths attention cannot split (see :func:`ppi.configtools.check`)."""
+        """Widths attention cannot split (see :func:`ppi.config.tools.check`)."""
         if self.dim % self.heads:
             yield "dim", f"expected a multiple of heads ({self.heads}), got {self.dim}"
         if self.dim % 2:

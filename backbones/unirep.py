@@ -27,8 +27,8 @@ import torch
 from torch import nn
 
 from ppi.backbones.base import BACKBONES, Backbone, BackboneConfig
-from ppi.cache import cache_root, file_digest
 from ppi.errors import WeightsError
+from ppi.utils.cache import cache_root, file_digest
 
 #: UniRep's integer code of each residue (0 is the gap/pad code, 26 codes in all)
 CODES = {a: i for i, a in enumerate("-MRHKDESTNQCUGPAVIFYWLO")}

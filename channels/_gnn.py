@@ -13,7 +13,7 @@ from torch import nn
 from torch_geometric.nn import MessagePassing
 from torch_geometric.utils import scatter
 
-from ppi.graphs import rbf
+from ppi.channels._graphs import rbf
 
 
 class InvariantConv(MessagePassing):

@@ -25,8 +25,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ppi.annotation_vocab import LeakFilter, Vocabulary, fit_vocabulary
-from ppi.cache import digest, file_digest
+from ppi.channels._annotation_vocab import LeakFilter, Vocabulary, fit_vocabulary
 from ppi.channels.base import (
     CHANNELS,
     Channel,
@@ -36,13 +35,14 @@ from ppi.channels.base import (
     RunData,
     Tokens,
 )
-from ppi.configtools import setting
+from ppi.config.tools import setting
 from ppi.data.annotation_store import AnnotationStore
 from ppi.data.annotations import NAMESPACES
 from ppi.data.examples import resolve
 from ppi.data.go_ontology import Ontology, read_obo
 from ppi.data.id_map import IdMap, read_id_map, unmapped_report
 from ppi.errors import ConfigError, InputError
+from ppi.utils.cache import digest, file_digest
 
 log = logging.getLogger("ppi")
 

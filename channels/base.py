@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ppi.configtools import setting
+from ppi.config.tools import setting
 from ppi.registry import Registry
 
 if TYPE_CHECKING:
@@ -131,22 +131,6 @@ class Channel(nn.Module):
 
         Shapes:
             returns tokens ``(B, Lc, D)`` and mask ``(B, Lc)``.
-        """
-        raise NotImplementedError
-
-    #: numbers per pair this channel gives the pair head besides its tokens (0 = none)
-    pair_features_dim: int = 0
-    #: set while the channel is masked for ablation: its pair numbers read as zeros
-    evidence_hidden: bool = False
-
-    def pair_features(self, seqs_a: list[str], seqs_b: list[str], grid: bool = False):
-        """Evidence about pairs themselves (only where ``pair_features_dim > 0``).
-
-        It must be symmetric: swapping A and B gives the same numbers.
-
-        Shapes:
-            returns ``(P, F)`` for ``P`` aligned pairs, or with ``grid`` every
-            ``a`` against every ``b``: ``(R, C, F)``.
         """
         raise NotImplementedError
 

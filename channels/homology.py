@@ -15,10 +15,8 @@ Leakage guards, applied after the cached search:
 - ``exclude`` names a file of ids or accessions (one per line) removed too.
 
 What was excluded is written with the model (``homology/excluded.tsv``) and
-logged; evaluation and scoring use the same list. With ``interolog`` the
-channel also gives the pair head interolog evidence
-(:mod:`ppi.channels._interolog`), from the training pairs only
-(``homology/interologs.tsv``).
+logged; evaluation and scoring use the same list. Interolog evidence about
+pairs is the pair stage's (``evidence.interolog``, :mod:`ppi.fusion.evidence`).
 """
 
 from __future__ import annotations
@@ -35,9 +33,6 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ppi.cache import EmbeddingCache, digest
-from ppi.channels._interolog import FEATURES as INTEROLOG_FEATURES
-from ppi.channels._interolog import InterologTable
 from ppi.channels.base import (
     CHANNELS,
     Channel,
@@ -47,16 +42,17 @@ from ppi.channels.base import (
     RunData,
     Tokens,
 )
-from ppi.configtools import setting
-from ppi.data._io import atomic_write_text, read_lines, require_file
+from ppi.config.tools import setting
+from ppi.data._io import read_lines, require_file
 from ppi.data.examples import resolve
 from ppi.errors import ConfigError, InputError
-from ppi.index import HomologyIndex, seq_hash
+from ppi.homologs.index import HomologyIndex, seq_hash
+from ppi.utils.cache import EmbeddingCache, digest
+from ppi.utils.files import atomic_write_text
 
 log = logging.getLogger("ppi")
 EXCLUDED = "excluded.tsv"
 INDEX_NOTE = "index.json"
-INTEROLOGS = "interologs.tsv"
 
 
 @dataclass(frozen=True)
@@ -73,9 +69,6 @@ class HomologyConfig(ChannelConfig):
         min_similarity: drop neighbours with a lower cosine similarity.
         search_depth: hits fetched (and cached) per protein before filtering
             (0 = 4 K + 16); filtering may leave fewer than K.
-        interolog: give the pair head interolog evidence: whether the proteins
-            or their neighbours form positive training pairs
-            (:mod:`ppi.channels._interolog`; training pairs only, never the pair itself).
     """
 
     index: str = ""
@@ -84,7 +77,6 @@ class HomologyConfig(ChannelConfig):
     exclude: str = ""
     min_similarity: float = setting(-1.0, "[-1, 1]")
     search_depth: int = setting(0, "[0, inf)")
-    interolog: bool = False
 
 
 @CHANNELS.register("homology")
@@ -113,12 +105,6 @@ class HomologyChannel(Channel):
         self._lists: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._vectors: dict[int, torch.Tensor] = {}
         self._hashes = self.index.metadata["seq_hash"].to_numpy()
-        self.interologs: InterologTable | None = None
-
-    @property
-    def pair_features_dim(self) -> int:  # type: ignore[override]
-        """Interolog numbers per pair when ``interolog`` is on."""
-        return INTEROLOG_FEATURES if self.config.interolog else 0
 
     @property
     def depth(self) -> int:
@@ -169,9 +155,6 @@ class HomologyChannel(Channel):
         atomic_write_text(directory / EXCLUDED, self.excluded.to_csv(sep="\t", index=False))
         note = {"index": self.index.identity(), "count": int(self.index.manifest["count"])}
         atomic_write_text(directory / INDEX_NOTE, json.dumps(note) + "\n")
-        if self.interologs is not None:
-            text = "\n".join(["hash_a\thash_b", *self.interologs.rows()]) + "\n"
-            atomic_write_text(directory / INTEROLOGS, text)
 
     def load_assets(self, directory: Path) -> None:
         """Read the exclusion list; the index must be the one the model was trained with."""
@@ -183,12 +166,6 @@ class HomologyChannel(Channel):
                     f"{note_path}: the model was trained with index {note['index']}, but "
                     f"channels.homology.index={self.config.index} is {self.index.identity()}"
                 )
-        if self.config.interolog:
-            path = directory / INTEROLOGS
-            if not path.is_file():
-                raise InputError(f"{directory}: interolog model folder has no {INTEROLOGS}")
-            lines = [line.split("\t") for _, line in read_lines(path)][1:]
-            self.interologs = InterologTable((a, b) for a, b in lines)
         if (directory / EXCLUDED).is_file():
             self.excluded = pd.read_csv(directory / EXCLUDED, sep="\t", keep_default_na=False)
             self._excluded_rows = frozenset(int(r) for r in self.excluded["row"])
@@ -205,14 +182,6 @@ class HomologyChannel(Channel):
         """
         if run is not None or (self.config.exclude and not self._excluded_rows):
             self.set_exclusions(proteins, run)
-        if run is not None and self.config.interolog:
-            positives = [
-                (seq_hash(proteins[a]), seq_hash(proteins[b]))
-                for a, b, label in run.train_pairs
-                if label == 1 and a in proteins and b in proteins
-            ]
-            self.interologs = InterologTable(positives)
-            log.info("homology: interologs from %d positive training pairs", len(positives))
         cache = EmbeddingCache(
             f"neighbours:{self.index.identity()}:depth={self.depth}",
             self.context.cache_dir,
@@ -300,46 +269,6 @@ class HomologyChannel(Channel):
         vecs, sims, mask = vecs.to(device), sims.to(device), mask.to(device)
         tokens = self.proj(self.norm(vecs)) + self.similarity(sims) + self.rank.weight  # (B, K, D)
         return Tokens(tokens * mask.unsqueeze(-1), mask)
-
-    # -- interologs ----------------------------------------------------------------------
-    def pair_features(self, seqs_a: list[str], seqs_b: list[str], grid: bool = False):
-        """Interolog numbers of pairs (see :mod:`ppi.channels._interolog`).
-
-        Shapes:
-            returns ``(P, 2)``, or with ``grid`` ``(R, C, 2)``.
-        """
-        if self.interologs is None:
-            raise ConfigError("channels.homology.interolog: no training pairs seen (train first)")
-        side_a, side_b = self._sides(seqs_a), self._sides(seqs_b)
-        if not grid:
-            return self.interologs.features(side_a, side_b)  # (P, 2)
-        ib, sb, ob = (t.unsqueeze(0) for t in side_b)  # (1, C, K+1), ..., (1, C)
-        out = []
-        for i in range(0, len(seqs_a), 64):  # bounded memory: 64 rows at a time
-            ia, sa, oa = (t[i : i + 64].unsqueeze(1) for t in side_a)  # (r, 1, K+1), (r, 1)
-            out.append(self.interologs.features((ia, sa, oa), (ib, sb, ob)))
-        return torch.cat(out, 0)  # (R, C, 2)
-
-    def _sides(self, seqs: list[str]):
-        """Each sequence's interolog candidates.
-
-        Shapes:
-            returns ids ``(N, K+1)``, similarities ``(N, K+1)`` and own ids ``(N,)``.
-        """
-        self._ensure_lists(seqs)
-        width = self.config.k + 1
-        ids = torch.full((len(seqs), width), -1, dtype=torch.long)
-        sims = torch.zeros(len(seqs), width)
-        own = torch.full((len(seqs),), -1, dtype=torch.long)
-        memo: dict[str, tuple] = {}
-        for n, seq in enumerate(seqs):
-            if seq not in memo:
-                s, rows = self._lists[seq]
-                hashes = [str(h) for h in self._hashes[rows]]
-                memo[seq] = self.interologs.candidates(seq_hash(seq), hashes, s.tolist())
-            i, sim, mine = memo[seq]
-            ids[n, : len(i)], sims[n, : len(sim)], own[n] = i, sim, mine
-        return ids, sims, own
 
 
 def read_id_list(path: Path) -> set[str]:

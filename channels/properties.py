@@ -26,8 +26,7 @@ from ppi.channels.base import (
     RunData,
     Tokens,
 )
-from ppi.configtools import setting
-from ppi.data._io import atomic_write_text
+from ppi.config.tools import setting
 from ppi.data.property_table import (
     BUILTIN_COLUMNS,
     DIPEPTIDE_COLUMNS,
@@ -38,6 +37,7 @@ from ppi.data.property_table import (
     read_property_table,
 )
 from ppi.errors import ConfigError, InputError
+from ppi.utils.files import atomic_write_text
 
 STATS_FILE = "properties.json"
 

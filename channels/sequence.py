@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ppi.backbones import BACKBONES
-from ppi.cache import EmbeddingCache, token_budget_batches
+from ppi.backbones.embedding import FrozenEmbedder, shared_backbone
 from ppi.channels.base import (
     CHANNELS,
     Channel,
@@ -30,7 +30,7 @@ from ppi.channels.base import (
     RunData,
     Tokens,
 )
-from ppi.configtools import setting
+from ppi.config.tools import setting
 
 log = logging.getLogger("ppi")
 
@@ -61,7 +61,7 @@ class SequenceChannel(Channel):
 
     def __init__(self, config: SequenceConfig, context: ChannelContext) -> None:
         super().__init__(config, context)
-        self.backbone = BACKBONES.build(context.backbone)
+        self.backbone = shared_backbone(context.backbone)
         self.norm = nn.LayerNorm(self.backbone.dim)
         self.proj = nn.Linear(self.backbone.dim, context.dim)
         self._store: dict[str, torch.Tensor] = {}
@@ -93,35 +93,14 @@ class SequenceChannel(Channel):
         if not self.frozen:
             return
         seqs = list(dict.fromkeys(s for s in proteins.values() if s not in self._store))
-        cache = EmbeddingCache(self.backbone.identity(), self.context.cache_dir)
-        main = accelerator is None or accelerator.is_main_process
-        if main:
-            self._fill(cache, seqs)
+        embedder = FrozenEmbedder(self.backbone, self.context.cache_dir)
+        if accelerator is None or accelerator.is_main_process:
+            bar = partial(tqdm, desc="embedding", unit="batch", leave=False, disable=None)
+            embedder.fill(seqs, self.proj.weight.device, bar)
         if accelerator is not None:
             accelerator.wait_for_everyone()
         for seq in seqs:
-            self._store[seq] = cache.get(seq)
-
-    @torch.no_grad()
-    def _fill(self, cache: EmbeddingCache, seqs: list[str]) -> None:
-        was_training = self.backbone.training
-        self.backbone.eval()
-        device = next(self.parameters()).device
-
-        def compute(batch: list[str]) -> list[torch.Tensor]:
-            emb, _ = self.backbone.to(device)(batch)  # (B, L, D)
-            return [emb[i, : len(s)] for i, s in enumerate(batch)]
-
-        todo = cache.missing(seqs)
-        if todo:
-            log.info("embedding %d sequences with %s", len(todo), self.backbone.identity())
-        cache.fill(
-            todo,
-            compute,
-            lambda s: token_budget_batches(s, 4 * self.backbone.config.batch_tokens),
-            lambda it: tqdm(it, desc="embedding", unit="batch", leave=False, disable=None),
-        )
-        self.backbone.train(was_training)
+            self._store[seq] = embedder.get(seq)
 
     def forward(self, batch: Proteins) -> Tokens:
         """Residue tokens of each protein.

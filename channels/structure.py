@@ -20,9 +20,9 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ppi.backbones import BACKBONES
-from ppi.cache import EmbeddingCache, file_digest, token_budget_batches
+from ppi.backbones.embedding import FrozenEmbedder, shared_backbone
 from ppi.channels._gnn import StructureEncoder
+from ppi.channels._graphs import GraphCache, build_edges
 from ppi.channels.base import (
     CHANNELS,
     Channel,
@@ -32,12 +32,12 @@ from ppi.channels.base import (
     RunData,
     Tokens,
 )
-from ppi.configtools import setting
-from ppi.data._io import atomic_write_text
+from ppi.config.tools import setting
 from ppi.data.structure_sources import StructureLocator
 from ppi.data.structures import align_structure, read_structure
 from ppi.errors import ConfigError, InputError
-from ppi.graphs import GraphCache, build_edges
+from ppi.utils.cache import file_digest
+from ppi.utils.files import atomic_write_text
 
 log = logging.getLogger("ppi")
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
@@ -87,7 +87,7 @@ class StructureChannel(Channel):
         self.backbone = None
         in_dim = len(AMINO) + 1 + int(config.confidence)
         if config.node_embedding:
-            self.backbone = BACKBONES.build(context.backbone)
+            self.backbone = shared_backbone(context.backbone)
             if self.backbone.trainable:
                 raise ConfigError(
                     "channels.structure.node_embedding=true: expected backbone.finetune=frozen "
@@ -194,20 +194,12 @@ class StructureChannel(Channel):
 
     @torch.no_grad()
     def _embed(self, seqs: list[str]) -> None:
-        cache = EmbeddingCache(self.backbone.identity(), self.context.cache_dir)
-        self.backbone.eval()
-
-        def compute(batch: list[str]) -> list[torch.Tensor]:
-            emb, _ = self.backbone(batch)  # (B, L, Db)
-            return [emb[i, : len(s)] for i, s in enumerate(batch)]
-
-        cache.fill(
-            seqs, compute, lambda s: token_budget_batches(s, 4 * self.backbone.config.batch_tokens)
-        )
+        embedder = FrozenEmbedder(self.backbone, self.context.cache_dir)
+        embedder.fill(seqs)
         for key, graph in self.graphs.items():
             seq = key.split("\t", 1)[1]
-            if "embedding" not in graph and seq in cache:
-                graph["embedding"] = cache.get(seq)[graph["positions"]].float()
+            if "embedding" not in graph and not embedder.missing([seq]):
+                graph["embedding"] = embedder.get(seq)[graph["positions"]].float()
 
     def _node_features(self, graph: dict[str, torch.Tensor], seq: str) -> torch.Tensor:
         pos = graph["positions"]

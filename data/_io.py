@@ -1,4 +1,4 @@
-"""File helpers shared by the readers: gzip-aware text reading, atomic writes."""
+"""File helpers shared by the readers: gzip-aware text reading (writes: :mod:`ppi.utils.files`)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import contextlib
 import gzip
 import io
 import os
-import tempfile
 import zlib
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,32 +75,3 @@ def not_utf8(path: Path, exc: UnicodeDecodeError) -> InputError:
                     f"{line[bad.start : bad.start + 1]!r} at column {bad.start + 1} ({bad.reason})"
                 )
     return InputError(f"{path}: expected UTF-8 text, got undecodable bytes ({exc.reason})")
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    """Write ``text`` so that readers only ever see a whole file.
-
-    The text goes to a temporary file beside ``path`` that then replaces it
-    (``os.replace``). A name ending in ``.gz`` is written gzip-compressed.
-    """
-    path = Path(path).expanduser()
-    data = text.encode("utf-8")
-    if path.name.endswith(".gz"):
-        data = gzip.compress(data, mtime=0)
-    return atomic_write_bytes(path, data)
-
-
-def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path`` that then replaces it."""
-    path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; a data file is world-readable
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path

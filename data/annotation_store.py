@@ -15,7 +15,6 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import tempfile
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import closing
@@ -24,6 +23,7 @@ from pathlib import Path
 from ppi.data.annotations import Annotation
 from ppi.data.examples import resolve
 from ppi.errors import InputError
+from ppi.utils.files import atomic_file
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS annotations (
@@ -44,18 +44,13 @@ def write_store(path: str | os.PathLike, records: Iterable[Annotation], batch: i
     only when all were read; an error while reading leaves the store as it was.
     """
     path = Path(path).expanduser()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+
+    def fill(tmp: Path) -> int:
         if path.exists():
             shutil.copyfile(path, tmp)
-        count = _insert(Path(tmp), records, batch)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return count
+        return _insert(tmp, records, batch)
+
+    return atomic_file(path, fill)
 
 
 def _insert(path: Path, records: Iterable[Annotation], batch: int) -> int:

@@ -17,8 +17,9 @@ from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ppi.data._io import atomic_write_text, read_lines, require_file
+from ppi.data._io import read_lines, require_file
 from ppi.errors import InputError
+from ppi.utils.files import atomic_write_text
 
 logger = logging.getLogger(__name__)
 

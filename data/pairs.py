@@ -18,8 +18,9 @@ from collections.abc import Collection, Iterable
 from pathlib import Path
 from typing import NamedTuple
 
-from ppi.data._io import atomic_write_text, read_lines, require_file
+from ppi.data._io import read_lines, require_file
 from ppi.errors import InputError
+from ppi.utils.files import atomic_write_text
 
 logger = logging.getLogger(__name__)
 

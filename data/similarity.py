@@ -28,9 +28,9 @@ from ppi.errors import InputError
 from ppi.registry import Registry
 
 MEASURES = Registry("similarity measure")
-# alignment identities (HMMER3 through pyhmmer, or MMseqs2), registered by ppi.align
-MEASURES.register_lazy("phmmer", "ppi.align")
-MEASURES.register_lazy("mmseqs", "ppi.align")
+# alignment identities (HMMER3 through pyhmmer, or MMseqs2), registered by ppi.homologs.align
+MEASURES.register_lazy("phmmer", "ppi.homologs.align")
+MEASURES.register_lazy("mmseqs", "ppi.homologs.align")
 #: k of the built-in k-mer measure: 5-mers are rare enough by chance in proteins
 KMER = 5
 BLOCK = 512

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import numpy as np
 
-from ppi.data._io import atomic_write_text
 from ppi.data.leakage import CLASSES, PairSplit, classify
 from ppi.data.pairs import Pair, write_pairs
 from ppi.data.similarity import Neighbours
+from ppi.utils.files import atomic_write_text
 
 REPORT = "split_report.json"
 

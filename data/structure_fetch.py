@@ -24,7 +24,7 @@ from pathlib import Path
 import requests
 from tqdm.auto import tqdm
 
-from ppi.data._io import atomic_write_bytes, atomic_write_text
+from ppi.utils.files import atomic_write, atomic_write_text
 
 log = logging.getLogger("ppi")
 
@@ -146,7 +146,7 @@ class StructureFetcher:
     def _download(self, entry: str) -> None:
         url = self.url.format(id=entry)
         body = _check_body(url, self._get(url))
-        atomic_write_bytes(self.path(entry), body)
+        atomic_write(self.path(entry), body)
 
     def _get(self, url: str) -> bytes:
         last = ""

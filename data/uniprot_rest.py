@@ -28,9 +28,9 @@ from urllib.parse import urlencode
 import requests
 
 from ppi import __version__
-from ppi.cache import digest
-from ppi.data._io import atomic_write_text
 from ppi.errors import InputError
+from ppi.utils.cache import digest
+from ppi.utils.files import atomic_write_text
 
 BASE_URL = "https://rest.uniprot.org"
 #: return fields of the search endpoint the annotation channel needs
@@ -261,6 +261,6 @@ def _short(url: str) -> str:
 
 def default_cache_dir() -> Path:
     """``$PPI_CACHE/uniprot`` (default ``~/.cache/ppi/uniprot``)."""
-    from ppi.cache import cache_root
+    from ppi.utils.cache import cache_root
 
     return Path(os.fspath(cache_root())) / "uniprot"

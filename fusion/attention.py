@@ -88,6 +88,23 @@ class CrossBlock(nn.Module):
         )
         self.drop = nn.Dropout(dropout)
 
+    # The feed-forward layer's parts by name, for code that rewrites the block
+    # algebraically (:meth:`ppi.fusion.pair_stage.PairStage.sides`).
+    @property
+    def ff_in(self) -> nn.Module:
+        """The feed-forward layer's first projection ``D -> 2D``."""
+        return self.ff[0]
+
+    @property
+    def ff_act(self) -> nn.Module:
+        """The feed-forward layer's activation."""
+        return self.ff[1]
+
+    @property
+    def ff_out(self) -> nn.Module:
+        """The feed-forward layer's second projection ``2D -> D``."""
+        return self.ff[3]
+
     def forward(
         self, x: torch.Tensor, ctx: torch.Tensor, ctx_mask: torch.Tensor, need_weights: bool = False
     ) -> tuple[torch.Tensor, torch.Tensor | None]:

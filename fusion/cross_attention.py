@@ -1,13 +1,12 @@
-"""Cross-attention fusion: channel tokens -> a few latent tokens per protein -> pair interaction.
+"""Cross-attention fusion: channel tokens -> a few latent tokens per protein.
 
-Two stages keep proteome-scale scoring cheap:
-
-1. :meth:`CrossAttentionFusion.encode` compresses every protein's channel
-   tokens (any number, any channels) into ``M`` latent tokens with learned
-   latent queries. It runs once per protein.
-2. :meth:`CrossAttentionFusion.interact` lets the ``M`` tokens of A attend to
-   those of B and the reverse, with shared weights, and pools each side. Its
-   cost per pair is ``O(M^2 D)``, independent of sequence length.
+:meth:`CrossAttentionFusion.encode` compresses every protein's channel
+tokens (any number, any channels) into ``M`` latent tokens with learned latent
+queries. It runs once per protein. The pair stage
+(:class:`ppi.fusion.pair_stage.PairStage`) then lets the ``M`` tokens of A
+attend to those of B; its cost per pair is ``O(M^2 D)``, independent of
+sequence length. The fusion knows nothing about where the tokens came from
+or about pairs.
 """
 
 from __future__ import annotations
@@ -19,7 +18,7 @@ import torch
 from torch import nn
 
 from ppi.channels.base import Tokens
-from ppi.configtools import setting
+from ppi.config.tools import setting
 from ppi.fusion.attention import CrossBlock
 from ppi.registry import Registry
 
@@ -36,7 +35,7 @@ class FusionConfig:
         heads: attention heads H.
         latents: tokens M each protein is compressed to.
         encoder_layers: latent blocks reading the channel tokens.
-        pair_layers: A<->B cross-attention blocks.
+        pair_layers: A<->B cross-attention blocks (of the pair stage).
         dropout: dropout in attention and feed-forward layers.
         spectral_norm: spectral normalisation of every projection.
         balance_channels: start the latents from the mean of each channel's
@@ -56,14 +55,14 @@ class FusionConfig:
     balance_channels: bool = True
 
     def problems(self) -> Iterator[tuple[str, str]]:
-        """A width attention cannot split into heads (see :func:`ppi.configtools.check`)."""
+        """A width attention cannot split into heads (see :func:`ppi.config.tools.check`)."""
         if self.dim % self.heads:
             yield "dim", f"expected a multiple of heads ({self.heads}), got {self.dim}"
 
 
 @FUSIONS.register("cross_attention")
 class CrossAttentionFusion(nn.Module):
-    """Latent compression of each protein, then symmetric A<->B cross-attention."""
+    """Latent compression of each protein's channel tokens."""
 
     Config = FusionConfig
 
@@ -85,7 +84,6 @@ class CrossAttentionFusion(nn.Module):
         self.encoder = nn.ModuleList(
             CrossBlock(*args, self_attend=True) for _ in range(c.encoder_layers)
         )
-        self.pair_blocks = nn.ModuleList(CrossBlock(*args) for _ in range(c.pair_layers))
         self.norm = nn.LayerNorm(c.dim)
 
     @property
@@ -93,16 +91,25 @@ class CrossAttentionFusion(nn.Module):
         """Output width D."""
         return self.config.dim
 
-    def encode(self, channels: dict[str, Tokens], need_weights: bool = False):
+    def encode(self, channels: dict[str, Tokens]) -> torch.Tensor:
         """Compress each protein's channel tokens into ``M`` latent tokens.
-
-        With ``need_weights`` also returns, per encoder layer, the latents'
-        attention over the channel tokens, concatenated in the order of
-        ``channels`` followed by the null token.
 
         Shapes:
             channels: name -> tokens ``(B, Lc, D)`` and mask ``(B, Lc)``;
-            returns ``(B, M, D)`` (and a list of ``(B, M, sum Lc + 1)``).
+            returns ``(B, M, D)``.
+        """
+        return self.encode_with_weights(channels, need_weights=False)[0]
+
+    def encode_with_weights(
+        self, channels: dict[str, Tokens], need_weights: bool = True
+    ) -> tuple[torch.Tensor, list[torch.Tensor | None]]:
+        """:meth:`encode`, and per encoder layer the latents' attention over the tokens.
+
+        The attention is over the channel tokens concatenated in the order of
+        ``channels``, followed by the null token.
+
+        Shapes:
+            returns ``(B, M, D)`` and a list of ``(B, M, sum Lc + 1)``.
         """
         tokens, masks = [], []
         for name, part in channels.items():
@@ -119,7 +126,7 @@ class CrossAttentionFusion(nn.Module):
         for blk in self.encoder:
             z, weights = blk(z, ctx, mask, need_weights)
             maps.append(weights)
-        return (self.norm(z), maps) if need_weights else self.norm(z)
+        return self.norm(z), maps
 
     def _mean(self, tokens: list[torch.Tensor], masks: list[torch.Tensor]) -> torch.Tensor:
         """A protein's mean token: over channels (each its own mean) or over all tokens.
@@ -138,28 +145,3 @@ class CrossAttentionFusion(nn.Module):
             return total.sum(1) / count.sum(1)  # every token alike
         present = (count > 0).to(total.dtype)  # (B, C, 1), the null token always
         return (total / count.clamp(min=1) * present).sum(1) / present.sum(1)  # (B, D)
-
-    def interact(
-        self, za: torch.Tensor, zb: torch.Tensor, need_weights: bool = False
-    ) -> tuple[torch.Tensor, torch.Tensor, list[torch.Tensor]]:
-        """Let A and B attend to each other with shared weights; pool each side.
-
-        Both directions run as one batch (A's rows then B's), each layer
-        updating both sides from the other's previous state, so swapping A and
-        B swaps the outputs exactly.
-
-        Shapes:
-            za, zb ``(P, M, D)`` -> pooled ``(P, D)`` each, and per layer the
-            A->B attention ``(P, M, M)`` when ``need_weights``.
-        """
-        p = za.shape[0]
-        x = torch.cat([za, zb], 0)  # (2P, M, D)
-        full = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)  # (2P, M)
-        maps = []
-        for blk in self.pair_blocks:
-            other = torch.cat([x[p:], x[:p]], 0)  # B's rows then A's, (2P, M, D)
-            x, weights = blk(x, other, full, need_weights)
-            if weights is not None:
-                maps.append(weights[:p])
-        pooled = self.norm(x).mean(1)  # (2P, D)
-        return pooled[:p], pooled[p:], maps

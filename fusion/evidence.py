@@ -8,7 +8,7 @@ its numbers must not change when A and B swap.
 
 ``interolog`` (Yu et al., Genome Research 2004): a pair (A, B) whose
 homologs (a', b') form a known positive training pair is an interolog.
-Homologs are found by real alignment (:mod:`ppi.align`, phmmer by default)
+Homologs are found by real alignment (:mod:`ppi.homologs.align`, phmmer by default)
 against the training proteins, never counting a protein's own sequence, so a
 training pair is described as a pair of unseen proteins would be; the pair's
 own label is never read. Per pair it gives five numbers:
@@ -29,7 +29,7 @@ from pathlib import Path
 
 import torch
 
-from ppi.configtools import setting
+from ppi.config.tools import setting
 from ppi.registry import Registry
 
 EVIDENCE = Registry("pair evidence")
@@ -43,9 +43,9 @@ class InterologConfig:
 
     Attributes:
         enabled: give the pair head interolog numbers (on by default: on
-            proteins outside training they add 0.02 to 0.06 AUPR on every
+            proteins outside training they raised test AUPR on every
             benchmark of RESULTS.md; off for a run without alignments).
-        backend: alignment backend (``phmmer`` or ``mmseqs``, :mod:`ppi.align`).
+        backend: alignment backend (``phmmer`` or ``mmseqs``, :mod:`ppi.homologs.align`).
         evalue: E-value cut-off of a homolog.
         max_hits: homologs kept per protein (best bit scores first).
     """
@@ -72,7 +72,7 @@ class InterologEvidence:
 
     def prepare(self, proteins: Mapping[str, str], run=None) -> None:
         """Learn the training positives (``run``), then find homologs of every protein."""
-        from ppi.align import seq_key
+        from ppi.homologs.align import seq_key
 
         if run is not None:
             self.train = {seq_key(proteins[i]): proteins[i] for i in sorted(run.train_ids)}
@@ -86,7 +86,7 @@ class InterologEvidence:
         self._search({seq_key(s): s for s in proteins.values()})
 
     def _search(self, queries: dict[str, str]) -> None:
-        from ppi.align import search
+        from ppi.homologs.align import search
 
         new = {k: s for k, s in queries.items() if k not in self.homologs}
         if not new or not self.train:
@@ -117,7 +117,7 @@ class InterologEvidence:
 
     def _rows(self, seqs: list[str]):
         """Homolog identities ``(N, T)``, own training index ``(N,)`` (-1 if none)."""
-        from ppi.align import seq_key
+        from ppi.homologs.align import seq_key
 
         index = self._matrices()[0]
         keys = [seq_key(s) for s in seqs]
@@ -182,7 +182,7 @@ class InterologEvidence:
 
     def save_assets(self, directory: Path) -> None:
         """Keep the training sequences and positives, so scoring aligns against them."""
-        from ppi.data._io import atomic_write_text
+        from ppi.utils.files import atomic_write_text
 
         directory.mkdir(parents=True, exist_ok=True)
         atomic_write_text(

@@ -1,4 +1,9 @@
-"""Heads: pooled protein or pair features -> logits. They know nothing about channels."""
+"""Heads: pooled protein or pair features -> logits. They know nothing about channels.
+
+Every head is built as ``HEADS.get(task)(config, dim, outputs, evidence)``,
+``evidence`` being the numbers per pair besides the two proteins (0 for the
+single-sequence head).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from ppi.configtools import setting
+from ppi.config.tools import setting
 from ppi.registry import Registry
 
 HEADS = Registry("head")
@@ -74,8 +79,10 @@ class SingleHead(nn.Module):
 
     Config = HeadConfig
 
-    def __init__(self, config: HeadConfig, dim: int, outputs: int) -> None:
+    def __init__(self, config: HeadConfig, dim: int, outputs: int, evidence: int = 0) -> None:
         super().__init__()
+        if evidence:
+            raise ValueError(f"single head: a protein has no pair evidence, got {evidence} numbers")
         self.norm = nn.LayerNorm(dim)
         self.mlp = _mlp(dim, config.hidden, outputs, config.dropout)
 

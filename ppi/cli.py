@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import pkgutil
 import sys
 
 import ppi.commands
 from ppi import __version__
 from ppi.errors import InputError
+from ppi.utils.distributed import end_process
 
 #: subcommand -> module under ppi.commands: every public module there is one
 #: (``fetch_unirep.py`` is ``ppi fetch-unirep``), so a new command is one new file.
@@ -60,37 +60,10 @@ def run(argv: list[str] | None = None) -> int:
 
 def run_script(command: str, argv: list[str]) -> int:
     """Run one subcommand from a script under ``accelerate launch``."""
-    return _shutdown(run([command, *argv]), command)
-
-
-def _shutdown(code: int, command: str) -> int:
-    """End a process of a distributed run once every process has done its work.
-
-    gloo's C++ teardown is what fails on CPU: destroying a process group (at
-    interpreter exit, when a DDP model is freed, or in
-    ``destroy_process_group``, which ``Accelerator.end_training`` calls) can
-    abort a process whose work had finished ("terminate called without an
-    active exception") or hang it in ``~ProcessGroupGloo``. So a distributed
-    process waits at a barrier, which every process reaches only after all its
-    work and writes, then flushes its
-    output and exits at once with ``os._exit``: no gloo object is ever torn
-    down, and the operating system closes the sockets. A single process
-    returns normally.
-    """
-    try:
-        import torch.distributed as dist
-
-        if not (dist.is_available() and dist.is_initialized()):
-            return code
-        dist.barrier()
-    except RuntimeError as exc:  # a peer already gone: the work itself is done
-        print(f"ppi {command}: process group shutdown: {exc}", file=sys.stderr)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+    return end_process(run([command, *argv]), command)
 
 
 def main(argv: list[str] | None = None) -> None:
     """Console entry point ``ppi`` (also ``python -m ppi``)."""
     argv = sys.argv[1:] if argv is None else argv
-    sys.exit(_shutdown(run(argv), argv[0] if argv else "ppi"))
+    sys.exit(end_process(run(argv), argv[0] if argv else "ppi"))

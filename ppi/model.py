@@ -1,16 +1,17 @@
-"""The model: enabled channels -> fusion -> a pair or single-sequence head.
+"""The model: enabled channels -> fusion -> the pair stage (or a single-sequence head).
 
 On disk a model is a folder (:meth:`PPIModel.save_pretrained`): ``config.json``
 (the run's resolved config, outputs and class names), ``model.safetensors``
 (every weight except a frozen pretrained backbone, which is loaded from its
-own source) and one sub-folder per channel for its vocabularies.
+own source), one sub-folder per channel for its vocabularies and one
+(``evidence-<name>/``) per pair-evidence provider.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +22,20 @@ from torch import nn
 
 from ppi import __version__
 from ppi.backbones.base import one_line
-from ppi.cache import atomic_save, cache_root, digest, file_digest, token_budget_groups
-from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData
-from ppi.config import Config, config_from_dict, config_to_dict
+from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData, Tokens
+from ppi.config.run import Config, config_from_dict, config_to_dict
 from ppi.errors import ConfigError, InputError, WeightsError
-from ppi.fusion import FUSIONS, HEADS
-from ppi.fusion.evidence import EVIDENCE
+from ppi.fusion import FUSIONS, HEADS, PairStage
+from ppi.utils.batching import token_budget_groups
+from ppi.utils.cache import cache_root, digest, file_digest
+from ppi.utils.files import atomic_save_tensors, atomic_write_text
 
 WEIGHTS = "model.safetensors"
 CONFIG = "config.json"
 
 
 class PPIModel(nn.Module):
-    """Channels, fusion and head, built from a :class:`ppi.config.Config`.
+    """Channels, fusion and the pair stage (or head), built from a :class:`ppi.config.run.Config`.
 
     Args:
         config: the run config.
@@ -62,17 +64,36 @@ class PPIModel(nn.Module):
                 f"(choices: {', '.join(CHANNELS.names())})"
             )
         self.channels = nn.ModuleDict({n: CHANNELS.get(n)(c, ctx) for n, c in enabled.items()})
-        fusion_cfg = config.fusion
-        if config.task == "single":  # no pair stage: its weights would never train
-            fusion_cfg = dataclasses.replace(fusion_cfg, pair_layers=0)
-        self.fusion = FUSIONS.build(fusion_cfg, list(self.channels))
-        self.evidence = {}
+        self.fusion = FUSIONS.build(config.fusion, list(self.channels))
         if config.task == "pair":
-            self.evidence = {n: EVIDENCE.get(n)(c) for n, c in config.evidence.items() if c.enabled}
-        evidence = sum(c.pair_features_dim for c in self.channels.values())
-        evidence += sum(e.dim for e in self.evidence.values())
-        extra = {"evidence": evidence} if config.task == "pair" and evidence else {}
-        self.head = HEADS.get(config.task)(config.head, config.fusion.dim, outputs, **extra)
+            self.pair = PairStage(
+                config.fusion, config.head, outputs, config.evidence, self.fusion.norm
+            )
+            clash = sorted(set(self.channels) & set(self.pair.evidence))
+            if clash:
+                raise ConfigError(f"evidence.{clash[0]}: a channel has this name too")
+        else:
+            self.head = HEADS.get("single")(config.head, config.fusion.dim, outputs)
+        #: names of channels (and evidence providers) hidden, as if missing (:meth:`hide`)
+        self.hidden: frozenset[str] = frozenset()
+
+    def named_parameters(self, *args: Any, **kwargs: Any) -> Iterator[tuple[str, nn.Parameter]]:
+        """Parameters in the order of earlier releases: the fusion's norm after the pair blocks.
+
+        The norm is the fusion's and the pair stage's; registered with the
+        fusion it would come before the pair blocks. The order is what the
+        gradient norm of clipping sums over, so keeping it keeps a training
+        run's numbers those of earlier releases to the last digit.
+        """
+        named = list(super().named_parameters(*args, **kwargs))
+        if self.task != "pair" or not len(self.pair.blocks):
+            return iter(named)
+        norm = {id(p) for p in self.fusion.norm.parameters()}
+        moved = [item for item in named if id(item[1]) in norm]
+        rest = [item for item in named if id(item[1]) not in norm]
+        first_head = id(next(self.pair.head.parameters()))
+        at = next((i for i, (_, p) in enumerate(rest) if id(p) == first_head), len(rest))
+        return iter(rest[:at] + moved + rest[at:])
 
     @property
     def task(self) -> str:
@@ -88,8 +109,37 @@ class PPIModel(nn.Module):
         """
         for channel in self.channels.values():
             channel.prepare(proteins, accelerator, run)
-        for provider in self.evidence.values():
-            provider.prepare(proteins, run)
+        if self.task == "pair":
+            self.pair.prepare(proteins, run)
+
+    def sources(self) -> list[str]:
+        """What :meth:`hide` can hide: the channels, then the pair-evidence providers."""
+        return [*self.channels, *(self.pair.evidence if self.task == "pair" else ())]
+
+    @contextmanager
+    def hide(self, names: Sequence[str]) -> Iterator[None]:
+        """Within the block the named channels and evidence providers report no evidence.
+
+        A hidden channel hands the fusion an all-masked output, a hidden
+        provider all-zero numbers: as if the evidence were missing. This is
+        how ``ppi ablate --mask`` evaluates one model without each in turn.
+        """
+        unknown = [n for n in names if n not in self.sources()]
+        if unknown:
+            raise InputError(
+                f"'{unknown[0]}' is not a channel or evidence provider of this model "
+                f"(choices: {', '.join(self.sources())})"
+            )
+        before = self.hidden
+        self.hidden = frozenset(names)
+        if self.task == "pair":
+            self.pair.hidden = self.hidden
+        try:
+            yield
+        finally:
+            self.hidden = before
+            if self.task == "pair":
+                self.pair.hidden = before
 
     @property
     def uses_ids(self) -> bool:
@@ -123,6 +173,8 @@ class PPIModel(nn.Module):
         parts = {}
         for name, channel in self.channels.items():
             part = channel(batch)
+            if name in self.hidden:
+                part = Tokens(part.tokens, torch.zeros_like(part.mask))
             p = channel.config.dropout
             if self.training and p > 0:
                 keep = torch.rand(part.mask.shape[0], 1, device=part.mask.device) >= p  # (B, 1)
@@ -130,42 +182,10 @@ class PPIModel(nn.Module):
             parts[name] = part
         return self.fusion.encode(parts)
 
-    def pair_evidence(
-        self, seqs_a: list[str], seqs_b: list[str], grid: bool = False
-    ) -> torch.Tensor | None:
-        """Numbers about the pairs themselves from channels that give them (None if none).
-
-        Shapes:
-            returns ``(P, E)``, or with ``grid`` every ``a`` against every ``b``: ``(R, C, E)``.
-        """
-        parts = []
-        for ch in self.channels.values():
-            if ch.pair_features_dim:
-                part = ch.pair_features(seqs_a, seqs_b, grid)
-                parts.append(torch.zeros_like(part) if ch.evidence_hidden else part)
-        for provider in self.evidence.values():
-            part = provider.features(seqs_a, seqs_b, grid)
-            parts.append(torch.zeros_like(part) if provider.hidden else part)
-        if not parts:
-            return None
-        device = next(self.head.parameters()).device
-        return torch.cat(parts, -1).to(device)
-
-    def pair_logits(
-        self, za: torch.Tensor, zb: torch.Tensor, evidence: torch.Tensor | None = None
-    ) -> torch.Tensor:
-        """Interaction logits from two proteins' latent tokens (and the pairs' evidence).
-
-        Shapes:
-            za, zb ``(P, M, D)``, evidence ``(P, E)`` -> ``(P,)``.
-        """
-        ha, hb, _ = self.fusion.interact(za, zb)
-        return self.head(ha, hb, evidence)
-
     def _pairs_logits(self, z: torch.Tensor, seqs: list[str], pairs: torch.Tensor) -> torch.Tensor:
-        a, b = pairs[:, 0].tolist(), pairs[:, 1].tolist()
-        evidence = self.pair_evidence([seqs[i] for i in a], [seqs[j] for j in b])
-        return self.pair_logits(z[pairs[:, 0]], z[pairs[:, 1]], evidence)
+        seqs_a = [seqs[i] for i in pairs[:, 0].tolist()]
+        seqs_b = [seqs[j] for j in pairs[:, 1].tolist()]
+        return self.pair.pairs(z[pairs[:, 0]], z[pairs[:, 1]], seqs_a, seqs_b)
 
     def forward(self, ids: list[str], seqs: list[str], pairs: torch.Tensor | None = None):
         """Logits for the pairs (pair task) or the proteins (single task).
@@ -205,25 +225,40 @@ class PPIModel(nn.Module):
         return self._pairs_logits(z, list(seqs), pairs)
 
     # -- saving and loading ----------------------------------------------------------
-    def _saved_keys(self) -> list[str]:
+    def _saved_keys(self) -> dict[str, str]:
+        """Saved weights: their name in ``model.safetensors`` -> their name in the model.
+
+        The file keeps the layout of every release so far: the pair stage's
+        blocks as ``fusion.pair_blocks.*`` and its head as ``head.*``; its norm
+        is the fusion's, saved once.
+        """
         skip = [
             f"channels.{name}.{prefix}"
             for name, ch in self.channels.items()
             for prefix in ch.frozen_state_prefixes()
         ]
-        return [k for k in self.state_dict() if not any(k.startswith(s) for s in skip)]
+        keys = {}
+        for key in self.state_dict():
+            if any(key.startswith(s) for s in skip) or key.startswith("pair.norm."):
+                continue
+            disk = key.replace("pair.blocks.", "fusion.pair_blocks.", 1)
+            keys[disk.replace("pair.head.", "head.", 1)] = key
+        return keys
 
     def save_pretrained(self, directory: str | Path) -> Path:
         """Write the model folder (config, weights, channel assets)."""
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = self.state_dict()
-        tensors = {k: state[k].detach().cpu().contiguous().clone() for k in self._saved_keys()}
-        atomic_save(tensors, directory / WEIGHTS)
+        tensors = {
+            disk: state[k].detach().cpu().contiguous().clone()
+            for disk, k in self._saved_keys().items()
+        }
+        atomic_save_tensors(tensors, directory / WEIGHTS)
         for name, channel in self.channels.items():
             channel.save_assets(directory / name)
-        for name, provider in self.evidence.items():
-            provider.save_assets(directory / f"evidence-{name}")
+        if self.task == "pair":
+            self.pair.save_assets(directory)
         meta = {
             "ppi_version": __version__,
             "outputs": self.outputs,
@@ -231,9 +266,7 @@ class PPIModel(nn.Module):
             "multi_label": self.multi_label,
             "config": config_to_dict(self.config),
         }
-        tmp = directory / f".{CONFIG}.tmp"
-        tmp.write_text(json.dumps(meta, indent=2))
-        os.replace(tmp, directory / CONFIG)
+        atomic_write_text(directory / CONFIG, json.dumps(meta, indent=2))
         return directory
 
     @classmethod
@@ -255,8 +288,8 @@ class PPIModel(nn.Module):
             raise type(exc)(f"{directory / CONFIG}: {exc}") from None
         for name, channel in model.channels.items():
             channel.load_assets(directory / name)
-        for name, provider in model.evidence.items():
-            provider.load_assets(directory / f"evidence-{name}")
+        if model.task == "pair":
+            model.pair.load_assets(directory)
         model.load_weights(directory / WEIGHTS, map_location)
         model.source = directory
         return model
@@ -274,15 +307,16 @@ class PPIModel(nn.Module):
             raise WeightsError(
                 f"{path}: not a readable safetensors file, damaged or truncated ({one_line(exc)})"
             ) from None
-        expected = set(self._saved_keys())
-        missing, unexpected = sorted(expected - set(state)), sorted(set(state) - expected)
+        names = self._saved_keys()
+        missing, unexpected = sorted(set(names) - set(state)), sorted(set(state) - set(names))
         if missing or unexpected:
             raise WeightsError(
                 f"{path}: weights do not match the model "
                 f"(missing: {', '.join(missing[:5]) or 'none'}; "
                 f"unexpected: {', '.join(unexpected[:5]) or 'none'})"
             )
-        own = self.state_dict()
+        mine = self.state_dict()
+        own = {disk: mine[key] for disk, key in names.items()}
         wrong = [k for k in sorted(state) if state[k].shape != own[k].shape]
         if wrong:
             k = wrong[0]
@@ -291,14 +325,15 @@ class PPIModel(nn.Module):
                 f"(first: {k} is {tuple(state[k].shape)} in the file, {tuple(own[k].shape)} "
                 f"from the config); was a width in {CONFIG} edited?"
             )
-        self.load_state_dict(state, strict=False)
+        self.load_state_dict({names[k]: v for k, v in state.items()}, strict=False)
 
     def identity(self) -> str:
         """Names everything a protein's fused representation depends on."""
         source = getattr(self, "source", None)
         weights = file_digest(Path(source) / WEIGHTS) if source else "unsaved"
         channel_ids = [f"{n}={c.identity()}" for n, c in self.channels.items()]
-        return digest("ppi-representation", weights, *channel_ids)
+        hidden = [f"hidden={','.join(sorted(self.hidden))}"] if self.hidden else []
+        return digest("ppi-representation", weights, *channel_ids, *hidden)
 
 
 def read_meta(path: Path) -> dict[str, Any]:
@@ -318,4 +353,25 @@ def read_meta(path: Path) -> dict[str, Any]:
     fusion = meta["config"].setdefault("fusion", {})
     if isinstance(fusion, dict):  # anything else is refused, naming the key, when it is built
         fusion.setdefault("balance_channels", False)
+    _retired_interolog(path, meta["config"])
     return meta
+
+
+def _retired_interolog(path: Path, config: dict[str, Any]) -> None:
+    """Drop the homology channel's retired ``interolog`` flag; refuse a folder that used it.
+
+    Interolog evidence is the pair stage's (``evidence.interolog``). The
+    homology channel's own variant (two numbers per pair from FAISS
+    neighbour lists) is gone: its numbers are not the provider's (five numbers
+    from alignments), so the head of such a folder has inputs of another
+    meaning and width, and no mapping could score as it did.
+    """
+    homology = (config.get("channels") or {}).get("homology")
+    if not isinstance(homology, dict) or "interolog" not in homology:
+        return
+    if homology.pop("interolog"):
+        raise WeightsError(
+            f"{path}: trained with channels.homology.interolog=true, the homology channel's "
+            "interolog numbers, which were retired for the pair stage's evidence.interolog "
+            "(other numbers, another head width); retrain with evidence.interolog.enabled=true"
+        )

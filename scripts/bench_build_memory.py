@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ppi.bench import table, write_report
+from ppi.bench.timing import table, write_report
 
 CHILD = """
 import sys, resource, torch
-from ppi.index import PooledEmbedder
+from ppi.homologs.index import PooledEmbedder
 PooledEmbedder._compute = lambda self, batch: [torch.randn(self.backbone.dim) for _ in batch]
 from ppi.cli import run
 code = run(["build-index", "--out", sys.argv[1], sys.argv[2], "backbone.dim=64"])

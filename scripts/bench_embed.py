@@ -5,7 +5,7 @@ python scripts/bench_embed.py --n 64 --out bench_embed.json
 
 import argparse
 
-from ppi.bench_embed import benchmark
+from ppi.bench.embed import benchmark
 
 
 def main() -> None:

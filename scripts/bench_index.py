@@ -15,9 +15,9 @@ import time
 import faiss
 import numpy as np
 
-from ppi.data._io import atomic_write_text
-from ppi.index import HomologyIndex
-from ppi.index_bench import bench, clustered_vectors, queries_from, table
+from ppi.bench.index import bench, clustered_vectors, queries_from, table
+from ppi.homologs.index import HomologyIndex
+from ppi.utils.files import atomic_write_text
 
 
 def main() -> int:

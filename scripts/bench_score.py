@@ -5,7 +5,7 @@ python scripts/bench_score.py --model runs/<run> --proteins 1000 --out bench_sco
 
 import argparse
 
-from ppi.bench_score import benchmark
+from ppi.bench.score import benchmark
 
 
 def main() -> None:

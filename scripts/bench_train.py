@@ -7,7 +7,7 @@ Extra ``key=value`` arguments are config overrides given to every run.
 
 import argparse
 
-from ppi.bench_train import benchmark
+from ppi.bench.train import benchmark
 
 
 def main() -> None:

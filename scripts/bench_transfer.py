@@ -31,12 +31,12 @@ from pathlib import Path
 
 import numpy as np
 
-from ppi.baselines import fit_baselines, strongest
 from ppi.data.fasta import read_fasta, write_fasta
 from ppi.data.leakage import SplitRequest, split_pairs
 from ppi.data.pairs import read_pairs, write_pairs
 from ppi.data.species_set import read_id_sequences, read_interactions, species_pairs
-from ppi.metrics import binary_metrics
+from ppi.evaluation.baselines import fit_baselines, strongest
+from ppi.evaluation.metrics import binary_metrics
 
 BENCHES = ("dscript-c3", "dscript-homology", "marcotte-c3", "yeast-human")
 

@@ -5,7 +5,7 @@ import json
 
 import torch
 
-from ppi.db55 import build_db55, time_structures
+from ppi.data.db55 import build_db55, time_structures
 
 
 def main() -> None:

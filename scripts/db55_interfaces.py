@@ -9,9 +9,9 @@ from pathlib import Path
 
 import torch
 
+from ppi.data.db55 import evaluate_interfaces, read_interfaces
 from ppi.data.fasta import read_fasta
-from ppi.db55 import evaluate_interfaces, read_interfaces
-from ppi.interface import pair_maps, plot_interface
+from ppi.evaluation.interface import pair_maps, plot_interface
 from ppi.model import PPIModel
 
 

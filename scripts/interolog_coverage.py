@@ -1,40 +1,37 @@
 """How many pairs of a split carry interolog evidence, by label.
 
-python scripts/interolog_coverage.py --index DIR [--fasta F --pairs P] [--k 8]
+python scripts/interolog_coverage.py [--fasta F --pairs P] [--backend phmmer]
 
-Splits the pairs 80/10/10 at random as ``ppi train`` does (``data.*``
-defaults), fits the interolog table on the training positives, and counts,
-for the training and test pairs, the positives and negatives with at least one
-interolog.
+Splits the pairs as ``ppi train`` does (``data.*`` defaults), fits the pair
+stage's interolog provider (``evidence.interolog``, alignments against the
+training proteins) on the training positives, and counts, for the training and
+test pairs, the positives and negatives with at least one interolog.
 """
 
 import argparse
 
 import torch
 
-from ppi.cache import cache_root
-from ppi.channels import CHANNELS, ChannelContext
-from ppi.config import load_config
-from ppi.datasets import load_pair_data, run_data
+from ppi.config.run import load_config
+from ppi.fusion.evidence import EVIDENCE
+from ppi.training.datasets import load_pair_data, run_data
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--index", required=True, help="an index built with ppi build-index")
     parser.add_argument("--fasta", default="example:dscript_yeast/sequences.fasta.gz")
     parser.add_argument("--pairs", default="example:dscript_yeast/pairs.tsv.gz")
-    parser.add_argument("--k", type=int, default=8)
+    parser.add_argument("--backend", default="phmmer", choices=("phmmer", "mmseqs"))
     args = parser.parse_args()
     cfg = load_config(None, [f"data.fasta={args.fasta}", f"data.train={args.pairs}"])
     data = load_pair_data(cfg.data)
-    cls = CHANNELS.get("homology")
-    config = cls.Config(enabled=True, index=args.index, k=args.k, interolog=True)
-    channel = cls(config, ChannelContext(32, cfg.backbone, cache_root()))
-    channel.prepare(data.proteins, run=run_data(data))  # training positives only
+    cls = EVIDENCE.get("interolog")
+    provider = cls(cls.Config(enabled=True, backend=args.backend))
+    provider.prepare(data.proteins, run_data(data))  # training positives only
     seqs = data.proteins
     for name in ("train", "test"):
         pairs = data.splits[name]
-        ev = channel.pair_features([seqs[p.a] for p in pairs], [seqs[p.b] for p in pairs])
+        ev = provider.features([seqs[p.a] for p in pairs], [seqs[p.b] for p in pairs])
         has = ev[:, 0] > 0
         y = torch.tensor([p.label for p in pairs]).bool()
         pos, neg = int((has & y).sum()), int((has & ~y).sum())

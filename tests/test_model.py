@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ppi.config import load_config
+from ppi.config.run import load_config
 from ppi.errors import ConfigError, WeightsError
 from ppi.model import PPIModel
 
@@ -31,7 +31,8 @@ def test_single_task_outputs_classes_and_has_no_pair_stage(make):
     with torch.no_grad():
         out = model(["a", "b"], SEQS[:2])
     assert out.shape == (2, 3)
-    assert len(model.fusion.pair_blocks) == 0
+    assert not hasattr(model, "pair")
+    assert not any(k.startswith("fusion.pair_blocks") for k in model._saved_keys())
 
 
 def test_save_and_load_round_trip(make, tmp_path):
@@ -120,7 +121,7 @@ def test_pair_evidence_reaches_the_head_and_survives_save_and_load(make, tmp_pat
 
     monkeypatch.setenv("PPI_CACHE", str(tmp_path / "cache"))
     model = make("evidence.interolog.enabled=true")
-    assert model.head.evidence == 5 and list(model.evidence) == ["interolog"]
+    assert model.pair.head.evidence == 5 and list(model.pair.evidence) == ["interolog"]
     proteins = dict(zip("abc", SEQS, strict=True))
     run = RunData(frozenset("abc"), frozenset(), (("a", "b", 1.0), ("a", "c", 0.0)))
     model.prepare_channels(proteins, run=run)
@@ -133,7 +134,7 @@ def test_pair_evidence_reaches_the_head_and_survives_save_and_load(make, tmp_pat
     loaded = PPIModel.from_pretrained(tmp_path / "m").eval()
     with torch.no_grad():
         assert torch.equal(before, loaded(["a", "b", "c"], SEQS, pairs))
-    assert make().head.evidence == 0  # off by default: the head has no evidence inputs
+    assert make().pair.head.evidence == 0  # off by default: the head has no evidence inputs
 
 
 def _truncate(folder):
@@ -192,3 +193,52 @@ def test_a_damaged_model_folder_is_one_error_naming_the_file(damage, make, tmp_p
     with pytest.raises((WeightsError, ConfigError), match=message) as err:
         PPIModel.from_pretrained(tmp_path / "m")
     assert str(tmp_path / "m") in str(err.value) and "\n" not in str(err.value)
+
+
+def test_saved_weights_keep_the_layout_of_earlier_releases(make, tmp_path):
+    from safetensors.torch import load_file
+
+    model = make()
+    model.save_pretrained(tmp_path / "m")
+    keys = set(load_file(str(tmp_path / "m" / "model.safetensors")))
+    assert any(k.startswith("fusion.pair_blocks.0.") for k in keys)
+    assert any(k.startswith("head.mlp.") for k in keys)
+    assert not any(k.startswith("pair.") for k in keys)  # the stage's norm is the fusion's
+    assert model.pair.norm is model.fusion.norm
+
+
+def test_a_folder_with_the_retired_homology_interolog_is_refused_naming_why(make, tmp_path):
+    import json
+
+    model = make()
+    model.save_pretrained(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "config.json").read_text())
+    meta["config"]["channels"]["homology"]["interolog"] = False  # every earlier folder has it
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    PPIModel.from_pretrained(tmp_path / "m")  # off: dropped, loads
+    meta["config"]["channels"]["homology"]["interolog"] = True
+    (tmp_path / "m" / "config.json").write_text(json.dumps(meta))
+    with pytest.raises(WeightsError, match=r"retrain with evidence.interolog.enabled=true"):
+        PPIModel.from_pretrained(tmp_path / "m")
+
+
+def test_hide_masks_channels_and_evidence_by_name(make):
+    model = make()
+    assert model.sources() == ["properties", "sequence"]
+    with pytest.raises(Exception, match=r"'nope' is not a channel or evidence provider"):
+        with model.hide(["nope"]):
+            pass
+    with model.hide(["sequence"]):
+        assert model.hidden == model.pair.hidden == {"sequence"}
+    assert model.hidden == model.pair.hidden == frozenset()
+
+
+def test_parameters_keep_the_order_earlier_releases_trained_with(make):
+    # the gradient norm of clipping sums in this order: the fusion's norm after the pair blocks
+    names = [n for n, _ in make().named_parameters()]
+    at = names.index("fusion.norm.weight")
+    assert names[at - 1].startswith("pair.blocks.") and names[at + 2].startswith("pair.head.")
+    assert len(names) == len(set(names)) and not any(n.startswith("pair.norm") for n in names)
+    assert len(names) == len(list(make().parameters()))
+    single = [n for n, _ in make("task=single", outputs=2).named_parameters()]
+    assert single[-1].startswith("head.")

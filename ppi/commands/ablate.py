@@ -18,7 +18,7 @@ import argparse
 from pathlib import Path
 
 from ppi.commands._args import count
-from ppi.logs import setup_logging
+from ppi.utils.logs import setup_logging
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -56,7 +56,7 @@ def main(args: argparse.Namespace) -> int:
         if args.run or args.model:
             raise InputError("--run/--model only go with --mask (retraining reads --config)")
         stem = _retrain(args, out)
-    from ppi.report import write_run_report
+    from ppi.evaluation.report import write_run_report
 
     write_run_report(out)
     print((out / f"{stem}.md").read_text(), end="")
@@ -73,9 +73,9 @@ def _seeds(text: str) -> list[int]:
 
 
 def _retrain(args: argparse.Namespace, out: Path) -> str:
-    from ppi.ablation import channel_subsets, run_ablation, write_table
-    from ppi.config import load_config
-    from ppi.train import train
+    from ppi.config.run import load_config
+    from ppi.evaluation.ablation import channel_subsets, run_ablation, write_table
+    from ppi.training.loop import train
 
     config = load_config(args.config, args.overrides)
     names = [c.strip() for c in args.channels.split(",") if c.strip()]
@@ -89,11 +89,11 @@ def _retrain(args: argparse.Namespace, out: Path) -> str:
 def _mask(args: argparse.Namespace, out: Path) -> str:
     from accelerate import Accelerator
 
-    from ppi.ablation import check_channels, masked, summarise, write_table
-    from ppi.calibration import realistic_metrics
     from ppi.commands.evaluate import _inputs, _loader
-    from ppi.evaluation import predict
-    from ppi.metrics import binary_metrics
+    from ppi.evaluation.ablation import summarise, write_table
+    from ppi.evaluation.calibration import realistic_metrics
+    from ppi.evaluation.metrics import binary_metrics
+    from ppi.evaluation.predict import predict
 
     args.table, args.out, args.train_pairs = None, str(out), None
     model, data, _ = _inputs(args)
@@ -101,15 +101,16 @@ def _mask(args: argparse.Namespace, out: Path) -> str:
     model.to(accelerator.device)
     model.prepare_channels(data.proteins, accelerator)
     loader = accelerator.prepare(_loader(model, data, args.batch_size))
-    names = list(model.channels)
-    chosen = check_channels([c for c in args.channels.split(",") if c], names) or names
+    names = model.sources()  # channels, then pair-evidence providers
+    chosen = [c for c in args.channels.split(",") if c] or names
     rows = []
     for hidden in [(), *((c,) for c in chosen)]:
-        with masked(model, hidden):
+        with model.hide(hidden):  # an unknown name: one line naming the choices
             labels, probs, _ = predict(model, loader, accelerator)
         metrics = binary_metrics(labels, probs)
         metrics |= realistic_metrics(labels, probs, model.config.evaluation.prevalence)
         label = "none masked" if not hidden else f"without {'+'.join(hidden)}"
         rows.append(summarise(label, [metrics]))
-    write_table(rows, out, "masking", "Channels masked at prediction time (one trained model)")
+    title = "Channels and pair evidence masked at prediction time (one trained model)"
+    write_table(rows, out, "masking", title)
     return "masking"

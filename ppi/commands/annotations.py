@@ -19,7 +19,6 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ppi.data._io import atomic_write_text
 from ppi.data.annotation_store import AnnotationStore, write_store
 from ppi.data.annotations import (
     NAMESPACES,
@@ -33,6 +32,7 @@ from ppi.data.examples import resolve
 from ppi.data.go_files import read_gaf, read_go_gene_table
 from ppi.data.id_map import IdMap, read_id_map, read_ids, unmapped_report
 from ppi.errors import InputError
+from ppi.utils.files import atomic_write_text
 
 log = logging.getLogger("ppi")
 #: option -> reader of files naming proteins by accession

@@ -39,9 +39,9 @@ def main(args: argparse.Namespace) -> int:
     from ppi.data._io import require_file
     from ppi.data.examples import resolve
     from ppi.errors import InputError
-    from ppi.index import index_config
-    from ppi.index_build import build_index
-    from ppi.logs import setup_logging
+    from ppi.homologs.build import build_index
+    from ppi.homologs.index import index_config
+    from ppi.utils.logs import setup_logging
 
     setup_logging()
     refs, settings = split_items(args.items)

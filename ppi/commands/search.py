@@ -27,12 +27,12 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Embed the queries, search, write the TSV atomically."""
-    from ppi import configtools
-    from ppi.data._io import atomic_write_text
+    from ppi.config import tools as configtools
     from ppi.data.examples import resolve
     from ppi.data.fasta import read_fasta
-    from ppi.index import HomologyIndex, IndexConfig
-    from ppi.logs import setup_logging
+    from ppi.homologs.index import HomologyIndex, IndexConfig
+    from ppi.utils.files import atomic_write_text
+    from ppi.utils.logs import setup_logging
 
     setup_logging()
     backbone = None

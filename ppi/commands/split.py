@@ -15,7 +15,7 @@ import argparse
 from pathlib import Path
 
 from ppi.commands._args import count, probability
-from ppi.logs import setup_logging
+from ppi.utils.logs import setup_logging
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import argparse
 
-from ppi.config import load_config
-from ppi.logs import setup_logging
+from ppi.config.run import load_config
+from ppi.utils.logs import setup_logging
 
 
 def add_args(parser: argparse.ArgumentParser) -> None:
@@ -26,7 +26,7 @@ def main(args: argparse.Namespace) -> int:
     """Train and report where the run directory is."""
     setup_logging()
     config = load_config(args.config, args.overrides)  # bad settings fail before heavy imports
-    from ppi.train import train
+    from ppi.training.loop import train
 
     train(config)
     return 0

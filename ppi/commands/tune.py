@@ -18,7 +18,7 @@ import math
 from pathlib import Path
 
 from ppi.commands._args import count, number
-from ppi.logs import setup_logging
+from ppi.utils.logs import setup_logging
 
 PRUNERS = ("median", "threshold", "none")
 
@@ -48,8 +48,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the remaining trials and write the results."""
-    from ppi.report import write_run_report
-    from ppi.tuning import write_results
+    from ppi.evaluation.report import write_run_report
+    from ppi.training.tuning import write_results
 
     setup_logging()
     optuna = _optuna()
@@ -116,17 +116,17 @@ def _pruner(optuna, args):
 
 
 def _space(args):
-    from ppi.config import load_config
-    from ppi.configtools import load_yaml
+    from ppi.config.run import load_config
+    from ppi.config.tools import load_yaml
     from ppi.errors import InputError
-    from ppi.tuning import check_space, default_space
+    from ppi.training.tuning import check_space, default_space
 
     if args.trials < 1:
         raise InputError(f"--trials: expected at least 1, got {args.trials}")
     if args.space:
         return check_space(load_yaml(args.space), args.space)
-    from ppi.ablation import check_channels
     from ppi.backbones import BACKBONES
+    from ppi.evaluation.ablation import check_channels
 
     base = load_config(args.config, args.overrides)
     channels = [c for c in args.channels.split(",") if c]
@@ -140,8 +140,8 @@ def _space(args):
 def _objective(args, space, out: Path):
     import optuna
 
-    from ppi.train import train
-    from ppi.tuning import sample, trial_config
+    from ppi.training.loop import train
+    from ppi.training.tuning import sample, trial_config
 
     def objective(trial) -> float:
         sampled = sample(trial, space)
@@ -162,7 +162,7 @@ def _objective(args, space, out: Path):
 
 
 def _best_config(args, study, optuna):
-    from ppi.config import load_config
+    from ppi.config.run import load_config
 
     done = study.get_trials(states=(optuna.trial.TrialState.COMPLETE,))
     if not done:

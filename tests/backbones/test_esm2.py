@@ -6,7 +6,6 @@ import shutil
 import urllib.error
 from pathlib import Path
 
-import esm
 import pytest
 import torch
 from esm.model.esm2 import ESM2
@@ -20,14 +19,8 @@ SEQS = ["MKTAYIAKQR", "GAVLX", "ACDEFGHIKLMNPQRSTVWYX"]
 
 
 @pytest.fixture(scope="module")
-def tiny(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ESM2]:
-    torch.manual_seed(0)
-    alphabet = esm.data.Alphabet.from_architecture("ESM-1b")
-    model = ESM2(num_layers=2, embed_dim=32, attention_heads=4, alphabet=alphabet)
-    model.eval()
-    path = tmp_path_factory.mktemp("esm") / "esm2_tiny.pt"
-    save_fair_esm_checkpoint(model, path)
-    return path, model
+def tiny(tiny_esm2) -> tuple[Path, ESM2]:
+    return tiny_esm2
 
 
 def reference(model: ESM2, seqs: list[str], layer: int) -> list[torch.Tensor]:

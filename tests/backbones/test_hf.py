@@ -13,9 +13,6 @@ from tokenizers import Tokenizer, models, processors
 from transformers import (
     AutoModel,
     AutoTokenizer,
-    BertConfig,
-    BertModel,
-    BertTokenizer,
     EsmConfig,
     EsmModel,
     EsmTokenizer,
@@ -31,24 +28,6 @@ from ppi.errors import ConfigError, WeightsError
 LETTERS = list("LAGVESIKRDTPNQFYMHCWXUBZO")  # 20 residues, X and the ambiguous codes
 SEQS = ["MKTAYIAKQR", "GAVLX", "ACDEFGHIKLMNPQRSTVWYX"]
 LONG = "ACDEFGHIKLMNPQRSTVWYMKTAYIAKQR"  # 30 residues
-
-
-def save_bert(folder: Path) -> None:
-    """ProtBert-like: WordPiece over single letters, residues separated by spaces."""
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *LETTERS]
-    folder.mkdir()
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=False)
-    tokenizer.save_pretrained(folder)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=40,
-    )
-    BertModel(config).save_pretrained(folder)
 
 
 def save_esm(folder: Path) -> None:
@@ -100,16 +79,16 @@ def save_llama(folder: Path) -> None:
     LlamaModel(config).save_pretrained(folder)
 
 
-SAVERS = {"bert": save_bert, "esm": save_esm, "llama": save_llama}
+SAVERS = {"esm": save_esm, "llama": save_llama}  # "bert": the tiny_bert fixture
 
 
 @pytest.fixture(scope="module")
-def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+def folders(tmp_path_factory: pytest.TempPathFactory, tiny_bert: Path) -> dict[str, Path]:
     torch.manual_seed(0)
     root = tmp_path_factory.mktemp("hf")
     for kind, save in SAVERS.items():
         save(root / kind)
-    return {kind: root / kind for kind in SAVERS}
+    return {"bert": tiny_bert} | {kind: root / kind for kind in SAVERS}
 
 
 def build(folder: Path, **kwargs) -> HfBackbone:

@@ -12,7 +12,7 @@ from ppi.backbones.scratch import (
     ScratchTokenizer,
     sinusoidal_table,
 )
-from ppi.configtools import build
+from ppi.config.tools import build
 from ppi.errors import ConfigError, InputError
 
 

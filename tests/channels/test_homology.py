@@ -7,12 +7,12 @@ import pytest
 import torch
 
 from ppi.backbones import BACKBONES
-from ppi.cache import cache_root
 from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData
 from ppi.data.fasta import read_fasta
 from ppi.data.pairs import read_pairs
 from ppi.errors import ConfigError
-from ppi.index import seq_hash
+from ppi.homologs.index import seq_hash
+from ppi.utils.cache import cache_root
 
 
 def _channel(index, **overrides):

@@ -4,7 +4,7 @@ import torch
 
 from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData
 from ppi.channels.properties import PropertiesChannel, PropertiesConfig
-from ppi.config import load_config
+from ppi.config.run import load_config
 from ppi.data.property_table import builtin_properties, composition
 from ppi.errors import ConfigError, InputError
 

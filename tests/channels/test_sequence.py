@@ -1,7 +1,7 @@
 import torch
 
 from ppi.channels import ChannelContext, Proteins, SequenceChannel, SequenceConfig
-from ppi.config import load_config
+from ppi.config.run import load_config
 
 TINY = ["backbone.dim=16", "backbone.layers=1", "backbone.heads=2", "backbone.max_len=64"]
 

@@ -9,10 +9,10 @@ import torch
 
 from ppi.channels import CHANNELS, ChannelContext, Proteins
 from ppi.channels._gnn import StructureEncoder
-from ppi.config import load_config
+from ppi.channels._graphs import build_edges
+from ppi.config.run import load_config
 from ppi.data.structures import read_structure
 from ppi.errors import ConfigError
-from ppi.graphs import build_edges
 
 FIX = Path(__file__).parents[1] / "fixtures" / "structure"
 BOUND = FIX / "db55" / "bound"

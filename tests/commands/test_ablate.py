@@ -5,10 +5,10 @@ import pytest
 import torch
 from torch import nn
 
-from ppi.ablation import channel_subsets, masked
 from ppi.channels import CHANNELS, Channel, ChannelConfig, Tokens
 from ppi.cli import run
 from ppi.errors import InputError
+from ppi.evaluation.ablation import channel_subsets
 
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -59,7 +59,7 @@ def test_subsets_of_each_mode(probe):
 
 
 def test_summary_over_seeds_is_mean_and_sample_sd():
-    from ppi.ablation import summarise
+    from ppi.evaluation.ablation import summarise
 
     row = summarise("a+b", [{"aupr": 0.2, "auroc": 0.6}, {"aupr": 0.4, "auroc": 0.8}])
     assert row["seeds"] == 2 and row["aupr"] == pytest.approx(0.3)
@@ -113,14 +113,14 @@ def test_masking_changes_the_output(probe, trained_run):
     pairs = torch.tensor([[0, 1]])
     plain = model(["a", "b"], seqs, pairs)
     assert list(model.channels) == ["properties", "sequence"]  # both read the sequence
-    with masked(model, ["sequence", "properties"]):
+    with model.hide(["sequence", "properties"]):
         hidden = model(["a", "b"], seqs, pairs)
         other = model(["a", "b"], [seqs[0], "GGGG" * 10], pairs)
-    with masked(model, ["sequence"]):
+    with model.hide(["sequence"]):
         some = model(["a", "b"], seqs, pairs)
     assert not torch.allclose(plain, hidden) and not torch.allclose(plain, some)
     assert torch.allclose(hidden, other)  # with both channels hidden the model sees no sequence
-    assert torch.allclose(model(["a", "b"], seqs, pairs), plain)  # hooks removed
+    assert torch.allclose(model(["a", "b"], seqs, pairs), plain)  # shown again after the block
 
 
 def test_bad_ablation_inputs_exit_2(probe, tmp_path, capsys):

@@ -24,7 +24,7 @@ import pytest
 import torch
 
 from ppi.data.fasta import read_fasta, write_fasta
-from ppi.locks import exclusive
+from ppi.utils.locks import exclusive
 
 TINY = ["backbone.dim=16", "backbone.layers=1", "backbone.heads=2", "backbone.max_len=64"]
 DUMP = Path(__file__).parents[1] / "fixtures" / "uniprot" / "multi_ex.txt"

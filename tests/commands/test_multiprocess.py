@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ppi.bench_train import TWO_CPU_PROCESSES
+from ppi.bench.train import TWO_CPU_PROCESSES
 from ppi.cli import run
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -73,7 +73,7 @@ def test_two_process_index_build_splits_the_shards_and_equals_one_process(
 ):
     import numpy as np
 
-    from ppi.index import HomologyIndex
+    from ppi.homologs.index import HomologyIndex
 
     tiny = ["backbone.dim=16", "backbone.layers=1", "backbone.heads=2", "backbone.max_len=64"]
     args = [str(guo_slice[0]), *tiny, "shard_size=40"]

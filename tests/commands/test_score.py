@@ -47,7 +47,8 @@ def test_scores_match_the_model_and_second_run_uses_the_cache(
     first = expected[0]
     with torch.no_grad():
         z = model.encode(Proteins([first.a, first.b], [proteins[first.a], proteins[first.b]]))
-        prob = model.pair_logits(z[:1], z[1:]).sigmoid().item()
+        seqs = [proteins[first.a]], [proteins[first.b]]
+        prob = model.pair.pairs(z[:1], z[1:], *seqs).sigmoid().item()
     assert float(rows[1][2]) == pytest.approx(prob, abs=1e-5)
 
     # second run: every representation comes from the cache, nothing is encoded
@@ -107,7 +108,7 @@ def test_all_pairs_and_resume_from_partial_output(trained_run, tmp_path, monkeyp
 
 def _killed_before_rename(monkeypatch, args):
     """Run ``ppi score`` and stop it as a kill would, after the rows, before the rename."""
-    import ppi.commands.score as score
+    import ppi.inference.score as score
 
     def killed(*_):
         raise KeyboardInterrupt

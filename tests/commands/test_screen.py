@@ -6,7 +6,7 @@ import pytest
 
 from ppi.cli import run
 from ppi.data.fasta import read_fasta, write_fasta
-from ppi.screen import Screen
+from ppi.inference.screen import Screen
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ import pytest
 import yaml
 
 from ppi.cli import run
-from ppi.config import load_config
+from ppi.config.run import load_config
 
 SPACE = {
     "fusion.dim": [16, 32],

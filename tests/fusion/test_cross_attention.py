@@ -1,7 +1,7 @@
 import torch
 
 from ppi.channels import Tokens
-from ppi.fusion import CrossAttentionFusion, FusionConfig, HeadConfig, PairHead
+from ppi.fusion import CrossAttentionFusion, FusionConfig, HeadConfig, PairStage
 
 
 def _fusion(**kw):
@@ -33,12 +33,16 @@ def test_protein_with_no_tokens_is_finite():
     assert torch.isfinite(fusion.encode({"sequence": t})).all()
 
 
+def _stage(fusion):
+    head = HeadConfig(hidden=8, dropout=0.0)
+    return PairStage(fusion.config, head, 1, {}, fusion.norm).eval()
+
+
 def test_pair_score_is_exactly_symmetric():
-    fusion = _fusion(pair_layers=2)
-    head = PairHead(HeadConfig(hidden=8, dropout=0.0), 16).eval()
+    stage = _stage(_fusion(pair_layers=2))
     za, zb = torch.randn(5, 4, 16), torch.randn(5, 4, 16)
-    ab = head(*fusion.interact(za, zb)[:2])
-    ba = head(*fusion.interact(zb, za)[:2])
+    ab = stage.pairs(za, zb, [], [])
+    ba = stage.pairs(zb, za, [], [])
     assert ab.shape == (5,)
     assert torch.equal(ab, ba)
 
@@ -60,8 +64,8 @@ def test_spectral_norm_bounds_projection_norms():
 
 
 def test_attention_maps_returned_on_request():
-    fusion = _fusion(pair_layers=2)
-    _, _, maps = fusion.interact(torch.randn(3, 4, 16), torch.randn(3, 4, 16), need_weights=True)
+    stage = _stage(_fusion(pair_layers=2))
+    _, _, maps = stage.interact(torch.randn(3, 4, 16), torch.randn(3, 4, 16), need_weights=True)
     assert len(maps) == 2 and maps[0].shape == (3, 4, 4)
     torch.testing.assert_close(maps[0].sum(-1), torch.ones(3, 4))
 
@@ -69,7 +73,7 @@ def test_attention_maps_returned_on_request():
 def test_encode_can_return_its_attention_over_the_channel_tokens():
     fusion = _fusion(encoder_layers=2)
     t = _tokens(2, 12, lengths=[12, 5])
-    z, maps = fusion.encode({"sequence": t}, need_weights=True)
+    z, maps = fusion.encode_with_weights({"sequence": t})
     torch.testing.assert_close(z, fusion.encode({"sequence": t}))
     assert len(maps) == 2 and maps[0].shape == (2, 4, 13)  # 12 tokens + the null token
     torch.testing.assert_close(maps[0].sum(-1), torch.ones(2, 4))

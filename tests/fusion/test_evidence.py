@@ -76,3 +76,56 @@ def test_saved_and_loaded_evidence_gives_the_same_numbers(world, tmp_path):
     again.load_assets(tmp_path / "ev")
     a, b = [p["A2"], p["C2"]], [p["B2"], p["D2"]]
     assert torch.equal(ev.features(a, b), again.features(a, b))
+
+
+@pytest.mark.slow
+def test_an_interolog_model_trains_and_scores_and_screens_alike(guo_slice, train_args, tmp_path):
+    import csv
+
+    from ppi.cli import run
+
+    fasta, pairs = guo_slice
+    args = train_args(fasta, pairs, tmp_path, "train.epochs=1", "run_name=io")
+    assert run([*args, "evidence.interolog.enabled=true", "data.valid_split=random"]) == 0
+    model = tmp_path / "io" / "model"
+    assert (model / "evidence-interolog" / "positives.tsv").read_text().strip()
+    scores = tmp_path / "all.tsv"
+    assert (
+        run(["score", "--model", str(model), "--fasta", str(fasta), "--all", "--out", str(scores)])
+        == 0
+    )
+    with open(scores) as handle:
+        scored = {(a, b): float(p) for a, b, p in list(csv.reader(handle, delimiter="\t"))[1:]}
+    out = tmp_path / "screen"
+    screen = ["screen", "--model", str(model), "--fasta", str(fasta), "--out", str(out)]
+    assert run([*screen, "--threshold", "0"]) == 0
+    with open(out / "hits.tsv") as handle:  # no header
+        hits = {(a, b): float(p) for a, b, p in csv.reader(handle, delimiter="\t")}
+    assert len(hits) == len(scored)
+    from ppi.data.fasta import read_fasta
+    from ppi.model import PPIModel
+
+    seqs = list(read_fasta(fasta).values())
+    evidence = PPIModel.from_pretrained(model).pair.pair_evidence(seqs, seqs, grid=True)
+    assert (evidence[..., 0] > 0).sum() > 10  # the screen had interologs to get right
+    for pair, p in hits.items():
+        assert p == pytest.approx(scored[pair], abs=2e-6)
+
+
+def test_coverage_script_counts_pairs_with_interologs(guo_slice, monkeypatch, capsys):
+    import importlib.util
+    import sys
+    from pathlib import Path
+
+    path = Path(__file__).parents[2] / "scripts" / "interolog_coverage.py"
+    spec = importlib.util.spec_from_file_location("interolog_coverage", path)
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+    argv = ["x", "--fasta", str(guo_slice[0]), "--pairs", str(guo_slice[1])]
+    monkeypatch.setattr(sys, "argv", argv)
+    script.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split(":")[0] for line in lines] == ["train", "test"]
+    counts = [int(w) for w in lines[1].replace(";", " ").split() if w.isdigit()]
+    total, pos_with, pos, neg_with, neg = counts
+    assert total == 24 and pos + neg == total and pos_with <= pos and neg_with <= neg

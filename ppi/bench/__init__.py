@@ -1,0 +1,1 @@
+"""Benchmarks behind ``scripts/bench_*.py``; the library never imports this package."""

@@ -1,0 +1,1 @@
+"""Configuration: the run's config tree, the YAML/override machinery, presets."""

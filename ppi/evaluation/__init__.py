@@ -1,0 +1,1 @@
+"""Evaluation: predictions, metrics, calibration, baselines, plots, reports, ablation, maps."""

@@ -1,0 +1,1 @@
+"""Homolog search: the FAISS index, building it, FAISS settings and alignment backends."""

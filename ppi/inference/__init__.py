@@ -1,0 +1,1 @@
+"""Inference: scoring pair lists and screening proteomes with a trained model."""

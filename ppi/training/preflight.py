@@ -1,0 +1,110 @@
+"""What a training run checks before it writes anything: its data can train, its resume matches.
+
+A run that fails here leaves no run directory behind (or, when resuming,
+leaves the run untouched), and says in one line what is wrong.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ppi.config import tools as configtools
+from ppi.config.run import Config, config_to_dict
+from ppi.data.pairs import Pair, count_repeats
+from ppi.errors import ConfigError, InputError
+
+#: settings a resumed run may change: how long it trains and how it reports,
+#: never what the model or its data are
+RESUMABLE = (
+    "resume",
+    "output_dir",
+    "run_name",
+    "train.epochs",
+    "train.stop_after",
+    "train.patience",
+    "train.keep_checkpoints",
+    "train.log_with",
+    "train.cpu_threads",
+    "train.eval_batch_size",
+    "evaluation.",
+)
+
+
+def check_training_data(config: Config, data: Any) -> None:
+    """Refuse data a model cannot learn from or be chosen on.
+
+    Pair task: every split needs positive and negative pairs (the loss, the
+    validation AUPR that picks the best epoch and the test AUPR need both), and
+    pairs that repeat with another label are refused unless
+    ``data.allow_conflicts``. Single task: at least two classes.
+    """
+    if config.task == "pair":
+        for name, part in data.splits.items():
+            _check_both_classes(_source(config, name), part)
+        if not config.data.allow_conflicts:
+            _check_conflicts(config, [p for part in data.splits.values() for p in part])
+    elif not data.multi_label and len(data.class_names) < 2:
+        raise InputError(
+            f"{config.data.train}: expected at least two classes in column "
+            f"'{config.data.label_column}', got {list(data.class_names)}"
+        )
+
+
+def _source(config: Config, split: str) -> str:
+    """The file a split came from, as the user named it."""
+    given = getattr(config.data, split, "") if split != "train" else ""
+    return given or f"{config.data.train} ({split} split)"
+
+
+def _check_both_classes(where: str, pairs: list[Pair]) -> None:
+    positives = sum(p.label == 1 for p in pairs)
+    if 0 < positives < len(pairs):
+        return
+    raise InputError(
+        f"{where}: expected positive and negative pairs, got {positives} positive and "
+        f"{len(pairs) - positives} negative; a model cannot be trained or chosen on one class"
+    )
+
+
+def _check_conflicts(config: Config, pairs: list[Pair]) -> None:
+    found = count_repeats(pairs)
+    if not found.conflicts:
+        return
+    files = ", ".join(
+        dict.fromkeys(f for f in (config.data.train, config.data.valid, config.data.test) if f)
+    )
+    a, b = found.first_conflict
+    raise InputError(
+        f"{files}: {found.conflicts} {'pair repeats' if found.conflicts == 1 else 'pairs repeat'} "
+        f"an earlier pair with a different label "
+        f"(first: {a} {b}); remove them or set data.allow_conflicts=true"
+    )
+
+
+def check_resume(config: Config, run_dir: Path) -> None:
+    """Refuse to resume ``run_dir`` with settings that change the model or its data."""
+    saved = run_dir / "config.yaml"
+    before = _flat(config_to_dict(configtools.build(Config, configtools.load_yaml(saved))))
+    after = _flat(config_to_dict(config))
+    changed = [
+        key
+        for key in sorted(set(before) | set(after))
+        if before.get(key) != after.get(key) and not key.startswith(RESUMABLE)
+    ]
+    if changed:
+        shown = "; ".join(f"{k}: {before.get(k)!r} there, {after.get(k)!r} now" for k in changed)
+        raise ConfigError(
+            f"resume={run_dir}: settings differ from the run being resumed ({saved}): {shown}; "
+            f"a resumed run may change only {', '.join(k.rstrip('.') for k in RESUMABLE[3:])}"
+        )
+
+
+def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flat(value, f"{prefix}.{key}" if prefix else key))
+    return out

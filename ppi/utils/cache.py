@@ -1,0 +1,154 @@
+"""A resumable, content-addressed cache of per-protein tensors.
+
+The key of an entry is a hash of everything that determines its value: the
+producer's identity (backbone name, weights checksum, layer) and the sequence,
+never a protein's name. Entries are half-precision safetensors files written
+atomically (temp file + rename), so an interrupted run leaves only whole
+entries and the next run computes just what is missing. An entry is locked
+while it is computed (:mod:`ppi.utils.locks`), so processes sharing a cache never
+compute one at the same time: one skips what another is writing and, at the
+end, waits for it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file
+
+from ppi.utils.files import atomic_save_tensors, atomic_write_text
+from ppi.utils.locks import OutputLockedError, exclusive
+
+
+def cache_root() -> Path:
+    """The cache root: ``$PPI_CACHE`` or ``~/.cache/ppi``."""
+    return Path(os.environ.get("PPI_CACHE") or Path.home() / ".cache" / "ppi").expanduser()
+
+
+def digest(*parts: str) -> str:
+    """A sha256 hex digest of the parts (joined unambiguously)."""
+    h = hashlib.sha256()
+    for part in parts:
+        data = part.encode()
+        h.update(len(data).to_bytes(8, "little"))
+        h.update(data)
+    return h.hexdigest()
+
+
+def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
+    """sha256 of a file's bytes, read in chunks."""
+    h = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+class EmbeddingCache:
+    """Per-sequence tensors of one producer, stored under ``root/<kind>/<identity hash>``.
+
+    Args:
+        identity: string naming the producer and everything it depends on.
+        root: cache root (default :func:`cache_root`).
+        kind: a folder name grouping entries of one sort (``embeddings``).
+        dtype: precision entries are stored in (half by default).
+    """
+
+    def __init__(
+        self,
+        identity: str,
+        root: Path | None = None,
+        kind: str = "embeddings",
+        dtype: torch.dtype = torch.float16,
+    ):
+        self.identity = identity
+        self.dtype = dtype
+        self.directory = (root or cache_root()) / kind / digest(identity)[:16]
+
+    def path(self, seq: str) -> Path:
+        """Where the entry of ``seq`` lives."""
+        key = digest(self.identity, seq)
+        return self.directory / key[:2] / f"{key[2:]}.safetensors"
+
+    def __contains__(self, seq: str) -> bool:
+        return self.path(seq).is_file()
+
+    def missing(self, seqs: Iterable[str]) -> list[str]:
+        """Distinct sequences without an entry, in first-seen order."""
+        return [s for s in dict.fromkeys(seqs) if s not in self]
+
+    def put(self, seq: str, value: torch.Tensor) -> None:
+        """Store ``value`` for ``seq`` in the cache's precision (a clone, not a view)."""
+        tensor = value.detach().to("cpu", self.dtype).contiguous().clone()
+        atomic_save_tensors({"value": tensor}, self.path(seq))
+        self._write_identity()
+
+    def get(self, seq: str) -> torch.Tensor:
+        """The stored tensor for ``seq``."""
+        return load_file(self.path(seq))["value"]
+
+    def fill(
+        self,
+        seqs: Iterable[str],
+        compute: Callable[[list[str]], list[torch.Tensor]],
+        batches: Callable[[list[str]], Iterable[list[str]]],
+        progress: Callable[[Iterable], Iterable] | None = None,
+    ) -> int:
+        """Compute and store entries for the sequences that have none.
+
+        Args:
+            seqs: sequences wanted.
+            compute: maps a batch of sequences to one tensor each.
+            batches: splits the missing sequences into batches.
+            progress: optional wrapper (e.g. tqdm) around the batch iterator.
+
+        Returns:
+            How many entries were computed (0 when everything was cached).
+        """
+        todo = self.missing(seqs)
+        if not todo:
+            return 0
+        groups = list(batches(todo))
+        busy: list[str] = []
+        for group in progress(groups) if progress else groups:
+            busy += self._fill_group(group, compute)
+        for seq in busy:  # another process was writing these: wait, then fill what it left
+            with exclusive(self.path(seq), wait=True):
+                if seq not in self:
+                    self._store([seq], compute)
+        return len(todo)
+
+    def _fill_group(self, group: list[str], compute) -> list[str]:
+        """Fill the entries of ``group`` no other process is writing; returns those it is.
+
+        Each entry is locked (:func:`ppi.utils.locks.exclusive`) while it is computed
+        and written, so two processes filling one cache never compute the same
+        entry at once.
+        """
+        busy: list[str] = []
+        with contextlib.ExitStack() as held:
+            mine = []
+            for seq in group:
+                try:
+                    held.enter_context(exclusive(self.path(seq)))
+                    mine.append(seq)
+                except OutputLockedError:
+                    busy.append(seq)
+            mine = [seq for seq in mine if seq not in self]  # finished by another meanwhile
+            if mine:
+                self._store(mine, compute)
+        return busy
+
+    def _store(self, seqs: list[str], compute) -> None:
+        for seq, value in zip(seqs, compute(seqs), strict=True):
+            self.put(seq, value)
+
+    def _write_identity(self) -> None:
+        marker = self.directory / "IDENTITY"
+        if not marker.exists():
+            atomic_write_text(marker, self.identity + "\n")

@@ -1,0 +1,97 @@
+"""The pair stage: its two entry points agree, evidence reaches the head, hiding zeroes it."""
+
+import pytest
+import torch
+
+from ppi.fusion import CrossAttentionFusion, FusionConfig, HeadConfig, PairStage
+
+
+class _Constant:
+    """A stand-in evidence provider: two numbers per pair, symmetric."""
+
+    dim = 2
+
+    def __init__(self, config):
+        self.config = config
+
+    def prepare(self, proteins, run=None):
+        pass
+
+    def features(self, seqs_a, seqs_b, grid=False):
+        la = torch.tensor([float(len(s)) for s in seqs_a])
+        lb = torch.tensor([float(len(s)) for s in seqs_b])
+        if grid:
+            la, lb = la[:, None], lb[None, :]
+        return torch.stack([(la + lb) / 10, (la * lb) / 100], -1)
+
+
+def _stage(evidence=None, **kw):
+    torch.manual_seed(0)
+    fusion = CrossAttentionFusion(FusionConfig(dim=16, heads=2, latents=4, **kw), ["sequence"])
+    stage = PairStage(fusion.config, HeadConfig(hidden=8), 1, {}, fusion.norm, chunk_pairs=7)
+    if evidence:
+        stage.evidence = {"constant": evidence}
+        stage.head = type(stage.head)(HeadConfig(hidden=8), 16, 1, evidence.dim)
+    with torch.no_grad():  # non-trivial norms, so folding their gains and biases is tested
+        for norm in (m for m in stage.modules() if isinstance(m, torch.nn.LayerNorm)):
+            norm.weight.uniform_(0.5, 1.5)
+            norm.bias.uniform_(-0.3, 0.3)
+    return stage.eval()
+
+
+def _reference(stage, za, zb, seqs_a, seqs_b):
+    """Every pair of the block through the list entry point."""
+    r, c = len(za), len(zb)
+    a = za[:, None].expand(-1, c, -1, -1).flatten(0, 1)
+    b = zb[None].expand(r, -1, -1, -1).flatten(0, 1)
+    sa = [s for s in seqs_a for _ in range(c)]
+    sb = [s for _ in range(r) for s in seqs_b]
+    return stage.pairs(a, b, sa, sb).view(r, c)
+
+
+SEQS = ["M" * n for n in range(3, 12)]
+
+
+@pytest.mark.parametrize("pair_layers", [0, 1, 2])
+@pytest.mark.parametrize("spectral", [False, True])
+def test_block_logits_match_pair_logits(pair_layers, spectral):
+    stage = _stage(pair_layers=pair_layers, spectral_norm=spectral)
+    z = torch.randn(9, 4, 16) * 2
+    sides = stage.sides(z, SEQS)
+    with torch.no_grad():
+        got = stage.block(sides.take(slice(0, 5)), sides.take(slice(5, 9)))
+        want = _reference(stage, z[:5], z[5:], SEQS[:5], SEQS[5:])
+    assert got.shape == (5, 4)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+def test_square_block_is_exactly_symmetric_and_matches():
+    stage = _stage()
+    z = torch.randn(6, 4, 16)
+    with torch.no_grad():
+        got = stage.block(stage.sides(z, SEQS[:6]))
+        want = _reference(stage, z, z, SEQS[:6], SEQS[:6])
+    assert torch.equal(got, got.T)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("pair_layers", [1, 2])
+def test_evidence_reaches_both_entry_points_alike_and_hiding_zeroes_it(pair_layers):
+    stage = _stage(_Constant(None), pair_layers=pair_layers)
+    z = torch.randn(6, 4, 16)
+    with torch.no_grad():
+        block = stage.block(stage.sides(z[:3], SEQS[:3]), stage.sides(z[3:], SEQS[3:6]))
+        listed = _reference(stage, z[:3], z[3:], SEQS[:3], SEQS[3:6])
+        torch.testing.assert_close(block, listed, atol=1e-5, rtol=1e-5)
+        without = stage.logits(z[:1], z[3:4], torch.zeros(1, 2))
+        stage.hidden = frozenset({"constant"})
+        hidden = stage.pairs(z[:1], z[3:4], SEQS[:1], SEQS[3:4])
+    assert torch.equal(hidden, without)
+    assert not torch.allclose(hidden, listed[0, :1])  # the numbers did change the logit
+
+
+def test_a_head_built_for_evidence_refuses_pairs_without_it():
+    stage = _stage(_Constant(None))
+    ha = torch.randn(2, 16)
+    with pytest.raises(ValueError, match="expected 2 evidence numbers per pair"):
+        stage.head(ha, ha)

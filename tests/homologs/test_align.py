@@ -1,0 +1,74 @@
+"""Homologs by real alignment (ppi.homologs.align): phmmer through pyhmmer, MMseqs2 optional."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from ppi.data.similarity import neighbours
+from ppi.errors import InputError
+from ppi.homologs import align
+
+AA = "ACDEFGHIKLMNPQRSTVWY"
+
+
+def _mutant(seq: str, identity: float, rng: random.Random) -> str:
+    return "".join(c if rng.random() < identity else rng.choice(AA.replace(c, "")) for c in seq)
+
+
+@pytest.fixture
+def family(tmp_path, monkeypatch):
+    monkeypatch.setenv("PPI_CACHE", str(tmp_path / "cache"))
+    rng = random.Random(0)
+    root = "".join(rng.choice(AA) for _ in range(200))
+    return {
+        "root": root,
+        "close": _mutant(root, 0.9, rng),
+        "far": _mutant(root, 0.5, rng),
+        "other": "".join(rng.choice(AA) for _ in range(200)),
+        "same": root,
+    }
+
+
+def test_phmmer_finds_homologs_with_their_identity(family):
+    hits = {(h.query, h.target): h for h in align.search({"root": family["root"]}, family)}
+    assert {t for _, t in hits} == {"root", "same", "close", "far"}  # never the unrelated one
+    assert hits[("root", "root")].identity == 1.0
+    assert 0.85 < hits[("root", "close")].identity < 0.95
+    assert 0.4 < hits[("root", "far")].identity < 0.65
+    assert hits[("root", "close")].bits > hits[("root", "far")].bits
+
+
+def test_searches_are_cached_by_sequence(family, monkeypatch):
+    first = align.search(family, family)
+
+    def fail(*_):
+        raise AssertionError("aligned again")
+
+    monkeypatch.setitem(align.BACKENDS._entries, "phmmer", fail)
+    renamed = {f"x_{k}": v for k, v in family.items()}
+    again = align.search(renamed, renamed)  # same sequences, other ids: from the cache
+    assert len(again) == len(first)
+    assert {(h.query, h.target) for h in again} == {
+        (f"x_{h.query}", f"x_{h.target}") for h in first
+    }
+
+
+def test_split_measure_is_identity_over_the_shorter_sequence(family):
+    nb = neighbours("phmmer", family, 0.3)
+    score = {(nb.ids[i], nb.ids[j]): s for i, j, s in zip(nb.i, nb.j, nb.score, strict=True)}
+    assert score[("root", "same")] == 1.0
+    assert 0.85 < score[("root", "close")] < 0.95
+    assert not any("other" in key for key in score)
+    local = {"long": family["root"], "piece": family["root"][:40] + "W" * 160}
+    nb = neighbours("phmmer", local, 0.05)
+    assert nb.score.max() <= 0.25  # 40 identical residues of 200 is not 100% identity
+
+
+def test_a_backend_that_is_not_installed_names_what_to_install(family, monkeypatch):
+    monkeypatch.setattr(align.shutil, "which", lambda _: None)
+    with pytest.raises(InputError, match=r"apt-get install mmseqs2"):
+        align.search(family, family, backend="mmseqs")
+    with pytest.raises(Exception, match=r"choices: mmseqs, phmmer"):
+        align.search(family, family, backend="blast")
