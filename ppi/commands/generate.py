@@ -123,6 +123,10 @@ def _run(args, cons, name, settings, partners, reference, out: Path) -> int:
 
     torch.manual_seed(args.seed)
     lm = load_masked_lm(name, settings)
+    if cons.lengths[1] > lm.max_len:
+        raise InputError(
+            f"--length {cons.lengths[1]}: {lm.identity()} reads at most {lm.max_len} residues"
+        )
     cfg = SamplerConfig(
         args.rounds, args.sweeps, 0.1, args.temperature, args.top_k, args.top_p, args.batch
     )

@@ -282,10 +282,8 @@ def check(cons: Constraints, seq: str) -> dict[str, bool]:
     for m in cons.motifs:
         out[f"motif:{m}"] = _has_motif(seq, m)
     for f in cons.fractions:
-        share = sum(seq.count(aa) for aa in f.residues) / max(n, 1)
         lo, hi = f.bounds(n)
-        count = round(share * n)
-        out[f"fraction:{f.residues}"] = lo <= count <= hi
+        out[f"fraction:{f.residues}"] = lo <= sum(seq.count(aa) for aa in f.residues) <= hi
     if cons.forbidden:
         fixed = cons.fixed_positions()
         out["forbidden"] = not any(
