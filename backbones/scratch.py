@@ -165,6 +165,9 @@ class ScratchConfig(BackboneConfig):
         dropout: dropout on the embeddings and on both residual branches of
             each block (not on attention weights, see :class:`SelfAttention`).
         max_len: residues per window (attention cost grows with its square).
+        path: a backbone folder from ``ppi pretrain`` (or a model folder whose
+            sequence channel has a scratch backbone) to start from; its
+            architecture (dim, layers, heads, ff_mult, max_len) is the folder's.
     """
 
     name: str = "scratch"
@@ -175,6 +178,7 @@ class ScratchConfig(BackboneConfig):
     ff_mult: int = setting(2, "[1, inf)")
     dropout: float = setting(0.1, "[0, 1)")
     max_len: int = setting(DEFAULT_MAX_LEN, "[1, inf)")
+    path: str = ""
 
     def problems(self) -> Iterator[tuple[str, str]]:
         """Widths attention cannot split (see :func:`ppi.config.tools.check`)."""
@@ -193,8 +197,14 @@ class ScratchBackbone(Backbone):
 
     def __init__(self, config: ScratchConfig) -> None:
         configtools.check(config, "backbone")  # also when built in code, not from a config
+        state = None
+        if config.path:
+            from ppi.lm.folder import read_backbone
+
+            config, state = read_backbone(config)
         super().__init__(config)
-        if config.finetune == "frozen":
+        self.pretrained = state is not None
+        if config.finetune == "frozen" and state is None:
             log.warning(
                 "backbone 'scratch' with finetune: frozen keeps its random weights; "
                 "use finetune: full to train it with the task"
@@ -211,6 +221,10 @@ class ScratchBackbone(Backbone):
             for _ in range(config.layers)
         )
         self.norm = nn.LayerNorm(config.dim)
+        if state is not None:
+            from ppi.lm.folder import load_strict
+
+            load_strict(self, state, config.path)
         self.apply_finetune()
 
     def embed_windows(self, seqs: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -227,16 +241,22 @@ class ScratchBackbone(Backbone):
                 f"per window, got {longest}"
             )
         ids, keep = self.tokenizer.encode(seqs)  # (B, L+2)
-        ids, keep = ids.to(self.positions.device), keep.to(self.positions.device)
-        x = self.embed(ids) + self.positions[: ids.shape[1]]  # (B, L+2, D)
-        x = self.drop(x)
-        for block in self.layers:
-            x = block(x, keep)
-        x = self.norm(x)
+        x = self.encode_ids(ids.to(self.positions.device), keep.to(self.positions.device))
         lengths = torch.tensor([len(s) for s in seqs], device=x.device)
         mask = torch.arange(longest, device=x.device) < lengths[:, None]  # (B, L)
         emb = x[:, 1 : longest + 1] * mask.unsqueeze(-1)  # (B, L, D), zeros on padding
         return emb, mask
+
+    def encode_ids(self, ids: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Hidden states of every token (special and masked tokens included).
+
+        Shapes:
+            ids ``(B, T)`` token ids, keep ``(B, T)`` bool -> ``(B, T, D)``.
+        """
+        x = self.drop(self.embed(ids) + self.positions[: ids.shape[1]])  # (B, T, D)
+        for block in self.layers:
+            x = block(x, keep)
+        return self.norm(x)
 
     def blocks(self) -> list[nn.Module]:
         """The transformer blocks, input to output."""

@@ -1,0 +1,124 @@
+"""The scratch encoder with a masked-LM head and an optional annotation (GO) head.
+
+:class:`ScratchLM` is what ``ppi pretrain`` trains and what ``ppi generate
+--model`` samples from. Its encoder is a :class:`~ppi.backbones.scratch.ScratchBackbone`,
+so the folder it saves (:mod:`ppi.lm.folder`) is loaded by the sequence
+channel with ``backbone.name=scratch backbone.path=FOLDER``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gzip
+import json
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ppi import __version__
+from ppi.backbones.scratch import SPECIALS, ScratchBackbone, ScratchConfig
+from ppi.config.tools import build, to_dict
+from ppi.lm import folder as layout
+from ppi.lm.folder import FORMAT, load_strict, read_json, read_tensors
+from ppi.utils.files import atomic_save_tensors, atomic_write, atomic_write_text
+
+
+class LMHead(nn.Module):
+    """BERT's prediction head: dense -> GELU -> LayerNorm -> vocabulary logits."""
+
+    def __init__(self, dim: int, vocab: int) -> None:
+        super().__init__()
+        self.dense = nn.Linear(dim, dim)
+        self.act = nn.GELU()
+        self.norm = nn.LayerNorm(dim)
+        self.decoder = nn.Linear(dim, vocab)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Shapes: ``(B, T, D)`` -> ``(B, T, V)``."""
+        return self.decoder(self.norm(self.act(self.dense(x))))
+
+
+class ScratchLM(nn.Module):
+    """Encoder + masked-LM head (+ a multi-label head over ``go_terms`` terms)."""
+
+    def __init__(self, config: ScratchConfig, go_terms: int = 0) -> None:
+        super().__init__()
+        self.backbone = ScratchBackbone(dataclasses.replace(config, finetune="full", path=""))
+        self.tokenizer = self.backbone.tokenizer
+        self.lm_head = LMHead(config.dim, len(self.tokenizer))
+        self.go_head = nn.Linear(config.dim, go_terms) if go_terms else None
+
+    @property
+    def config(self) -> ScratchConfig:
+        """The encoder's settings."""
+        return self.backbone.config
+
+    def forward(
+        self, ids: torch.Tensor, keep: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """Token logits and, with a GO head, term logits of the mean residue state.
+
+        Shapes:
+            ids ``(B, T)``, keep ``(B, T)`` -> logits ``(B, T, V)`` and ``(B, T_go)`` or None.
+        """
+        hidden = self.backbone.encode_ids(ids, keep)  # (B, T, D)
+        logits = self.lm_head(hidden)  # (B, T, V)
+        if self.go_head is None:
+            return logits, None
+        residues = keep & (ids != self.tokenizer.cls_id) & (ids != self.tokenizer.eos_id)
+        w = residues.unsqueeze(-1).to(hidden.dtype)  # (B, T, 1)
+        pooled = (hidden * w).sum(1) / w.sum(1).clamp(min=1)  # (B, D)
+        return logits, self.go_head(pooled)
+
+    # -- the folder ----------------------------------------------------------------------
+    def save_pretrained(
+        self,
+        directory: str | Path,
+        go_terms: list[str] | None = None,
+        extra: dict | None = None,
+        train_sequences: dict[str, str] | None = None,
+    ) -> Path:
+        """Write ``config.json``, ``model.safetensors``, ``vocab.txt`` (and GO terms, sequences)."""
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        state = {k: v.detach().cpu().contiguous().clone() for k, v in self.state_dict().items()}
+        atomic_save_tensors(state, directory / layout.WEIGHTS)
+        atomic_write_text(directory / layout.VOCAB, "\n".join(self.tokenizer.vocab) + "\n")
+        if go_terms:
+            atomic_write_text(directory / "go_terms.json", json.dumps({"terms": go_terms}))
+        if train_sequences is not None:
+            text = "".join(f">{k}\n{v}\n" for k, v in train_sequences.items())
+            atomic_write(directory / "train.fasta.gz", gzip.compress(text.encode(), 6))
+        meta = {
+            "format": FORMAT,
+            "ppi_version": __version__,
+            "backbone": to_dict(dataclasses.replace(self.config, path="", finetune="full")),
+            "go_terms": self.go_head.out_features if self.go_head is not None else 0,
+            "specials": list(SPECIALS),
+            **(extra or {}),
+        }
+        atomic_write_text(directory / layout.CONFIG, json.dumps(meta, indent=1))
+        return directory
+
+    @classmethod
+    def from_pretrained(cls, directory: str | Path) -> ScratchLM:
+        """Load a ``ppi pretrain`` folder strictly."""
+        directory = Path(directory)
+        meta = read_json(directory / layout.CONFIG)
+        if meta.get("format") != FORMAT:
+            raise layout.WeightsError(
+                f"{directory}: not a ppi pretrain folder (expected format {FORMAT!r} in "
+                f"{layout.CONFIG}); a model without a masked-LM head cannot generate"
+            )
+        config = build(ScratchConfig, meta["backbone"], "backbone")
+        model = cls(config, int(meta.get("go_terms", 0)))
+        load_strict(model, read_tensors(directory / layout.WEIGHTS), str(directory))
+        model.eval()
+        return model
+
+
+def go_terms_of(directory: Path) -> list[str]:
+    """The GO head's terms saved in a pretrain folder (empty without one)."""
+    path = Path(directory) / "go_terms.json"
+    return json.loads(path.read_text())["terms"] if path.is_file() else []

@@ -1,0 +1,268 @@
+"""``ppi pretrain``: masked-LM (and GO) pretraining of the scratch backbone with Accelerate.
+
+Each epoch crops every training sequence at random to ``crop`` residues,
+groups the crops into length-sorted batches under ``batch_tokens`` padded
+tokens, masks 15% of residues (80/10/10) and minimises the cross-entropy of
+the hidden residues, plus ``go_weight`` times the binary cross-entropy of
+the GO head for proteins that have terms. After each epoch it reports the
+held-out loss, perplexity (against the unigram perplexity of the same
+held-out positions) and GO Fmax (against the naive baseline), saves the
+Accelerate state for ``resume=true`` and writes the backbone folder.
+
+The crops, batches and masks of epoch ``e`` come from a generator seeded by
+``(seed, e)``, so a run resumed after a kill repeats what the uninterrupted
+run would have done.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch.nn import functional
+
+from ppi.backbones.base import RESIDUES
+from ppi.backbones.scratch import ScratchConfig
+from ppi.config.tools import setting, to_dict
+from ppi.errors import InputError
+from ppi.lm import go
+from ppi.lm.masking import IGNORE, eval_mask, mask_tokens
+from ppi.lm.model import ScratchLM
+from ppi.lm.pretrain_data import batches, crops, encode, load_or_split, read_sequences
+from ppi.utils.cache import digest
+
+log = logging.getLogger("ppi")
+STATE = "trainer_state.json"
+
+
+@dataclass(frozen=True)
+class PretrainSettings:
+    """How to pretrain.
+
+    Attributes:
+        epochs: passes over the training sequences.
+        stop_after: end this invocation after this many epochs (0 = never); resume later.
+        lr: peak learning rate (AdamW; linear warm-up, cosine decay).
+        warmup: share of the steps spent warming up.
+        weight_decay: AdamW weight decay.
+        batch_tokens: padded tokens per batch (per process).
+        grad_accum: batches per optimizer step.
+        crop: residues per random crop (0 = the backbone's max_len).
+        mask_rate: share of residues the objective hides.
+        heldout: share of proteins held out, by whole identity clusters.
+        cluster_identity: proteins at or above this identity share a cluster.
+        cluster_measure: how identity is computed (``mmseqs``, ``phmmer``, ``kmer``).
+        annotations: an annotation store or a GO table for the GO objective (empty: none).
+        id_map: maps a GO table's gene names to accessions (a UniProt FASTA's GN=).
+        go_weight: weight of the GO loss.
+        min_freq: a GO term is learned when at least this many training proteins carry it.
+        seed: seeds the split, the crops, the masks and the weights.
+        cpu_threads: torch threads on CPU (0 = the cores this process may use).
+        log_with: Accelerate trackers (``tensorboard``, ``wandb``, ``mlflow``).
+        keep_sequences: save the training sequences in the folder (novelty in ppi generate).
+    """
+
+    epochs: int = setting(10, "[1, inf)")
+    stop_after: int = setting(0, "[0, inf)")
+    lr: float = setting(1e-3, "(0, 1)")
+    warmup: float = setting(0.05, "[0, 1)")
+    weight_decay: float = setting(0.01, "[0, 1)")
+    batch_tokens: int = setting(8192, "[16, inf)")
+    grad_accum: int = setting(1, "[1, inf)")
+    crop: int = setting(0, "[0, inf)")
+    mask_rate: float = setting(0.15, "(0, 1)")
+    heldout: float = setting(0.05, "(0, 0.5]")
+    cluster_identity: float = setting(0.5, "(0, 1]")
+    cluster_measure: str = setting("mmseqs", choices=("mmseqs", "phmmer", "kmer"))
+    annotations: str = ""
+    id_map: str = ""
+    go_weight: float = setting(1.0, "[0, inf)")
+    min_freq: int = setting(10, "[1, inf)")
+    seed: int = 0
+    cpu_threads: int = setting(0, "[0, inf)")
+    log_with: tuple[str, ...] = ()
+    keep_sequences: bool = True
+
+
+@dataclass(frozen=True)
+class PretrainConfig:
+    """The whole job: the backbone, the settings, and whether to resume."""
+
+    backbone: ScratchConfig = field(default_factory=ScratchConfig)
+    pretrain: PretrainSettings = field(default_factory=PretrainSettings)
+    resume: bool = False
+
+
+def job_key(config: PretrainConfig, dumps: list[str]) -> str:
+    """What makes two invocations the same job (resume checks it); stop_after and resume aside."""
+    settings = dataclasses.replace(config.pretrain, stop_after=0, log_with=())
+    return digest(
+        "pretrain-v1", json.dumps(to_dict(config.backbone)), json.dumps(to_dict(settings)), *dumps
+    )
+
+
+@dataclass
+class Data:
+    """Sequences, the split and the GO targets (``(N, T)`` per side, empty without GO)."""
+
+    proteins: dict[str, str]
+    train: list[str]
+    held: list[str]
+    terms: list[str]
+    train_go: torch.Tensor
+    held_go: torch.Tensor
+
+
+def load_data(config: PretrainConfig, dumps: list[str], out: Path, main: bool) -> Data:
+    """Read the dumps, split by cluster (or reuse the saved split), build GO targets."""
+    s = config.pretrain
+    proteins = read_sequences(dumps)
+    train, held = load_or_split(out, proteins, s, main)
+    missing = [p for p in train + held if p not in proteins]
+    if missing:
+        raise InputError(f"{out}: the saved split names {missing[0]}, which the dumps lack")
+    terms, tgo, hgo = [], torch.zeros(len(train), 0), torch.zeros(len(held), 0)
+    if s.annotations:
+        known = go.read_terms(s.annotations, s.id_map or _fasta(dumps))
+        terms = go.vocabulary(known, train, s.min_freq)
+        if not terms:
+            raise InputError(
+                f"pretrain.annotations={s.annotations}: no GO term is carried by "
+                f"{s.min_freq} training proteins (check pretrain.id_map)"
+            )
+        tgo, hgo = go.targets(known, train, terms), go.targets(known, held, terms)
+        log.info(
+            "GO objective: %d terms; %d of %d training proteins annotated",
+            len(terms),
+            int((tgo.sum(1) > 0).sum()),
+            len(train),
+        )
+    return Data(proteins, train, held, terms, tgo, hgo)
+
+
+def _fasta(dumps: list[str]) -> str:
+    first = dumps[0]
+    return first if ".fa" in Path(first).name or first.startswith("example:") else ""
+
+
+def lr_lambda(total: int, warmup: float):
+    """Linear warm-up to 1, cosine decay to 0.1."""
+    warm = max(1, int(total * warmup))
+
+    def fn(step: int) -> float:
+        if step < warm:
+            return (step + 1) / warm
+        done = min(1.0, (step - warm) / max(1, total - warm))
+        return 0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * done))
+
+    return fn
+
+
+def epoch_batches(data: Data, config: PretrainConfig, epoch: int, rank: int, world: int):
+    """This process's batches of ``epoch`` as ``(crops, GO rows)``; as many on every process."""
+    s = config.pretrain
+    gen = torch.Generator().manual_seed(s.seed * 100_003 + epoch)
+    size = s.crop or config.backbone.max_len
+    cut = crops([data.proteins[p] for p in data.train], size, gen)
+    groups = batches([len(c) + 2 for c in cut], s.batch_tokens, gen)
+    groups = groups[: len(groups) - len(groups) % world] if len(groups) >= world else groups
+    mine = groups[rank::world]
+    return [([cut[i] for i in g], g) for g in mine], gen
+
+
+def step_loss(model, tok, seqs, go_rows, data: Data, config, gen, device) -> torch.Tensor:
+    """The masked-LM loss of one batch, plus the weighted GO loss of its annotated proteins."""
+    ids, keep, residue = encode(tok, seqs)
+    inputs, labels = mask_tokens(
+        ids,
+        residue,
+        tok.mask_id,
+        torch.arange(5, 5 + len(RESIDUES)),
+        gen,
+        config.pretrain.mask_rate,
+    )
+    logits, go_logits = model(inputs.to(device), keep.to(device))
+    loss = functional.cross_entropy(
+        logits.float().flatten(0, 1), labels.to(device).flatten(), ignore_index=IGNORE
+    )
+    if go_logits is not None and config.pretrain.go_weight > 0:
+        target = data.train_go[go_rows].to(device)  # (B, T)
+        has = target.sum(1) > 0
+        if bool(has.any()):
+            bce = functional.binary_cross_entropy_with_logits(go_logits.float()[has], target[has])
+            loss = loss + config.pretrain.go_weight * bce
+    elif go_logits is not None:
+        loss = loss + 0.0 * go_logits.sum()  # every weight gets a gradient under DDP
+    return loss
+
+
+@torch.no_grad()
+def evaluate(model, tok, data: Data, config: PretrainConfig, unigram: torch.Tensor, acc) -> dict:
+    """Held-out masked-LM loss and perplexity (with the unigram baseline), and GO Fmax."""
+    model.eval()
+    gen = torch.Generator().manual_seed(12345)
+    size = config.backbone.max_len
+    seqs = [data.proteins[p][:size] for p in data.held]
+    groups = batches([len(s) + 2 for s in seqs], config.pretrain.batch_tokens, gen)
+    nll = torch.zeros(2, dtype=torch.float64)  # model, unigram
+    count = 0
+    go_scores = []
+    for g in groups[acc.process_index :: acc.num_processes]:
+        ids, keep, residue = encode(tok, [seqs[i] for i in g])
+        inputs, labels = eval_mask(ids, residue, tok.mask_id, gen, config.pretrain.mask_rate)
+        logits, go_logits = model(inputs.to(acc.device), keep.to(acc.device))
+        sel = labels != IGNORE
+        logp = torch.log_softmax(logits.float().cpu(), -1)[sel]  # (S, V)
+        nll[0] -= logp.gather(1, labels[sel][:, None]).sum().double()
+        nll[1] -= unigram[labels[sel]].sum().double()
+        count += int(sel.sum())
+        if go_logits is not None:
+            go_scores.append((g, torch.sigmoid(go_logits.float()).cpu()))
+    totals = acc.reduce(
+        torch.cat([nll, torch.tensor([count], dtype=torch.float64)]).to(acc.device), "sum"
+    ).cpu()
+    model.train()
+    n = max(float(totals[2]), 1.0)
+    out = {
+        "heldout_loss": float(totals[0] / n),
+        "heldout_perplexity": math.exp(totals[0] / n),
+        "unigram_perplexity": math.exp(totals[1] / n),
+    }
+    out["perplexity_ratio"] = out["heldout_perplexity"] / out["unigram_perplexity"]
+    if go_scores and acc.num_processes == 1:
+        scores = torch.zeros(len(seqs), len(data.terms))
+        for g, p in go_scores:
+            scores[g] = p
+        truth = data.held_go.numpy()
+        out["go_fmax"] = go.fmax(truth, scores.numpy())
+        out["go_fmax_naive"] = go.fmax(truth, go.naive_scores(data.train_go, len(seqs)))
+    return out
+
+
+def unigram_log_probs(data: Data, vocab: int) -> torch.Tensor:
+    """Log-frequency of each token among training residues (Laplace-smoothed), ``(V,)``."""
+    counts = torch.ones(vocab, dtype=torch.float64)
+    for p in data.train:
+        for aa in data.proteins[p]:
+            if aa in RESIDUES:
+                counts[5 + RESIDUES.index(aa)] += 1
+    counts[:5] = 0
+    return torch.log(counts / counts.sum()).float()
+
+
+def save_folder(model: ScratchLM, out: Path, data: Data, metrics: dict, config) -> None:
+    """The backbone folder, and a line per epoch in ``metrics.jsonl``."""
+    seqs = {p: data.proteins[p] for p in data.train} if config.pretrain.keep_sequences else None
+    extra = {"pretrain": to_dict(config.pretrain), "metrics": metrics}
+    model.save_pretrained(out, data.terms, extra, seqs)
+
+
+def elapsed(start: float) -> float:
+    """Seconds since ``start``."""
+    return time.monotonic() - start

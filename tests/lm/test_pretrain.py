@@ -1,0 +1,186 @@
+import json
+import math
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ppi.cli import run
+from ppi.data.examples import resolve
+from ppi.data.fasta import read_fasta, write_fasta
+
+ARCH = ["backbone.dim=16", "backbone.layers=1", "backbone.heads=2", "backbone.max_len=64"]
+FAST = [
+    *ARCH,
+    "pretrain.cluster_measure=kmer",
+    "pretrain.heldout=0.2",
+    "pretrain.lr=0.005",
+    "pretrain.batch_tokens=2048",
+    "pretrain.cpu_threads=1",
+]
+GO = [
+    "pretrain.annotations=example:go_yeast/go_annotations.tsv.gz",
+    "pretrain.id_map=example:yeast_swissprot/uniprot_sprot_yeast.fasta.gz",
+    "pretrain.min_freq=3",
+]
+
+
+@pytest.fixture(scope="module")
+def yeast_slice(tmp_path_factory):
+    """150 reviewed yeast proteins of the bundled proteome, as a FASTA."""
+    proteins = read_fasta(resolve("example:yeast_swissprot/uniprot_sprot_yeast.fasta.gz"))
+    path = tmp_path_factory.mktemp("yeast") / "slice.fasta"
+    write_fasta(dict(list(proteins.items())[:150]), path)
+    return path
+
+
+def metrics(out):
+    return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+
+
+@pytest.fixture(scope="module")
+def pretrained(yeast_slice, tmp_path_factory):
+    out = tmp_path_factory.mktemp("pre") / "lm"
+    assert (
+        run(["pretrain", "--out", str(out), str(yeast_slice), *FAST, *GO, "pretrain.epochs=4"]) == 0
+    )
+    return out
+
+
+def test_pretraining_lowers_held_out_loss_below_uniform(pretrained):
+    rows = metrics(pretrained)
+    assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
+    assert rows[-1]["heldout_loss"] < rows[0]["heldout_loss"]
+    assert rows[-1]["heldout_loss"] < math.log(20)
+    assert 0 <= rows[-1]["go_fmax"] <= 1 and 0 < rows[-1]["go_fmax_naive"] <= 1
+    split = json.loads((pretrained / "split.json").read_text())
+    assert not set(split["train"]) & set(split["held_out"]) and len(split["held_out"]) >= 20
+
+
+def test_folder_holds_config_weights_vocab_and_go_terms(pretrained):
+    config = json.loads((pretrained / "config.json").read_text())
+    assert config["format"] == "ppi-scratch-lm" and config["backbone"]["dim"] == 16
+    terms = json.loads((pretrained / "go_terms.json").read_text())["terms"]
+    assert config["go_terms"] == len(terms) > 0 and "GO:0005515" not in terms
+    keys = load_file(str(pretrained / "model.safetensors"))
+    assert {k.split(".")[0] for k in keys} == {"backbone", "lm_head", "go_head"}
+    assert (pretrained / "vocab.txt").read_text().split()[:5] == [
+        "<pad>",
+        "<cls>",
+        "<eos>",
+        "<unk>",
+        "<mask>",
+    ]
+
+
+def test_resume_after_a_kill_gives_the_same_weights(yeast_slice, tmp_path):
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert run(["pretrain", "--out", str(full), str(yeast_slice), *FAST, "pretrain.epochs=2"]) == 0
+    args = ["pretrain", "--out", str(cut), str(yeast_slice), *FAST, "pretrain.epochs=2"]
+    assert run([*args, "pretrain.stop_after=1"]) == 0
+    assert [r["epoch"] for r in metrics(cut)] == [1]
+    assert run([*args, "resume=true"]) == 0
+    a, b = load_file(str(full / "model.safetensors")), load_file(str(cut / "model.safetensors"))
+    assert a.keys() == b.keys()
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    assert metrics(full)[-1]["heldout_loss"] == pytest.approx(
+        metrics(cut)[-1]["heldout_loss"], abs=1e-6
+    )
+
+
+def test_resuming_another_job_or_overwriting_one_is_refused(yeast_slice, tmp_path, capsys):
+    args = ["pretrain", "--out", str(tmp_path / "j"), str(yeast_slice), *FAST, "pretrain.epochs=2"]
+    assert run([*args, "pretrain.stop_after=1"]) == 0
+    assert run(args) == 2
+    assert "resume=true" in capsys.readouterr().err
+    assert run([*args, "pretrain.lr=0.001", "resume=true"]) == 2
+    assert "another job" in capsys.readouterr().err
+
+
+def test_bad_inputs_are_one_line(tmp_path, capsys):
+    bad = tmp_path / "bad.fasta"
+    bad.write_text(">a\nMK7V\n")
+    assert run(["pretrain", "--out", str(tmp_path / "o"), str(bad), *FAST]) == 2
+    err = capsys.readouterr().err
+    assert "bad.fasta" in err and len(err.strip().splitlines()) == 1
+    assert run(["pretrain", "--out", str(tmp_path / "o"), str(tmp_path / "none.fa"), *FAST]) == 2
+    assert run(["pretrain", "--out", str(tmp_path / "o"), str(bad), "backbone.name=esm2"]) == 2
+    assert not (tmp_path / "o" / "model.safetensors").exists()
+
+
+def test_pretrained_folder_trains_a_pair_model_and_back(
+    pretrained, guo_slice, tmp_path, train_args
+):
+    fasta, pairs = guo_slice
+    args = train_args(
+        fasta, pairs, tmp_path, "train.epochs=1", "run_name=from_lm", f"backbone.path={pretrained}"
+    )
+    assert run(args) == 0
+    from ppi.model import PPIModel
+
+    model = PPIModel.from_pretrained(tmp_path / "from_lm" / "model")
+    backbone = model.channels["sequence"].backbone
+    assert backbone.pretrained and backbone.dim == 16
+    # the pair model's backbone can be pretrained further
+    out = tmp_path / "again"
+    assert (
+        run(
+            [
+                "pretrain",
+                "--out",
+                str(out),
+                str(fasta),
+                *FAST,
+                "pretrain.epochs=1",
+                f"backbone.path={tmp_path / 'from_lm' / 'model'}",
+            ]
+        )
+        == 0
+    )
+    assert json.loads((out / "config.json").read_text())["backbone"]["dim"] == 16
+
+
+def test_pretrained_weights_reach_the_sequence_channel(pretrained):
+    from ppi.backbones.scratch import ScratchBackbone, ScratchConfig
+
+    loaded = ScratchBackbone(ScratchConfig(path=str(pretrained), finetune="frozen"))
+    saved = load_file(str(pretrained / "model.safetensors"))
+    assert loaded.dim == 16 and loaded.max_len == 64
+    assert torch.equal(loaded.layers[0].attn.qkv.weight, saved["backbone.layers.0.attn.qkv.weight"])
+    with pytest.raises(Exception, match="dim=16"):
+        ScratchBackbone(ScratchConfig(path=str(pretrained), dim=32, heads=2))
+
+
+def test_generate_from_the_pretrained_folder(pretrained, tmp_path, capsys):
+    args = ["generate", "--model", str(pretrained), "--num", "4", "--length", "30-40"]
+    args += ["--motif", "HEXXH@5", "--max-fraction", "C=0.05", "--seed", "1"]
+    out, again = tmp_path / "gen.fasta", tmp_path / "again.fasta"
+    assert run([*args, "--out", str(out)]) == 0
+    seqs = read_fasta(out)
+    assert len(seqs) == 4 and all(s[4:6] == "HE" and s[8] == "H" for s in seqs.values())
+    assert all(s.count("C") <= 0.05 * len(s) for s in seqs.values())
+    rows = (tmp_path / "gen.tsv").read_text().splitlines()
+    header = "id length pll pll_per_residue pll_positions checks max_identity".split()
+    assert rows[0].split("\t")[:7] == header
+    assert len(rows) == 5 and all(r.split("\t")[6] != "NA" for r in rows[1:])
+    assert run([*args, "--out", str(again)]) == 0
+    assert read_fasta(again) == seqs
+
+
+def test_impossible_generation_writes_nothing(pretrained, tmp_path, capsys):
+    out = tmp_path / "gen.fasta"
+    code = run(
+        [
+            "generate",
+            "--model",
+            str(pretrained),
+            "--length",
+            "10",
+            "--template",
+            "XXXXXXXXXXXX",
+            "--out",
+            str(out),
+        ]
+    )
+    assert code == 2 and not out.exists()
+    assert "template has 12" in capsys.readouterr().err
