@@ -134,7 +134,9 @@ def test_pair_evidence_reaches_the_head_and_survives_save_and_load(make, tmp_pat
     loaded = PPIModel.from_pretrained(tmp_path / "m").eval()
     with torch.no_grad():
         assert torch.equal(before, loaded(["a", "b", "c"], SEQS, pairs))
-    assert make().pair.head.evidence == 0  # off by default: the head has no evidence inputs
+    assert make().pair.head.evidence == 5  # on by default
+    # switched off, the head has no evidence inputs
+    assert make("evidence.interolog.enabled=false").pair.head.evidence == 0
 
 
 def _truncate(folder):
@@ -224,12 +226,14 @@ def test_a_folder_with_the_retired_homology_interolog_is_refused_naming_why(make
 
 def test_hide_masks_channels_and_evidence_by_name(make):
     model = make()
-    assert model.sources() == ["properties", "sequence"]
+    assert model.sources() == ["properties", "sequence", "interolog"]
     with pytest.raises(Exception, match=r"'nope' is not a channel or evidence provider"):
         with model.hide(["nope"]):
             pass
     with model.hide(["sequence"]):
         assert model.hidden == model.pair.hidden == {"sequence"}
+    with model.hide(["interolog"]):
+        assert model.pair.hidden == {"interolog"}
     assert model.hidden == model.pair.hidden == frozenset()
 
 

@@ -100,7 +100,8 @@ def test_ablation_then_masking(probe, guo_slice, train_args, tmp_path, capsys):
     mask_out = tmp_path / "mask"
     assert run(["ablate", "--mask", "--run", str(full), "--out", str(mask_out)]) == 0
     masks = {r["channels"]: r for r in json.loads((mask_out / "masking.json").read_text())}
-    assert set(masks) == {"none masked", "without sequence", "without probe"}
+    # the default model has interolog evidence, which is masked like a channel
+    assert set(masks) == {"none masked", "without sequence", "without probe", "without interolog"}
     test = json.loads((full / "metrics.json").read_text())["test"]
     assert masks["none masked"]["aupr"] == pytest.approx(test["aupr"])
 
