@@ -1,16 +1,15 @@
 """Protein language model backbones, registered by name in :data:`BACKBONES`.
 
-``scratch`` is imported at once; the others are imported when first used, so
-a run that never touches transformers or fair-esm does not pay for importing
-them.
+The configs and the registry (``configs.py``) import no model library; each
+backbone's module (torch, transformers, fair-esm) is imported when the
+backbone is first used, so a run pays only for the backbone it uses.
 """
 
-from ppi.backbones import scratch  # noqa: F401  (registers "scratch")
-from ppi.backbones.base import ALPHABET, BACKBONES, Backbone, BackboneConfig
+from ppi.backbones.configs import BACKBONES, BackboneConfig
+from ppi.registry import lazy_attributes
 
-BACKBONES.register_lazy("esm2", "ppi.backbones.esm2")
-BACKBONES.register_lazy("hf", "ppi.backbones.hf")
-BACKBONES.register_lazy("antiberty", "ppi.backbones.antiberty")
-BACKBONES.register_lazy("unirep", "ppi.backbones.unirep")
+__getattr__ = lazy_attributes(
+    __name__, {"ALPHABET": "ppi.backbones.base", "Backbone": "ppi.backbones.base"}
+)
 
 __all__ = ["ALPHABET", "BACKBONES", "Backbone", "BackboneConfig"]

@@ -12,7 +12,6 @@ its files are read, into a plain :class:`transformers.BertModel`.
 from __future__ import annotations
 
 import importlib.util
-from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -20,8 +19,8 @@ import torch
 from torch import nn
 from transformers import BertConfig, BertModel
 
-from ppi.backbones.base import BACKBONES, Backbone, BackboneConfig, resolve_layer
-from ppi.config.tools import setting
+from ppi.backbones.base import Backbone, resolve_layer
+from ppi.backbones.configs import BACKBONES, AntibertyConfig
 from ppi.errors import WeightsError
 from ppi.utils.cache import file_digest
 
@@ -35,20 +34,6 @@ INSTALL_HINT = (
     "install the extra: pip install 'ppi[antibody]' "
     "(antiberty==0.1.3 ships the weights; 1.0.0 no longer does)"
 )
-
-
-@dataclass(frozen=True)
-class AntibertyConfig(BackboneConfig):
-    """AntiBERTy settings.
-
-    Attributes:
-        layer: which hidden state to return: 0 is the embedding layer, 1..8 the
-            transformer blocks, negative counts from the end (-1 is the last).
-            Blocks above it are dropped, so they cost nothing.
-    """
-
-    name: str = "antiberty"
-    layer: int = setting(-1, "[-9, 8]")
 
 
 def package_dir() -> Path:

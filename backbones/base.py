@@ -10,47 +10,19 @@ overlapping windows and stitches them back, so nothing is truncated.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from torch import nn
 
-from ppi.config.tools import setting
+from ppi.backbones.configs import BackboneConfig
 from ppi.errors import ConfigError
-from ppi.registry import Registry
 from ppi.utils.batching import token_budget_groups
-
-BACKBONES = Registry("backbone")
 
 #: Residue letters that reach a backbone. The data layer maps the ambiguous
 #: codes B, Z, J, U, O to X before sequences get here.
 RESIDUES = "ACDEFGHIKLMNPQRSTVWY"
 ALPHABET = RESIDUES + "X"
-
-
-@dataclass(frozen=True)
-class BackboneConfig:
-    """Fields every backbone has.
-
-    Attributes:
-        name: registry name (``esm2``, ``hf``, ``antiberty``, ``unirep``, ``scratch``).
-        finetune: ``frozen`` (embeddings computed once and cached), ``full``,
-            or ``last`` (only the last ``finetune_layers`` blocks train).
-        finetune_layers: how many blocks train when ``finetune: last``.
-        window_overlap: share of a window (0 to 0.5) that neighbouring windows
-            of a sequence longer than the backbone's maximum length overlap by.
-        max_len: residues per window; 0 means the backbone's own maximum.
-        batch_tokens: padded residues the backbone sees in one call; a larger
-            batch is cut into length-sorted chunks, which bounds memory.
-    """
-
-    name: str = "scratch"
-    finetune: Literal["frozen", "full", "last"] = "frozen"
-    finetune_layers: int = setting(1, "[1, inf)")
-    window_overlap: float = setting(0.125, "[0, 0.5]")
-    max_len: int = setting(0, "[0, inf)")
-    batch_tokens: int = setting(16384, "[1, inf)")
 
 
 class Backbone(nn.Module):

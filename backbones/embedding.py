@@ -17,7 +17,8 @@ from typing import Any
 
 import torch
 
-from ppi.backbones.base import BACKBONES, Backbone, BackboneConfig, pool_residues
+from ppi.backbones.base import Backbone, pool_residues
+from ppi.backbones.configs import BACKBONES, BackboneConfig
 from ppi.utils.batching import token_budget_batches
 from ppi.utils.cache import EmbeddingCache
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import urllib.error
 import warnings
 from argparse import Namespace
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,15 +19,8 @@ from esm.pretrained import load_model_and_alphabet_core
 from torch import nn
 
 from ppi.backbones._esm_fast import esm2_representation
-from ppi.backbones.base import (
-    BACKBONES,
-    Backbone,
-    BackboneConfig,
-    freeze_unused,
-    one_line,
-    resolve_layer,
-)
-from ppi.config.tools import setting
+from ppi.backbones.base import Backbone, freeze_unused, one_line, resolve_layer
+from ppi.backbones.configs import BACKBONES, Esm2Config
 from ppi.errors import ConfigError, WeightsError
 from ppi.utils.cache import file_digest
 
@@ -44,23 +36,6 @@ HUB_MODELS = (
 HUB_URL = "https://dl.fbaipublicfiles.com/fair-esm/models/{name}.pt"
 #: ESM-2 was trained on 1024 tokens: 1022 residues plus BOS and EOS.
 MAX_RESIDUES = 1022
-
-
-@dataclass(frozen=True)
-class Esm2Config(BackboneConfig):
-    """Config of the ``esm2`` backbone.
-
-    Attributes:
-        model: fair-esm hub name, used when ``path`` is empty.
-        path: a local ``.pt`` checkpoint in fair-esm's format; when set it wins.
-        layer: which representation to return: 0 is the token embedding, 1..n
-            the blocks; negative values count from the end (-1 = last).
-    """
-
-    name: str = "esm2"
-    model: str = "esm2_t6_8M_UR50D"
-    path: str = ""
-    layer: int = setting(-1, "[-49, 48]")  # ESM-2 has at most 48 blocks; checked on load
 
 
 @BACKBONES.register("esm2")

@@ -10,55 +10,22 @@ tokenizer must give exactly one non-special token per residue.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import torch
 from huggingface_hub import try_to_load_from_cache
 from torch import nn
 from transformers import AutoModel, AutoTokenizer
 
-from ppi.backbones.base import (
-    BACKBONES,
-    RESIDUES,
-    Backbone,
-    BackboneConfig,
-    freeze_unused,
-    one_line,
-    resolve_layer,
-)
-from ppi.config.tools import setting
+from ppi.backbones.base import RESIDUES, Backbone, freeze_unused, one_line, resolve_layer
+from ppi.backbones.configs import BACKBONES, HfConfig
 from ppi.errors import ConfigError, WeightsError
 from ppi.utils.cache import file_digest
 
 DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16}
 #: Cap on residues per window, also used when a model states no limit.
 MAX_RESIDUES = 1022
-
-
-@dataclass(frozen=True)
-class HfConfig(BackboneConfig):
-    """Config of the ``hf`` backbone.
-
-    Attributes:
-        model: hub name (``Rostlab/prot_bert``) or a local folder.
-        layer: which hidden state to return: 0 is the embedding output, 1..n
-            the blocks; negative values count from the end (-1 = last).
-        residues: how a sequence is written for the tokenizer: ``spaced``
-            (``"A C D"``, ProtBert), ``plain`` (``"ACD"``, ESM, BPE models) or
-            ``auto``: plain unless the tokenizer reads plain residues as its
-            unknown token.
-        revision: hub branch, tag or commit (ignored for a local folder).
-        dtype: weights' precision; embeddings are returned as float32.
-    """
-
-    name: str = "hf"
-    model: str = "Rostlab/prot_bert"
-    layer: int = setting(-1, "(-inf, inf)")  # checked against the model's depth on load
-    residues: Literal["auto", "spaced", "plain"] = "auto"
-    revision: str = "main"
-    dtype: Literal["float32", "bfloat16", "float16"] = "float32"
 
 
 @BACKBONES.register("hf")

@@ -13,17 +13,14 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Literal
 
 import torch
 from torch import nn
 from torch.nn import functional
 
-from ppi.backbones.base import BACKBONES, RESIDUES, Backbone, BackboneConfig
+from ppi.backbones.base import RESIDUES, Backbone
+from ppi.backbones.configs import BACKBONES, ScratchConfig
 from ppi.config import tools as configtools
-from ppi.config.tools import setting
 from ppi.errors import InputError
 
 log = logging.getLogger("ppi")
@@ -147,45 +144,6 @@ class Block(nn.Module):
         """
         x = x + self.drop(self.attn(self.norm1(x), keep))
         return x + self.drop(self.ff(self.norm2(x)))
-
-
-#: Default window length.
-DEFAULT_MAX_LEN = 256
-
-
-@dataclass(frozen=True)
-class ScratchConfig(BackboneConfig):
-    """A from-scratch encoder.
-
-    Attributes:
-        dim: embedding width D; must be even and divisible by ``heads``.
-        layers: number of transformer blocks.
-        heads: attention heads H.
-        ff_mult: feed-forward hidden width is ``ff_mult * dim``.
-        dropout: dropout on the embeddings and on both residual branches of
-            each block (not on attention weights, see :class:`SelfAttention`).
-        max_len: residues per window (attention cost grows with its square).
-        path: a backbone folder from ``ppi pretrain`` (or a model folder whose
-            sequence channel has a scratch backbone) to start from; its
-            architecture (dim, layers, heads, ff_mult, max_len) is the folder's.
-    """
-
-    name: str = "scratch"
-    finetune: Literal["frozen", "full", "last"] = "full"
-    dim: int = setting(64, "[2, inf)")
-    layers: int = setting(2, "[1, inf)")
-    heads: int = setting(4, "[1, inf)")
-    ff_mult: int = setting(2, "[1, inf)")
-    dropout: float = setting(0.1, "[0, 1)")
-    max_len: int = setting(DEFAULT_MAX_LEN, "[1, inf)")
-    path: str = ""
-
-    def problems(self) -> Iterator[tuple[str, str]]:
-        """Widths attention cannot split (see :func:`ppi.config.tools.check`)."""
-        if self.dim % self.heads:
-            yield "dim", f"expected a multiple of heads ({self.heads}), got {self.dim}"
-        if self.dim % 2:
-            yield "dim", f"expected an even width (sin/cos pairs), got {self.dim}"
 
 
 @BACKBONES.register("scratch")

@@ -18,15 +18,14 @@ One mLSTM step, with every weight matrix column-normalised and rescaled
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from ppi.backbones.base import BACKBONES, Backbone, BackboneConfig
+from ppi.backbones.base import Backbone
+from ppi.backbones.configs import BACKBONES, UnirepConfig
 from ppi.errors import WeightsError
 from ppi.utils.cache import cache_root, file_digest
 
@@ -48,22 +47,6 @@ def default_weights_dir() -> Path:
     The cache root is ``$PPI_CACHE``, by default ``~/.cache/ppi``.
     """
     return cache_root() / "weights" / "unirep"
-
-
-@dataclass(frozen=True)
-class UnirepConfig(BackboneConfig):
-    """UniRep settings.
-
-    Attributes:
-        size: width of the published model: 64, 256 or 1900.
-        path: a ``model_weights.npz``, a folder holding one, or a folder laid out
-            as ``ppi fetch-unirep --dest`` writes it (``<size>_weights/``).
-            Empty means the weights cache (:func:`default_weights_dir`).
-    """
-
-    name: str = "unirep"
-    size: Literal[64, 256, 1900] = 64
-    path: str = ""
 
 
 def find_weights(size: int, path: str) -> Path:

@@ -1,27 +1,24 @@
 """Channels: each turns proteins into tokens; registered in :data:`CHANNELS`.
 
-Every public module of this package is one channel, registered under the
-module's name and imported when first used: a new channel is one new file
-(``channels/homology.py`` registers ``homology``). Helper modules start with
-an underscore.
+Every public module of this package except ``base`` and ``configs`` is one
+channel, named in :data:`CHANNELS` (``channels/configs.py``) with its config
+and imported when first used: a new channel is one new file plus its config
+dataclass and registry line in ``configs.py``. Helper modules start with an
+underscore. Importing this package for its configs imports no torch.
 """
 
-import pkgutil
+from ppi.channels.configs import CHANNELS, ChannelConfig, SequenceConfig
+from ppi.registry import lazy_attributes
 
-from ppi.channels.base import (
-    CHANNELS,
-    Channel,
-    ChannelConfig,
-    ChannelContext,
-    Proteins,
-    RunData,
-    Tokens,
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        **dict.fromkeys(
+            ("Channel", "ChannelContext", "Proteins", "RunData", "Tokens"), "ppi.channels.base"
+        ),
+        "SequenceChannel": "ppi.channels.sequence",
+    },
 )
-from ppi.channels.sequence import SequenceChannel, SequenceConfig
-
-for _module in pkgutil.iter_modules(__path__):
-    if not _module.name.startswith("_") and _module.name not in ("base", "sequence"):
-        CHANNELS.register_lazy(_module.name, f"{__name__}.{_module.name}")
 
 __all__ = [
     "CHANNELS",

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +25,8 @@ import torch
 from torch import nn
 
 from ppi.channels._annotation_vocab import LeakFilter, Vocabulary, fit_vocabulary
-from ppi.channels.base import (
-    CHANNELS,
-    Channel,
-    ChannelConfig,
-    ChannelContext,
-    Proteins,
-    RunData,
-    Tokens,
-)
-from ppi.config.tools import setting
+from ppi.channels.base import Channel, ChannelContext, Proteins, RunData, Tokens
+from ppi.channels.configs import CHANNELS, AnnotationConfig
 from ppi.data.annotation_store import AnnotationStore
 from ppi.data.annotations import NAMESPACES
 from ppi.data.examples import resolve
@@ -45,38 +36,6 @@ from ppi.errors import ConfigError, InputError
 from ppi.utils.cache import digest, file_digest
 
 log = logging.getLogger("ppi")
-
-
-@dataclass(frozen=True)
-class AnnotationConfig(ChannelConfig):
-    """Annotation channel settings.
-
-    Attributes:
-        dropout: hide the channel for a protein with this probability while
-            training, so the model also works for unannotated proteins.
-        store: the annotation store (SQLite; ``ppi annotations build``).
-        id_map: table mapping the dataset's ids to accessions (empty = the ids
-            are accessions), e.g. ``example:yeast_swissprot/string_map.tsv``.
-        namespaces: namespaces that become tokens (one token each).
-        min_freq: a term enters the vocabulary when at least this many
-            training proteins carry it.
-        max_terms: most terms per namespace and protein (the most frequent kept).
-        include_leaky: let GO:0005515 and IPI evidence in for the pair task.
-        leaky_terms: terms excluded for the pair task.
-        leaky_evidence: evidence codes excluded for the pair task.
-        ontology: a GO OBO file; when set, terms are propagated to their ancestors.
-    """
-
-    dropout: float = setting(0.2, "[0, 1]")
-    store: str = ""
-    id_map: str = ""
-    namespaces: tuple[str, ...] = setting(NAMESPACES, choices=NAMESPACES)
-    min_freq: int = setting(3, "[1, inf)")
-    max_terms: int = setting(64, "[1, inf)")
-    include_leaky: bool = False
-    leaky_terms: tuple[str, ...] = ("GO:0005515",)
-    leaky_evidence: tuple[str, ...] = ("IPI",)
-    ontology: str = ""
 
 
 @CHANNELS.register("annotation")

@@ -15,27 +15,10 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ppi.config.tools import setting
-from ppi.registry import Registry
+from ppi.channels.configs import ChannelConfig
 
 if TYPE_CHECKING:
-    from ppi.backbones.base import BackboneConfig
-
-CHANNELS = Registry("channel")
-
-
-@dataclass(frozen=True)
-class ChannelConfig:
-    """Fields every channel has.
-
-    Attributes:
-        enabled: whether the model uses this channel (the ablation switch).
-        dropout: probability, during training, of hiding the whole channel for
-            a protein, so the model copes when it is missing at prediction time.
-    """
-
-    enabled: bool = False
-    dropout: float = setting(0.0, "[0, 1]")
+    from ppi.backbones.configs import BackboneConfig
 
 
 @dataclass

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +32,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from ppi.channels.base import (
-    CHANNELS,
-    Channel,
-    ChannelConfig,
-    ChannelContext,
-    Proteins,
-    RunData,
-    Tokens,
-)
-from ppi.config.tools import setting
+from ppi.channels.base import Channel, ChannelContext, Proteins, RunData, Tokens
+from ppi.channels.configs import CHANNELS, HomologyConfig
 from ppi.data._io import read_lines, require_file
 from ppi.data.examples import resolve
 from ppi.errors import ConfigError, InputError
@@ -53,30 +44,6 @@ from ppi.utils.files import atomic_write_text
 log = logging.getLogger("ppi")
 EXCLUDED = "excluded.tsv"
 INDEX_NOTE = "index.json"
-
-
-@dataclass(frozen=True)
-class HomologyConfig(ChannelConfig):
-    """Homology channel settings.
-
-    Attributes:
-        index: folder of an index built with ``ppi build-index``.
-        k: neighbours (tokens) per protein, K.
-        exclude_holdout: remove index entries with the sequence of a validation
-            or test protein of the run.
-        exclude: a file of ids or accessions (one per line, ``#`` comments) to
-            remove from every neighbour list.
-        min_similarity: drop neighbours with a lower cosine similarity.
-        search_depth: hits fetched (and cached) per protein before filtering
-            (0 = 4 K + 16); filtering may leave fewer than K.
-    """
-
-    index: str = ""
-    k: int = setting(8, "[1, inf)")
-    exclude_holdout: bool = True
-    exclude: str = ""
-    min_similarity: float = setting(-1.0, "[-1, 1]")
-    search_depth: int = setting(0, "[0, inf)")
 
 
 @CHANNELS.register("homology")

@@ -10,23 +10,14 @@ proteins, saved with the model (``properties.json``), and projected into
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
-from ppi.channels.base import (
-    CHANNELS,
-    Channel,
-    ChannelConfig,
-    ChannelContext,
-    Proteins,
-    RunData,
-    Tokens,
-)
-from ppi.config.tools import setting
+from ppi.channels.base import Channel, ChannelContext, Proteins, RunData, Tokens
+from ppi.channels.configs import CHANNELS, PropertiesConfig
 from ppi.data.property_table import (
     BUILTIN_COLUMNS,
     DIPEPTIDE_COLUMNS,
@@ -40,31 +31,6 @@ from ppi.errors import ConfigError, InputError
 from ppi.utils.files import atomic_write_text
 
 STATS_FILE = "properties.json"
-
-
-@dataclass(frozen=True)
-class PropertiesConfig(ChannelConfig):
-    """Properties channel settings.
-
-    On by default (with dipeptides): on the bundled Guo pairs it lifts the
-    quick start's test AUPR from 0.57 to 0.85 at the same training time (README).
-
-    Attributes:
-        enabled: on by default.
-        table: CSV/TSV with an id column and numeric columns (empty = none).
-        id_column: the table's id column (empty = the first column).
-        builtin: add the built-in ProtParam properties of the sequence.
-        dipeptides: add the 400 dipeptide frequencies of the sequence (a cheap,
-            strong sequence signature; the composition baseline reads them too).
-        tokens: tokens the vector is projected into.
-    """
-
-    enabled: bool = True
-    table: str = ""
-    id_column: str = ""
-    builtin: bool = True
-    dipeptides: bool = True
-    tokens: int = setting(2, "[1, inf)")
 
 
 @CHANNELS.register("properties")

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import random
-from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -21,36 +20,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ppi.backbones.embedding import FrozenEmbedder, shared_backbone
-from ppi.channels.base import (
-    CHANNELS,
-    Channel,
-    ChannelConfig,
-    ChannelContext,
-    Proteins,
-    RunData,
-    Tokens,
-)
-from ppi.config.tools import setting
+from ppi.channels.base import Channel, ChannelContext, Proteins, RunData, Tokens
+from ppi.channels.configs import CHANNELS, SequenceConfig
 
 log = logging.getLogger("ppi")
-
-
-@dataclass(frozen=True)
-class SequenceConfig(ChannelConfig):
-    """Sequence channel settings.
-
-    Attributes:
-        enabled: on by default.
-        train_crop: while training a non-frozen backbone, embed a random window
-            of this many residues per protein (0 = whole sequences). Evaluation
-            and scoring read whole sequences: a pretrained backbone in its own
-            windows, one learned from zero (``scratch``) in windows of
-            ``train_crop`` residues stitched back, since it was never trained
-            on positions beyond the crop.
-    """
-
-    enabled: bool = True
-    train_crop: int = setting(64, "[0, inf)")
 
 
 @CHANNELS.register("sequence")

@@ -12,7 +12,6 @@ run: it is skipped, logged and listed in :attr:`StructureChannel.skipped`.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,16 +22,8 @@ from tqdm.auto import tqdm
 from ppi.backbones.embedding import FrozenEmbedder, shared_backbone
 from ppi.channels._gnn import StructureEncoder
 from ppi.channels._graphs import GraphCache, build_edges
-from ppi.channels.base import (
-    CHANNELS,
-    Channel,
-    ChannelConfig,
-    ChannelContext,
-    Proteins,
-    RunData,
-    Tokens,
-)
-from ppi.config.tools import setting
+from ppi.channels.base import Channel, ChannelContext, Proteins, RunData, Tokens
+from ppi.channels.configs import CHANNELS, StructureConfig
 from ppi.data.structure_sources import StructureLocator
 from ppi.data.structures import align_structure, read_structure
 from ppi.errors import ConfigError, InputError
@@ -41,37 +32,6 @@ from ppi.utils.files import atomic_write_text
 
 log = logging.getLogger("ppi")
 AMINO = "ACDEFGHIKLMNPQRSTVWY"
-
-
-@dataclass(frozen=True)
-class StructureConfig(ChannelConfig):
-    """Structure channel settings.
-
-    Attributes:
-        folder: structure files named ``<id>.pdb|.cif[.gz]`` or ``AF-<id>-F1-model_v4.pdb``.
-        mapping: TSV ``id, path[, chain]`` (takes precedence over ``folder``).
-        chain: chains to read when the table names none (``"HL"``; empty = all).
-        radius: edges between Cα within this many Å (0 = none).
-        k: edges to each residue's k nearest Cα (0 = none).
-        layers: message-passing layers.
-        rbf_bins: radial basis functions of the edge distance.
-        min_identity: least sequence identity of structure and sequence over
-            the aligned residues; below it the structure is rejected.
-        node_embedding: add the frozen backbone's per-residue embedding at the
-            aligned position to the node features (needs ``backbone.finetune=frozen``).
-        confidence: add the B-factor column / 100 (pLDDT for AlphaFold models).
-    """
-
-    folder: str = ""
-    mapping: str = ""
-    chain: str = ""
-    radius: float = setting(10.0, "[0, inf)")
-    k: int = setting(16, "[0, inf)")
-    layers: int = setting(3, "[0, inf)")
-    rbf_bins: int = setting(16, "[1, inf)")
-    min_identity: float = setting(0.5, "[0, 1]")
-    node_embedding: bool = False
-    confidence: bool = False
 
 
 @CHANNELS.register("structure")

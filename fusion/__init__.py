@@ -1,9 +1,22 @@
-"""Fusion of channel tokens, the pair stage (evidence, A<->B interaction, head) and the heads."""
+"""Fusion of channel tokens, the pair stage (evidence, A<->B interaction, head) and the heads.
 
-from ppi.fusion.cross_attention import FUSIONS, CrossAttentionFusion, FusionConfig
-from ppi.fusion.evidence import EVIDENCE
-from ppi.fusion.heads import HEADS, HeadConfig, PairHead, SingleHead
-from ppi.fusion.pair_stage import PairStage, Sides
+The registries and configs (``configs.py``) import no torch; the modules with
+the code are imported when first used.
+"""
+
+from ppi.fusion.configs import EVIDENCE, FUSIONS, HEADS, FusionConfig, HeadConfig
+from ppi.registry import lazy_attributes
+
+__getattr__ = lazy_attributes(
+    __name__,
+    {
+        "CrossAttentionFusion": "ppi.fusion.cross_attention",
+        "PairHead": "ppi.fusion.heads",
+        "SingleHead": "ppi.fusion.heads",
+        "PairStage": "ppi.fusion.pair_stage",
+        "Sides": "ppi.fusion.pair_stage",
+    },
+)
 
 __all__ = [
     "EVIDENCE",

@@ -11,53 +11,12 @@ or about pairs.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
 from ppi.channels.base import Tokens
-from ppi.config.tools import setting
 from ppi.fusion.attention import CrossBlock
-from ppi.registry import Registry
-
-FUSIONS = Registry("fusion")
-
-
-@dataclass(frozen=True)
-class FusionConfig:
-    """Settings of the cross-attention fusion.
-
-    Attributes:
-        name: registry name.
-        dim: width D of every token.
-        heads: attention heads H.
-        latents: tokens M each protein is compressed to.
-        encoder_layers: latent blocks reading the channel tokens.
-        pair_layers: A<->B cross-attention blocks (of the pair stage).
-        dropout: dropout in attention and feed-forward layers.
-        spectral_norm: spectral normalisation of every projection.
-        balance_channels: start the latents from the mean of each channel's
-            mean token, so every channel weighs the same in a protein's summary
-            however many tokens it has; False: the mean of all tokens, which
-            a channel of hundreds of residue tokens dominates.
-    """
-
-    name: str = "cross_attention"
-    dim: int = setting(128, "[1, inf)")
-    heads: int = setting(4, "[1, inf)")
-    latents: int = setting(8, "[1, inf)")
-    encoder_layers: int = setting(1, "[0, inf)")
-    pair_layers: int = setting(1, "[0, inf)")
-    dropout: float = setting(0.1, "[0, 1)")
-    spectral_norm: bool = False
-    balance_channels: bool = True
-
-    def problems(self) -> Iterator[tuple[str, str]]:
-        """A width attention cannot split into heads (see :func:`ppi.config.tools.check`)."""
-        if self.dim % self.heads:
-            yield "dim", f"expected a multiple of heads ({self.heads}), got {self.dim}"
+from ppi.fusion.configs import FUSIONS, FusionConfig
 
 
 @FUSIONS.register("cross_attention")

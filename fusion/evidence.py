@@ -29,31 +29,10 @@ from pathlib import Path
 
 import torch
 
-from ppi.config.tools import setting
-from ppi.registry import Registry
+from ppi.fusion.configs import EVIDENCE, InterologConfig
 
-EVIDENCE = Registry("pair evidence")
 SEQUENCES = "train_sequences.tsv"
 POSITIVES = "positives.tsv"
-
-
-@dataclass(frozen=True)
-class InterologConfig:
-    """Interologs by alignment against the training proteins.
-
-    Attributes:
-        enabled: give the pair head interolog numbers (on by default: on
-            proteins outside training they raised test AUPR on every
-            benchmark of RESULTS.md; off for a run without alignments).
-        backend: alignment backend (``phmmer`` or ``mmseqs``, :mod:`ppi.homologs.align`).
-        evalue: E-value cut-off of a homolog.
-        max_hits: homologs kept per protein (best bit scores first).
-    """
-
-    enabled: bool = True
-    backend: str = setting("phmmer", choices=("phmmer", "mmseqs"))
-    evalue: float = setting(1e-3, "(0, inf)")
-    max_hits: int = setting(20, "[1, inf)")
 
 
 @EVIDENCE.register("interolog")

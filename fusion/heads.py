@@ -7,28 +7,10 @@ single-sequence head).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 from torch import nn
 
-from ppi.config.tools import setting
-from ppi.registry import Registry
-
-HEADS = Registry("head")
-
-
-@dataclass(frozen=True)
-class HeadConfig:
-    """MLP head settings.
-
-    Attributes:
-        hidden: hidden width of the MLP.
-        dropout: dropout before the output layer.
-    """
-
-    hidden: int = setting(128, "[1, inf)")
-    dropout: float = setting(0.1, "[0, 1)")
+from ppi.fusion.configs import HEADS, HeadConfig
 
 
 def _mlp(d_in: int, hidden: int, d_out: int, dropout: float) -> nn.Sequential:

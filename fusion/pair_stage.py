@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from ppi.fusion.attention import CrossBlock
-from ppi.fusion.cross_attention import FusionConfig
+from ppi.fusion.configs import FusionConfig
 from ppi.fusion.evidence import EVIDENCE, EvidencePrior
 from ppi.fusion.heads import HEADS, HeadConfig
 

@@ -14,21 +14,28 @@ class Registry:
 
     A registered class carries its frozen config dataclass as the class
     attribute ``Config``; :meth:`config_class` returns it so the config loader
-    can validate the keys of that component.
+    can validate the keys of that component. A component registered lazily
+    with its config (which lives in a light module such as
+    ``ppi/channels/configs.py``) gives its config without importing its module,
+    so reading a config never imports torch, FAISS or torch-geometric.
     """
 
     def __init__(self, kind: str) -> None:
         self.kind = kind
         self._entries: dict[str, type] = {}
         self._lazy: dict[str, str] = {}
+        self._configs: dict[str, type] = {}
 
-    def register_lazy(self, name: str, module: str) -> None:
+    def register_lazy(self, name: str, module: str, config: type | None = None) -> None:
         """Name a component whose module is imported only when it is used.
 
-        Keeps heavy imports (transformers, fair-esm) off the path of runs that
-        never use them; the module registers the class itself on import.
+        Keeps heavy imports (torch, transformers, FAISS) off the path of runs
+        that never use them; the module registers the class itself on import,
+        and that class's ``Config`` must be ``config`` when one is given here.
         """
         self._lazy[name] = module
+        if config is not None:
+            self._configs[name] = config
 
     def register(self, name: str) -> Callable[[type], type]:
         """Decorator: ``@BACKBONES.register("esm2")``."""
@@ -36,6 +43,11 @@ class Registry:
         def deco(cls: type) -> type:
             if name in self._entries and self._entries[name] is not cls:
                 raise ValueError(f"{self.kind} '{name}' is registered twice")
+            if name in self._configs and getattr(cls, "Config", None) is not self._configs[name]:
+                raise ValueError(
+                    f"{self.kind} '{name}': Config is {getattr(cls, 'Config', None)!r}, "
+                    f"registered as {self._configs[name]!r}"
+                )
             self._entries[name] = cls
             cls.registry_name = name
             return cls
@@ -55,7 +67,13 @@ class Registry:
         return self._entries[name]
 
     def config_class(self, name: str) -> type:
-        """The frozen config dataclass of the component registered as ``name``."""
+        """The frozen config dataclass of the component registered as ``name``.
+
+        Read from the lazy registration when it named one (no import), else
+        from the registered class.
+        """
+        if name in self._configs:
+            return self._configs[name]
         return self.get(name).Config
 
     def build(self, config: Any, *args: Any, **kwargs: Any) -> Any:
@@ -64,3 +82,19 @@ class Registry:
 
     def __contains__(self, name: str) -> bool:
         return name in self._entries or name in self._lazy
+
+
+def lazy_attributes(package: str, names: dict[str, str]) -> Callable[[str], Any]:
+    """A module ``__getattr__`` that imports ``names[attr]`` on first use of ``attr``.
+
+    A package's ``__init__`` exports its light names (registries, configs)
+    directly and its heavy ones (torch modules) through this, so importing the
+    package for its configs does not import torch.
+    """
+
+    def getattr_(attr: str) -> Any:
+        if attr not in names:
+            raise AttributeError(f"module {package!r} has no attribute {attr!r}")
+        return getattr(importlib.import_module(names[attr]), attr)
+
+    return getattr_

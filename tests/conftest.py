@@ -20,6 +20,40 @@ TINY = [
 ]
 
 
+#: a ProtBert-like WordPiece vocabulary of single letters: 20 residues, X and the ambiguous codes
+BERT_LETTERS = list("LAGVESIKRDTPNQFYMHCWXUBZO")
+
+
+def write_tiny_bert(folder, *, layers: int = 2, masked_lm: bool = False):
+    """Save a tiny random BERT (a base model or one with its masked-LM head) in ``folder``.
+
+    ProtBert-like: WordPiece over single letters, residues written spaced.
+    """
+    from transformers import BertConfig, BertForMaskedLM, BertModel, BertTokenizer
+
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *BERT_LETTERS]
+    folder.mkdir(parents=True)
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
+    tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=False)
+    tokenizer.save_pretrained(folder)
+    config = BertConfig(
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=layers,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=40,
+    )
+    (BertForMaskedLM(config) if masked_lm else BertModel(config)).save_pretrained(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def tiny_bert_folder():
+    """:func:`write_tiny_bert`, for tests that need a BERT folder of their own."""
+    return write_tiny_bert
+
+
 @pytest.fixture
 def tiny():
     """Overrides that make every part of the default model tiny and fast."""

@@ -43,3 +43,27 @@ def test_the_project_s_registries_name_their_families():
     )
     assert FUSIONS.names() == ["cross_attention"] and HEADS.names() == ["pair", "single"]
     assert EVIDENCE.names() == ["interolog"]
+
+
+def test_a_lazy_entry_gives_its_config_without_importing_and_must_match_the_class():
+    reg = Registry("widget")
+
+    class WidgetConfig:
+        pass
+
+    reg.register_lazy("w", "no.such.module", WidgetConfig)
+    assert reg.config_class("w") is WidgetConfig  # the module is never imported
+    with pytest.raises(ValueError, match="registered as"):
+        reg.register("w")(type("W", (), {"Config": dict}))
+    reg.register("w")(type("W", (), {"Config": WidgetConfig}))
+    assert reg.get("w").Config is WidgetConfig
+
+
+def test_every_registered_component_carries_the_config_the_registry_names():
+    from ppi.backbones import BACKBONES
+    from ppi.channels import CHANNELS
+    from ppi.fusion import EVIDENCE, FUSIONS, HEADS
+
+    for reg in (BACKBONES, CHANNELS, EVIDENCE, FUSIONS, HEADS):
+        for name in reg.names():
+            assert reg.get(name).Config is reg.config_class(name), (reg.kind, name)

@@ -28,6 +28,8 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Split inputs from settings, build the config, run the job."""
+    from accelerate import PartialState
+
     from ppi.config import tools as configtools
     from ppi.errors import InputError
     from ppi.lm.pretrain import PretrainConfig
@@ -47,8 +49,9 @@ def main(args: argparse.Namespace) -> int:
         )
     config = configtools.build(PretrainConfig, data)
     metrics = run(config, dumps, out)
-    print(
-        f"pretrained -> {out}: "
-        + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-    )
+    if PartialState().is_main_process:  # under accelerate launch: once
+        print(
+            f"pretrained -> {out}: "
+            + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        )
     return 0

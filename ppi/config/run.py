@@ -18,8 +18,7 @@ from ppi.channels import CHANNELS, ChannelConfig
 from ppi.config import tools as configtools
 from ppi.config.tools import setting
 from ppi.errors import ConfigError
-from ppi.fusion import FUSIONS, FusionConfig, HeadConfig
-from ppi.fusion.evidence import EVIDENCE
+from ppi.fusion import EVIDENCE, FUSIONS, FusionConfig, HeadConfig
 
 #: seeds numpy accepts (``set_seed`` seeds numpy, torch and random)
 SEEDS = "[0, 4294967295]"

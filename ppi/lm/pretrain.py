@@ -25,10 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from accelerate.utils import gather_object
 from torch.nn import functional
 
 from ppi.backbones.base import RESIDUES
-from ppi.backbones.scratch import ScratchConfig
+from ppi.backbones.configs import ScratchConfig
 from ppi.config.tools import setting, to_dict
 from ppi.errors import InputError
 from ppi.lm import go
@@ -202,31 +203,31 @@ def step_loss(model, tok, seqs, go_rows, data: Data, config, gen, device) -> tor
     return loss
 
 
+#: seed of the held-out batches and of each batch's mask (batch i: HELDOUT_SEED + i)
+HELDOUT_SEED = 12345
+
+
 @torch.no_grad()
 def evaluate(model, tok, data: Data, config: PretrainConfig, unigram: torch.Tensor, acc) -> dict:
-    """Held-out masked-LM loss and perplexity (with the unigram baseline), and GO Fmax."""
+    """Held-out masked-LM loss and perplexity (with the unigram baseline), and GO Fmax.
+
+    Each process scores every n-th held-out batch and the sums are added up
+    across processes, so every held-out sequence counts exactly once
+    (``heldout_sequences``); batch i is masked by a generator seeded with
+    ``HELDOUT_SEED + i``, so the figures do not depend on the number of
+    processes either. The forward runs on the unwrapped model: DDP's forward
+    broadcasts buffers, a collective that a process without held-out batches
+    would never join.
+    """
+    net = acc.unwrap_model(model)
     model.eval()
-    gen = torch.Generator().manual_seed(12345)
     size = config.backbone.max_len
     seqs = [data.proteins[p][:size] for p in data.held]
+    gen = torch.Generator().manual_seed(HELDOUT_SEED)
     groups = batches([len(s) + 2 for s in seqs], config.pretrain.batch_tokens, gen)
-    nll = torch.zeros(2, dtype=torch.float64)  # model, unigram
-    count = 0
-    go_scores = []
-    for g in groups[acc.process_index :: acc.num_processes]:
-        ids, keep, residue = encode(tok, [seqs[i] for i in g])
-        inputs, labels = eval_mask(ids, residue, tok.mask_id, gen, config.pretrain.mask_rate)
-        logits, go_logits = model(inputs.to(acc.device), keep.to(acc.device))
-        sel = labels != IGNORE
-        logp = torch.log_softmax(logits.float().cpu(), -1)[sel]  # (S, V)
-        nll[0] -= logp.gather(1, labels[sel][:, None]).sum().double()
-        nll[1] -= unigram[labels[sel]].sum().double()
-        count += int(sel.sum())
-        if go_logits is not None:
-            go_scores.append((g, torch.sigmoid(go_logits.float()).cpu()))
-    totals = acc.reduce(
-        torch.cat([nll, torch.tensor([count], dtype=torch.float64)]).to(acc.device), "sum"
-    ).cpu()
+    mine = range(acc.process_index, len(groups), acc.num_processes)
+    sums, go_scores = _score_heldout(net, tok, seqs, groups, mine, config, unigram, acc.device)
+    totals = acc.reduce(sums.to(acc.device), "sum").cpu()  # model NLL, unigram NLL, residues, seqs
     model.train()
     n = max(float(totals[2]), 1.0)
     out = {
@@ -235,14 +236,38 @@ def evaluate(model, tok, data: Data, config: PretrainConfig, unigram: torch.Tens
         "unigram_perplexity": math.exp(totals[1] / n),
     }
     out["perplexity_ratio"] = out["heldout_perplexity"] / out["unigram_perplexity"]
-    if go_scores and acc.num_processes == 1:
+    out["heldout_sequences"] = int(totals[3])
+    if acc.num_processes > 1:
+        go_scores = gather_object(go_scores)
+    if go_scores:
         scores = torch.zeros(len(seqs), len(data.terms))
-        for g, p in go_scores:
-            scores[g] = p
+        for g, prob in go_scores:
+            scores[g] = prob
         truth = data.held_go.numpy()
         out["go_fmax"] = go.fmax(truth, scores.numpy())
         out["go_fmax_naive"] = go.fmax(truth, go.naive_scores(data.train_go, len(seqs)))
     return out
+
+
+def _score_heldout(net, tok, seqs, groups, mine, config, unigram, device):
+    """NLL sums of the held-out batches ``mine`` and their GO probabilities."""
+    sums = torch.zeros(4, dtype=torch.float64)  # model NLL, unigram NLL, residues, sequences
+    go_scores = []
+    for index in mine:
+        g = groups[index]
+        gen = torch.Generator().manual_seed(HELDOUT_SEED + index)
+        ids, keep, residue = encode(tok, [seqs[i] for i in g])
+        inputs, labels = eval_mask(ids, residue, tok.mask_id, gen, config.pretrain.mask_rate)
+        logits, go_logits = net(inputs.to(device), keep.to(device))
+        sel = labels != IGNORE
+        logp = torch.log_softmax(logits.float().cpu(), -1)[sel]  # (S, V)
+        sums[0] -= logp.gather(1, labels[sel][:, None]).sum().double()
+        sums[1] -= unigram[labels[sel]].sum().double()
+        sums[2] += int(sel.sum())
+        sums[3] += len(g)
+        if go_logits is not None:
+            go_scores.append((g, torch.sigmoid(go_logits.float()).cpu()))
+    return sums, go_scores
 
 
 def unigram_log_probs(data: Data, vocab: int) -> torch.Tensor:

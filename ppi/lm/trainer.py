@@ -93,6 +93,10 @@ def run(config: pt.PretrainConfig, dumps: list[str], out: Path) -> dict:
         acc.print(f"resuming {out} after epoch {start}")
     if s.log_with:
         acc.init_trackers("ppi-pretrain", config={"dim": config.backbone.dim, "lr": s.lr})
+    acc.print(
+        f"{acc.num_processes} process(es): {len(data.train)} training sequences in "
+        f"{per_epoch // acc.num_processes} batches each an epoch, {len(data.held)} held out"
+    )
     loop = _Loop(acc, model, opt, sched, config, data, out, key, unigram)
     metrics = loop.fit(start, per_epoch)
     if s.log_with:
@@ -123,6 +127,7 @@ class _Loop:
             loss = self.epoch(epoch, bar)
             metrics = {
                 "epoch": epoch + 1,
+                "processes": acc.num_processes,
                 "train_loss": loss,
                 **pt.evaluate(self.model, self.tok, self.data, self.config, self.unigram, acc),
             }
@@ -158,7 +163,9 @@ class _Loop:
             total, n = total + float(loss.detach()), n + 1
             bar.update(acc.num_processes)
             bar.set_postfix(loss=f"{total / n:.3f}")
-        return total / max(n, 1)
+        # the mean over every process's batches, not the main process's alone
+        sums = acc.reduce(torch.tensor([total, n], dtype=torch.float64, device=acc.device), "sum")
+        return float(sums[0] / max(float(sums[1]), 1.0))
 
     def checkpoint(self, epoch: int, metrics: dict) -> None:
         """Accelerate state for resume, then the backbone folder and the metrics line."""

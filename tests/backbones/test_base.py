@@ -4,14 +4,8 @@ import pytest
 import torch
 from torch import nn
 
-from ppi.backbones.base import (
-    ALPHABET,
-    Backbone,
-    BackboneConfig,
-    pool_residues,
-    split_windows,
-    stitch_windows,
-)
+from ppi.backbones.base import ALPHABET, Backbone, pool_residues, split_windows, stitch_windows
+from ppi.backbones.configs import BackboneConfig
 from ppi.errors import ConfigError
 
 

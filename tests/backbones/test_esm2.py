@@ -10,7 +10,7 @@ import pytest
 import torch
 from esm.model.esm2 import ESM2
 
-from ppi.backbones.base import BACKBONES
+from ppi.backbones.configs import BACKBONES
 from ppi.backbones.esm2 import Esm2Backbone, Esm2Config
 from ppi.backbones.esm2 import save_checkpoint as save_fair_esm_checkpoint
 from ppi.errors import ConfigError, WeightsError

@@ -21,7 +21,7 @@ from transformers import (
     PreTrainedTokenizerFast,
 )
 
-from ppi.backbones.base import BACKBONES
+from ppi.backbones.configs import BACKBONES
 from ppi.backbones.hf import HfBackbone, HfConfig
 from ppi.errors import ConfigError, WeightsError
 

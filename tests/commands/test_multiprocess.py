@@ -89,3 +89,32 @@ def test_two_process_index_build_splits_the_shards_and_equals_one_process(
     assert one.metadata["accession"].tolist() == two.metadata["accession"].tolist()
     rows = np.arange(one.manifest["count"])
     np.testing.assert_allclose(one.vectors(rows), two.vectors(rows), atol=1e-5)
+
+
+def test_two_process_pretrain_scores_each_held_out_sequence_once_and_resumes(tmp_path):
+    """Two processes: world size 2 in the metrics, the whole held-out set once, a resume."""
+    from ppi.data.examples import resolve
+    from ppi.data.fasta import read_fasta, write_fasta
+
+    proteins = read_fasta(resolve("example:yeast_swissprot/uniprot_sprot_yeast.fasta.gz"))
+    write_fasta(dict(list(proteins.items())[:150]), tmp_path / "slice.fasta")
+    args = [
+        *("-m", "ppi", "pretrain", "--out", str(tmp_path / "lm"), str(tmp_path / "slice.fasta")),
+        *("backbone.dim=16", "backbone.layers=1", "backbone.heads=2", "backbone.max_len=64"),
+        *("pretrain.cluster_measure=kmer", "pretrain.heldout=0.2", "pretrain.batch_tokens=2048"),
+        "pretrain.annotations=example:go_yeast/go_annotations.tsv.gz",
+        "pretrain.id_map=example:yeast_swissprot/uniprot_sprot_yeast.fasta.gz",
+        *("pretrain.min_freq=3", "pretrain.cpu_threads=1", "pretrain.epochs=2"),
+    ]
+    # the held-out set is one batch: the second process scores none (this used to hang in DDP)
+    first = _launch([*args, "pretrain.stop_after=1"], tmp_path)
+    assert "2 process(es)" in first.stdout and first.stdout.count("pretrained ->") == 1
+    second = _launch([*args, "resume=true"], tmp_path)
+    assert "resuming" in second.stdout
+    rows = [
+        json.loads(line) for line in (tmp_path / "lm" / "metrics.jsonl").read_text().splitlines()
+    ]
+    held = json.loads((tmp_path / "lm" / "split.json").read_text())["held_out"]
+    assert [r["epoch"] for r in rows] == [1, 2]
+    assert all(r["processes"] == 2 and r["heldout_sequences"] == len(held) == 30 for r in rows)
+    assert all(0 <= r["go_fmax"] <= 1 for r in rows)

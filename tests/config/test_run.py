@@ -1,3 +1,6 @@
+import subprocess
+import sys
+
 import pytest
 import yaml
 
@@ -103,3 +106,15 @@ def test_interolog_evidence_is_on_by_default_but_off_for_folders_saved_without_i
     # a saved config that says what it used is read as written
     saved["evidence"] = {"interolog": {"enabled": True}}
     assert config_from_dict(saved).evidence["interolog"].enabled
+
+
+def test_reading_the_default_config_imports_no_model_library():
+    """Each component's config lives in a light ``configs.py``: no torch, FAISS, PyG."""
+    heavy = ("torch", "torch_geometric", "faiss", "esm", "transformers", "pyhmmer", "sklearn")
+    code = (
+        "import sys\nfrom ppi.config import Config, dump_config\ndump_config(Config())\n"
+        f"print(sorted(m for m in {heavy!r} if m in sys.modules))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == "[]"

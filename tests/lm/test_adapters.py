@@ -2,7 +2,6 @@ import pytest
 import torch
 from esm.data import Alphabet
 from esm.model.esm2 import ESM2
-from transformers import BertConfig, BertForMaskedLM, BertModel, BertTokenizer
 
 from ppi.backbones.base import RESIDUES
 from ppi.backbones.esm2 import save_checkpoint
@@ -67,33 +66,17 @@ def test_esm2_checkpoint_samples_through_its_lm_head(tmp_path):
     assert len(out.sequences) == 3 and not any("C" in s for s in out.sequences)
 
 
-def _bert_folder(folder, head: bool):
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *RESIDUES]
-    folder.mkdir()
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n")
-    tokenizer = BertTokenizer(vocab={t: i for i, t in enumerate(vocab)}, do_lower_case=False)
-    tokenizer.save_pretrained(folder)
-    config = BertConfig(
-        vocab_size=len(vocab),
-        hidden_size=16,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        intermediate_size=32,
-        max_position_embeddings=40,
-    )
-    (BertForMaskedLM(config) if head else BertModel(config)).save_pretrained(folder)
-    return folder
-
-
-def test_hf_masked_lm_folder_samples(tmp_path):
-    lm = load_masked_lm("hf", {"model": str(_bert_folder(tmp_path / "mlm", head=True))})
+def test_hf_masked_lm_folder_samples(tmp_path, tiny_bert_folder):
+    folder = tiny_bert_folder(tmp_path / "mlm", layers=1, masked_lm=True)
+    lm = load_masked_lm("hf", {"model": str(folder)})
     out = generate(lm, Constraints((10, 10)), 2, SamplerConfig(rounds=2, sweeps=0))
     assert [len(s) for s in out.sequences] == [10, 10]
 
 
-def test_hf_base_model_without_lm_head_is_an_error(tmp_path):
+def test_hf_base_model_without_lm_head_is_an_error(tmp_path, tiny_bert_folder):
+    folder = tiny_bert_folder(tmp_path / "base", layers=1)
     with pytest.raises(WeightsError, match="no masked-LM head"):
-        load_masked_lm("hf", {"model": str(_bert_folder(tmp_path / "base", head=False))})
+        load_masked_lm("hf", {"model": str(folder)})
 
 
 def test_backbone_without_lm_head_says_so():

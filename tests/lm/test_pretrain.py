@@ -184,3 +184,32 @@ def test_impossible_generation_writes_nothing(pretrained, tmp_path, capsys):
     )
     assert code == 2 and not out.exists()
     assert "template has 12" in capsys.readouterr().err
+
+
+def test_held_out_scoring_splits_over_processes_without_changing_the_sums(yeast_slice):
+    """Every n-th held-out batch on each of n processes: summed, the figures of one process."""
+    from ppi.backbones.configs import ScratchConfig
+    from ppi.lm import pretrain as pt
+    from ppi.lm.model import ScratchLM
+    from ppi.lm.pretrain_data import batches
+
+    torch.manual_seed(0)
+    net = ScratchLM(ScratchConfig(dim=16, layers=1, heads=2, max_len=64), go_terms=3).eval()
+    config = pt.PretrainConfig(pretrain=pt.PretrainSettings(batch_tokens=512))
+    seqs = [s[:64] for s in read_fasta(yeast_slice).values()][:40]
+    groups = batches([len(s) + 2 for s in seqs], 512, torch.Generator().manual_seed(0))
+    unigram = torch.full((len(net.tokenizer),), -math.log(20))
+    with torch.no_grad():
+        one, go_one = pt._score_heldout(
+            net, net.tokenizer, seqs, groups, range(len(groups)), config, unigram, "cpu"
+        )
+        parts = [
+            pt._score_heldout(
+                net, net.tokenizer, seqs, groups, range(r, len(groups), 3), config, unigram, "cpu"
+            )
+            for r in range(3)
+        ]
+    assert len(groups) > 3 and int(one[3]) == len(seqs)  # each sequence scored once
+    assert torch.allclose(sum(p[0] for p in parts), one, rtol=1e-12)
+    rows = sorted(i for p in parts for g, _ in p[1] for i in g)
+    assert rows == list(range(len(seqs))) == sorted(i for g, _ in go_one for i in g)

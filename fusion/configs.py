@@ -1,0 +1,93 @@
+"""Config dataclasses and registries of the fusion, the heads and the pair evidence.
+
+Importable without torch: the modules that hold the code take their ``Config``
+from here, and each registry names the module, imported when the component is
+first used, and the config, read without importing it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from ppi.config.tools import setting
+from ppi.registry import Registry
+
+FUSIONS = Registry("fusion")
+#: keyed by task: ``pair`` and ``single``
+HEADS = Registry("head")
+#: pair-evidence providers: numbers about a pair fed to the pair head
+EVIDENCE = Registry("pair evidence")
+
+
+@dataclass(frozen=True)
+class FusionConfig:
+    """Settings of the cross-attention fusion.
+
+    Attributes:
+        name: registry name.
+        dim: width D of every token.
+        heads: attention heads H.
+        latents: tokens M each protein is compressed to.
+        encoder_layers: latent blocks reading the channel tokens.
+        pair_layers: A<->B cross-attention blocks (of the pair stage).
+        dropout: dropout in attention and feed-forward layers.
+        spectral_norm: spectral normalisation of every projection.
+        balance_channels: start the latents from the mean of each channel's
+            mean token, so every channel weighs the same in a protein's summary
+            however many tokens it has; False: the mean of all tokens, which
+            a channel of hundreds of residue tokens dominates.
+    """
+
+    name: str = "cross_attention"
+    dim: int = setting(128, "[1, inf)")
+    heads: int = setting(4, "[1, inf)")
+    latents: int = setting(8, "[1, inf)")
+    encoder_layers: int = setting(1, "[0, inf)")
+    pair_layers: int = setting(1, "[0, inf)")
+    dropout: float = setting(0.1, "[0, 1)")
+    spectral_norm: bool = False
+    balance_channels: bool = True
+
+    def problems(self) -> Iterator[tuple[str, str]]:
+        """A width attention cannot split into heads (see :func:`ppi.config.tools.check`)."""
+        if self.dim % self.heads:
+            yield "dim", f"expected a multiple of heads ({self.heads}), got {self.dim}"
+
+
+@dataclass(frozen=True)
+class HeadConfig:
+    """MLP head settings.
+
+    Attributes:
+        hidden: hidden width of the MLP.
+        dropout: dropout before the output layer.
+    """
+
+    hidden: int = setting(128, "[1, inf)")
+    dropout: float = setting(0.1, "[0, 1)")
+
+
+@dataclass(frozen=True)
+class InterologConfig:
+    """Interologs by alignment against the training proteins.
+
+    Attributes:
+        enabled: give the pair head interolog numbers (on by default: on
+            proteins outside training they raised test AUPR on every
+            benchmark of RESULTS.md; off for a run without alignments).
+        backend: alignment backend (``phmmer`` or ``mmseqs``, :mod:`ppi.homologs.align`).
+        evalue: E-value cut-off of a homolog.
+        max_hits: homologs kept per protein (best bit scores first).
+    """
+
+    enabled: bool = True
+    backend: str = setting("phmmer", choices=("phmmer", "mmseqs"))
+    evalue: float = setting(1e-3, "(0, inf)")
+    max_hits: int = setting(20, "[1, inf)")
+
+
+FUSIONS.register_lazy("cross_attention", "ppi.fusion.cross_attention", FusionConfig)
+HEADS.register_lazy("pair", "ppi.fusion.heads", HeadConfig)
+HEADS.register_lazy("single", "ppi.fusion.heads", HeadConfig)
+EVIDENCE.register_lazy("interolog", "ppi.fusion.evidence", InterologConfig)
