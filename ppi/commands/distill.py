@@ -81,6 +81,7 @@ def main(args: argparse.Namespace) -> int:
     recall = stats[f"held_out_top10_recall_at_{args.fraction:g}"]
     print(
         f"{folder}: retrieval vector of width {args.width} distilled from "
-        f"{stats['teacher_pairs']:,} pair scores; held-out top-10 recall at {args.fraction:g}: {recall:.3f}"
+        f"{stats['teacher_pairs']:,} pair scores; held-out top-10 recall at "
+        f"{args.fraction:g}: {recall:.3f}"
     )
     return 0
