@@ -206,3 +206,84 @@ class InterologEvidence:
         pos = [line.split("\t") for line in (directory / POSITIVES).read_text().splitlines()]
         self.positives = {(a, b) for a, b in pos}
         self.homologs, self._tables = {}, None
+
+
+PRIOR = "evidence_prior.json"
+
+
+@dataclass(frozen=True)
+class EvidencePrior:
+    """A logistic regression on the pair evidence alone, added to the pair logit.
+
+    Fitted after training on the training pairs' evidence (standardised), it
+    adds ``weight * sum_j coef_j (e_j - mean_j) / scale_j`` to the logit: zero
+    for a pair whose evidence is the training average. ``weight`` is chosen on
+    the validation set (:func:`ppi.training.loop`); the network alone
+    underuses evidence that is rare within one species, such as interologs
+    (RESULTS.md).
+
+    Attributes:
+        mean, scale: per evidence column, of the training pairs.
+        coef: per evidence column, on the standardised numbers.
+        weight: the prior's share of the logit (0 = off).
+        valid: validation AUPR per weight tried, for the record.
+    """
+
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    coef: tuple[float, ...]
+    weight: float = 0.0
+    valid: tuple[tuple[float, float], ...] = ()
+
+    def logit(self, evidence: torch.Tensor, shown: torch.Tensor | None = None) -> torch.Tensor:
+        """The prior's logit of evidence ``(..., E)`` -> ``(...)``; ``shown`` masks columns."""
+        mean, scale, coef = (
+            torch.tensor(v, dtype=evidence.dtype, device=evidence.device)
+            for v in (self.mean, self.scale, self.coef)
+        )
+        if shown is not None:
+            coef = coef * shown.to(coef)
+        return self.weight * (((evidence - mean) / scale) @ coef)
+
+    def with_weight(self, weight: float, valid=()) -> EvidencePrior:
+        """The same regression with another weight."""
+        return EvidencePrior(self.mean, self.scale, self.coef, float(weight), tuple(valid))
+
+    def save(self, directory: Path) -> None:
+        """Write it as JSON into a model folder."""
+        import json
+
+        from ppi.utils.files import atomic_write_text
+
+        body = {"mean": self.mean, "scale": self.scale, "coef": self.coef, "weight": self.weight}
+        body["valid_aupr_by_weight"] = [list(v) for v in self.valid]
+        atomic_write_text(directory / PRIOR, json.dumps(body, indent=2) + "\n")
+
+    @classmethod
+    def load(cls, directory: Path) -> EvidencePrior | None:
+        """The prior of a model folder, or None for one saved without it."""
+        import json
+
+        path = directory / PRIOR
+        if not path.is_file():
+            return None
+        body = json.loads(path.read_text())
+        valid = tuple(tuple(v) for v in body.get("valid_aupr_by_weight", ()))
+        fields = (tuple(float(x) for x in body[k]) for k in ("mean", "scale", "coef"))
+        return cls(*fields, float(body["weight"]), valid)
+
+
+def fit_evidence_prior(evidence: torch.Tensor, labels: torch.Tensor) -> EvidencePrior | None:
+    """L2 logistic regression (C=1) on standardised evidence ``(P, E)``; None with one class."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    x, y = evidence.double().cpu().numpy(), labels.cpu().numpy().astype(int)
+    if len(np.unique(y)) < 2:
+        return None
+    mean, scale = x.mean(0), x.std(0)
+    scale = np.where(scale > 0, scale, 1.0)  # a constant column gets no weight either way
+    model = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y)
+    return EvidencePrior(
+        tuple(mean.tolist()), tuple(scale.tolist()), tuple(model.coef_[0].tolist())
+    )

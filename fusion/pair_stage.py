@@ -47,7 +47,7 @@ from torch import nn
 
 from ppi.fusion.attention import CrossBlock
 from ppi.fusion.cross_attention import FusionConfig
-from ppi.fusion.evidence import EVIDENCE
+from ppi.fusion.evidence import EVIDENCE, EvidencePrior
 from ppi.fusion.heads import HEADS, HeadConfig
 
 
@@ -130,6 +130,8 @@ class PairStage(nn.Module):
         self.head = HEADS.get("pair")(head, fusion.dim, outputs, width)
         #: names of evidence providers whose numbers read as zeros (ablation)
         self.hidden: frozenset[str] = frozenset()
+        #: a logistic regression on the evidence alone, added to the logit (fitted after training)
+        self.prior: EvidencePrior | None = None
         self.chunk_pairs = chunk_pairs
 
     # -- evidence -----------------------------------------------------------------------
@@ -142,11 +144,14 @@ class PairStage(nn.Module):
         """Each provider's files, in ``evidence-<name>/`` of the model folder."""
         for name, provider in self.evidence.items():
             provider.save_assets(directory / f"evidence-{name}")
+        if self.prior is not None:
+            self.prior.save(directory)
 
     def load_assets(self, directory: Path) -> None:
         """Read what :meth:`save_assets` wrote."""
         for name, provider in self.evidence.items():
             provider.load_assets(directory / f"evidence-{name}")
+        self.prior = EvidencePrior.load(directory) if self.evidence else None
 
     def pair_evidence(
         self, seqs_a: list[str], seqs_b: list[str], grid: bool = False
@@ -197,8 +202,10 @@ class PairStage(nn.Module):
             return self._plain(rows, other, evidence)
         if cols is None:
             given = self.pooled(rows, rows)  # (R, R, D): row i given row j
-            return self.head(given, given.transpose(0, 1), evidence)
-        return self.head(self.pooled(rows, cols), self.pooled(cols, rows).transpose(0, 1), evidence)
+            return self._head(given, given.transpose(0, 1), evidence)
+        return self._head(
+            self.pooled(rows, cols), self.pooled(cols, rows).transpose(0, 1), evidence
+        )
 
     # -- the algebra ----------------------------------------------------------------------
     def logits(
@@ -210,7 +217,26 @@ class PairStage(nn.Module):
             za, zb ``(P, M, D)``, evidence ``(P, E)`` -> ``(P,)``.
         """
         ha, hb, _ = self.interact(za, zb)
-        return self.head(ha, hb, evidence)
+        return self._head(ha, hb, evidence)
+
+    def _head(
+        self, ha: torch.Tensor, hb: torch.Tensor, evidence: torch.Tensor | None
+    ) -> torch.Tensor:
+        """The head's logits, plus the evidence prior's when there is one.
+
+        A hidden provider's columns add nothing to the prior (their numbers
+        read as zeros to the head).
+
+        Shapes:
+            ha, hb ``(..., D)``, evidence ``(..., E)`` -> ``(...)``.
+        """
+        out = self.head(ha, hb, evidence)
+        if self.prior is None or evidence is None or not self.prior.weight:
+            return out
+        shown = torch.cat(
+            [torch.full((p.dim,), float(n not in self.hidden)) for n, p in self.evidence.items()]
+        )
+        return out + self.prior.logit(evidence.to(out.dtype), shown.to(out.device)).to(out.dtype)
 
     def interact(
         self, za: torch.Tensor, zb: torch.Tensor, need_weights: bool = False
@@ -268,7 +294,7 @@ class PairStage(nn.Module):
             if len(self.blocks) != 1 or rows.q is None:
                 logits = self.logits(ra.z, cb.z, ev)
             else:
-                logits = self.head(self._listed(ra, cb), self._listed(cb, ra), ev)
+                logits = self._head(self._listed(ra, cb), self._listed(cb, ra), ev)
             out[a, b] = logits.to(out.dtype)
         return out
 

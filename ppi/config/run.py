@@ -106,6 +106,12 @@ class TrainConfig:
         stop_after: end this invocation after this many epochs (0 = never);
             the run resumes with ``resume=<run dir>``. For time-sliced queues.
         keep_checkpoints: epoch checkpoints kept on disk.
+        evidence_prior: after training a pair model with pair evidence, fit a
+            logistic regression on the training pairs' evidence alone and add
+            it to the logit with the weight (0 to 1.5) that gives the best
+            validation AUPR (``evidence_prior.json`` in the model folder). The
+            network alone underuses evidence that is rare within one species,
+            such as interologs (RESULTS.md).
         log_with: accelerate trackers (tensorboard, mlflow, wandb; empty = none).
         cpu_threads: torch threads per process on CPU; 0 = the cores available
             divided among the processes on this machine (``accelerate launch``
@@ -123,6 +129,7 @@ class TrainConfig:
     patience: int = setting(1, "[1, inf)")
     stop_after: int = setting(0, "[0, inf)")
     keep_checkpoints: int = setting(2, "[1, inf)")
+    evidence_prior: bool = True
     log_with: tuple[str, ...] = setting(("tensorboard",), choices=TRACKERS)
     cpu_threads: int = setting(0, "[0, inf)")
 

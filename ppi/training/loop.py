@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from ppi.backbones.base import one_line
 from ppi.config.run import Config, dump_config
+from ppi.data.pairs import Pair
 from ppi.errors import ConfigError, InputError
 from ppi.evaluation.plots import write_report
 from ppi.evaluation.predict import loss_function, predict, selection_metric
@@ -47,6 +48,7 @@ from ppi.training.datasets import (
     run_data,
     write_splits,
 )
+from ppi.training.evidence_prior import choose_evidence_prior
 from ppi.training.preflight import check_resume, check_training_data
 from ppi.utils.locks import exclusive_across
 
@@ -188,7 +190,7 @@ def _train(config: Config, run_dir: Path, on_epoch: EpochHook | None) -> Path:
     ctx.on_epoch = on_epoch
     done = ctx.fit(state, train_dl, valid_dl)
     if done:
-        labels, probs = ctx.finish(state, test_dl)
+        labels, probs = ctx.finish(state, test_dl, valid_dl, data)
         if accelerator.is_main_process:
             finish_run(run_dir, config, data, labels, probs)
     for tracker in accelerator.trackers:
@@ -363,6 +365,33 @@ class _Loop:
             tmp.rename(self.run_dir / "model")
         self.acc.wait_for_everyone()
 
+    def _evidence_prior(self, model: PPIModel, valid_dl, data: TaskData) -> None:
+        """Fit the evidence prior (:mod:`ppi.training.evidence_prior`) and keep it with the model.
+
+        Every process fits the same regression and sees the same gathered
+        validation predictions, so all choose the same weight.
+        """
+        pair = getattr(model, "pair", None)
+        if not self.config.train.evidence_prior or pair is None or not len(valid_dl):
+            return
+        train = [p for p in data.splits.get("train", []) if isinstance(p, Pair)]
+        prior = choose_evidence_prior(
+            pair,
+            train,
+            data.proteins,
+            lambda: predict(self.model, valid_dl, self.acc, self.loss_fn)[:2],
+        )
+        if prior is None:
+            return
+        weight, score = max(prior.valid, key=lambda t: t[1])
+        self.acc.print(
+            f"evidence prior: weight {weight:g} chosen on validation "
+            f"(AUPR {prior.valid[0][1]:.4f} without it, {score:.4f} with it)"
+        )
+        if self.acc.is_main_process:
+            prior.save(self.run_dir / "model")
+        self.acc.wait_for_everyone()
+
     def _checkpoint(self, state: TrainerState) -> None:
         root = self.run_dir / "checkpoints"
         final = root / f"epoch_{state.epoch}"
@@ -380,10 +409,12 @@ class _Loop:
                 shutil.rmtree(old, ignore_errors=True)
         self.acc.wait_for_everyone()
 
-    def finish(self, state: TrainerState, test_dl):
+    def finish(self, state: TrainerState, test_dl, valid_dl=None, data: TaskData | None = None):
         """Evaluate the best model on the test split and write the report; returns labels, probs."""
         model = self.acc.unwrap_model(self.model)
         model.load_weights(self.run_dir / "model" / "model.safetensors")  # copied onto the device
+        if valid_dl is not None and data is not None:
+            self._evidence_prior(model, valid_dl, data)
         labels, probs, _ = predict(self.model, test_dl, self.acc, self.loss_fn)
         if self.acc.is_main_process:
             metrics = write_report(

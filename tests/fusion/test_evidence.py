@@ -79,16 +79,40 @@ def test_saved_and_loaded_evidence_gives_the_same_numbers(world, tmp_path):
 
 
 @pytest.mark.slow
-def test_an_interolog_model_trains_and_scores_and_screens_alike(guo_slice, train_args, tmp_path):
+def test_an_interolog_model_trains_and_scores_and_screens_alike(
+    guo_slice, train_args, tmp_path, monkeypatch
+):
     import csv
+    import json
 
     from ppi.cli import run
+    from ppi.fusion.evidence import EvidencePrior
+    from ppi.training import evidence_prior
 
     fasta, pairs = guo_slice
     args = train_args(fasta, pairs, tmp_path, "train.epochs=1", "run_name=io")
+    monkeypatch.setattr(
+        evidence_prior, "PRIOR_WEIGHTS", (1.0,)
+    )  # so the prior is surely in the logit
     assert run([*args, "evidence.interolog.enabled=true", "data.valid_split=random"]) == 0
     model = tmp_path / "io" / "model"
     assert (model / "evidence-interolog" / "positives.tsv").read_text().strip()
+    prior = EvidencePrior.load(model)
+    assert prior.weight == 1.0 and len(prior.coef) == 5
+    # the saved folder scores its test split as training did: the prior was saved and read back
+    test_scores = tmp_path / "test.tsv"
+    split = tmp_path / "io" / "splits" / "test.tsv"
+    command = ["score", "--model", str(model), "--fasta", str(fasta), "--pairs", str(split)]
+    assert run([*command, "--out", str(test_scores)]) == 0
+    from ppi.data.pairs import read_pairs
+    from ppi.evaluation.metrics import binary_metrics
+
+    with open(test_scores) as handle:
+        got = {(a, b): float(p) for a, b, p in list(csv.reader(handle, delimiter="\t"))[1:]}
+    truth = read_pairs(split)
+    probs = [got[(p.a, p.b)] for p in truth]
+    saved = json.loads((tmp_path / "io" / "metrics.json").read_text())["test"]["aupr"]
+    assert binary_metrics([p.label for p in truth], probs)["aupr"] == pytest.approx(saved, abs=1e-6)
     scores = tmp_path / "all.tsv"
     assert (
         run(["score", "--model", str(model), "--fasta", str(fasta), "--all", "--out", str(scores)])
@@ -129,3 +153,25 @@ def test_coverage_script_counts_pairs_with_interologs(guo_slice, monkeypatch, ca
     counts = [int(w) for w in lines[1].replace(";", " ").split() if w.isdigit()]
     total, pos_with, pos, neg_with, neg = counts
     assert total == 24 and pos + neg == total and pos_with <= pos and neg_with <= neg
+
+
+def test_the_evidence_prior_learns_the_informative_number_and_is_zero_at_the_mean(tmp_path):
+    from ppi.fusion.evidence import EvidencePrior, fit_evidence_prior
+
+    gen = torch.Generator().manual_seed(0)
+    labels = (torch.rand(2000, generator=gen) < 0.2).float()
+    evidence = torch.stack(
+        [labels * 2 + torch.randn(2000, generator=gen), torch.randn(2000, generator=gen)], 1
+    )
+    prior = fit_evidence_prior(evidence, labels).with_weight(0.5, [(0.0, 0.4), (0.5, 0.6)])
+    assert prior.coef[0] > 1.0 and abs(prior.coef[1]) < 0.2  # the signal, not the noise
+    mean = torch.tensor([prior.mean])
+    assert prior.logit(mean).abs().item() < 1e-9
+    assert prior.logit(evidence).mean().abs().item() < 1e-6  # zero on average over training
+    assert prior.logit(mean + torch.tensor([[1.0, 0.0]])).item() == pytest.approx(
+        0.5 * prior.coef[0] / prior.scale[0]
+    )
+    prior.save(tmp_path)
+    assert EvidencePrior.load(tmp_path) == prior
+    assert EvidencePrior.load(tmp_path / "elsewhere") is None  # a folder saved without one
+    assert fit_evidence_prior(evidence, torch.zeros(2000)) is None  # one class: nothing to learn

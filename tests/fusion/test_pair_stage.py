@@ -68,7 +68,11 @@ def test_block_logits_match_pair_logits(pair_layers, spectral):
 @pytest.mark.parametrize("pair_layers", [1, 2])
 @pytest.mark.parametrize("evidence", [None, _Constant(None)])
 def test_a_masked_block_scores_only_its_pairs_as_the_whole_block_does(pair_layers, evidence):
+    from ppi.fusion.evidence import EvidencePrior
+
     stage = _stage(evidence, pair_layers=pair_layers)  # chunks of 7 listed pairs
+    if evidence is not None:  # the prior's logit is part of a pair's score on both paths
+        stage.prior = EvidencePrior((0.5, 0.3), (0.2, 0.1), (1.0, -2.0), weight=0.75)
     z = torch.randn(9, 4, 16) * 2
     sides = stage.sides(z, SEQS)
     only = torch.rand(5, 4, generator=torch.Generator().manual_seed(1)) < 0.6  # (R, C)
@@ -112,3 +116,30 @@ def test_a_head_built_for_evidence_refuses_pairs_without_it():
     ha = torch.randn(2, 16)
     with pytest.raises(ValueError, match="expected 2 evidence numbers per pair"):
         stage.head(ha, ha)
+
+
+@pytest.mark.parametrize("pair_layers", [1, 2])
+def test_the_evidence_prior_adds_its_logit_on_both_entry_points_and_hiding_drops_it(pair_layers):
+    from ppi.fusion.evidence import EvidencePrior
+
+    stage = _stage(_Constant(None), pair_layers=pair_layers)
+    z = torch.randn(6, 4, 16)
+    rows, cols = stage.sides(z[:3], SEQS[:3]), stage.sides(z[3:], SEQS[3:6])
+    with torch.no_grad():
+        plain = _reference(stage, z[:3], z[3:], SEQS[:3], SEQS[3:6])
+        stage.prior = EvidencePrior((0.5, 0.3), (0.2, 0.1), (1.0, -2.0), weight=0.75)
+        listed = _reference(stage, z[:3], z[3:], SEQS[:3], SEQS[3:6])
+        block = stage.block(rows, cols)
+        ev = _Constant(None).features(SEQS[:3], SEQS[3:6], grid=True)  # (3, 3, 2)
+        stage.hidden = frozenset({"constant"})
+        hidden = stage.block(rows, cols)
+    want = 0.75 * (
+        ((ev - torch.tensor([0.5, 0.3])) / torch.tensor([0.2, 0.1])) @ torch.tensor([1.0, -2.0])
+    )
+    torch.testing.assert_close(listed - plain, want, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(block, listed, atol=1e-5, rtol=1e-5)
+    # hidden, the provider's numbers read as zeros to the head and add nothing through the prior
+    stage.prior = None
+    with torch.no_grad():
+        zeros = stage.block(rows, cols)
+    torch.testing.assert_close(hidden, zeros, atol=1e-6, rtol=1e-6)
