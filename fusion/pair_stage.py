@@ -80,15 +80,22 @@ class Sides:
     def __len__(self) -> int:
         return self.z.shape[0]
 
-    def take(self, rows: slice) -> Sides:
-        """The parts of a contiguous range of proteins."""
-        seqs = None if self.seqs is None else self.seqs[rows]
+    def take(self, rows: slice | torch.Tensor) -> Sides:
+        """The parts of a contiguous range of proteins, or of listed ones (an index tensor)."""
+        listed = not isinstance(rows, slice)
+        if self.seqs is None:
+            seqs = None
+        else:
+            seqs = [self.seqs[i] for i in rows.tolist()] if listed else self.seqs[rows]
+
+        def pick(t: torch.Tensor, dim: int = 0) -> torch.Tensor:
+            # index_select copies listed rows faster than indexing with a tensor
+            return t.index_select(dim, rows) if listed else t[(slice(None),) * dim + (rows,)]
+
         if self.q is None:
-            return Sides(self.z[rows], seqs=seqs)
+            return Sides(pick(self.z), seqs=seqs)
         parts = (self.values, self.values_ff, self.base, self.base_ff)
-        return Sides(
-            self.z[rows], self.q[:, rows], self.k[:, rows], *[t[rows] for t in parts], seqs=seqs
-        )
+        return Sides(pick(self.z), pick(self.q, 1), pick(self.k, 1), *map(pick, parts), seqs=seqs)
 
 
 class PairStage(nn.Module):
@@ -174,13 +181,20 @@ class PairStage(nn.Module):
         return self.logits(za, zb, self.pair_evidence(seqs_a, seqs_b))
 
     @torch.no_grad()
-    def block(self, rows: Sides, cols: Sides | None = None) -> torch.Tensor:
+    def block(
+        self, rows: Sides, cols: Sides | None = None, only: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Logits of every (row, column) pair; ``cols=None`` pairs the rows with themselves.
 
+        ``only``, a bool mask, scores just those pairs of the block (the
+        others read ``-inf``): the pairs a retrieval prefilter kept.
+
         Shapes:
-            rows ``R`` proteins, cols ``C`` -> ``(R, C)``.
+            rows ``R`` proteins, cols ``C``, only ``(R, C)`` -> ``(R, C)``.
         """
         other = rows if cols is None else cols
+        if only is not None:
+            return self._only(rows, other, only)
         evidence = None
         if self.evidence:
             evidence = self.pair_evidence(rows.seqs, other.seqs, grid=True)  # (R, C, E)
@@ -265,6 +279,25 @@ class PairStage(nn.Module):
             out.append(self.logits(za, zb, ev).view(-1, c))
         return torch.cat(out, 0)  # (R, C)
 
+    def _only(self, rows: Sides, cols: Sides, only: torch.Tensor) -> torch.Tensor:
+        """The masked pairs of a block, in chunks of listed pairs; ``-inf`` elsewhere.
+
+        Shapes:
+            only ``(R, C)`` -> ``(R, C)``.
+        """
+        out = torch.full(only.shape, -torch.inf, device=rows.z.device)  # (R, C)
+        where = only.nonzero().to(rows.z.device)  # (P, 2) row-major
+        for start in range(0, len(where), self.chunk_pairs):
+            a, b = where[start : start + self.chunk_pairs].unbind(1)  # (p,) each
+            ra, cb = rows.take(a), cols.take(b)
+            ev = self.pair_evidence(ra.seqs, cb.seqs) if self.evidence else None  # (p, E)
+            if len(self.blocks) != 1 or rows.q is None:
+                logits = self.logits(ra.z, cb.z, ev)
+            else:
+                logits = self._head(self._listed(ra, cb), self._listed(cb, ra), ev)
+            out[a, b] = logits.to(out.dtype)
+        return out
+
     # -- the block path: :meth:`interact` with one block, rewritten per protein -----------
     @torch.no_grad()
     def sides(self, z: torch.Tensor, seqs: list[str] | None = None) -> Sides:
@@ -323,7 +356,6 @@ class PairStage(nn.Module):
         """
         r, c, (heads, _, m, hd) = len(rows), len(cols), rows.q.shape
         d = heads * hd
-        blk = self.blocks[0]
         qr = rows.q.reshape(heads, r * m, hd)  # (H, R*M, hd)
         kc = cols.k.reshape(heads, c * m, hd)  # (H, C*M, hd)
         att = (kc @ qr.transpose(1, 2)).view(heads, c, m, r, m)  # (H, C, M, R, M) logits
@@ -331,10 +363,32 @@ class PairStage(nn.Module):
         att = att.view(c, r * m, heads * m)  # (C, R*M, H*M)
         x = torch.baddbmm(rows.base.view(r * m, d), att, cols.values)  # (C, R*M, D)
         gx = torch.baddbmm(rows.base_ff.view(r * m, 2 * d), att, cols.values_ff)  # (C, R*M, 2D)
-        _, mean, inv = torch.native_layer_norm(x, (d,), None, None, blk.norm_ff.eps)  # (C, R*M, 1)
-        hidden = torch.addcmul(self._ff_shift(), gx, inv)  # (C, R*M, 2D)
+        return self._feed_forward(x, gx).view(c, r, m, d).mean(2)  # (C, R, D)
+
+    def _listed(self, rows: Sides, cols: Sides) -> torch.Tensor:
+        """The pair block for row protein ``p`` given column protein ``p``, pooled.
+
+        Shapes:
+            rows and cols ``P`` proteins each -> ``(P, D)``.
+        """
+        p, (heads, _, m, _) = len(rows), rows.q.shape
+        att = torch.einsum("hpqe,hpke->pqhk", rows.q, cols.k)  # (P, M, H, M) logits
+        att = att.softmax(-1).reshape(p, m, heads * m)  # (P, M, H*M)
+        x = torch.baddbmm(rows.base, att, cols.values)  # (P, M, D)
+        gx = torch.baddbmm(rows.base_ff, att, cols.values_ff)  # (P, M, 2D)
+        return self._feed_forward(x, gx).mean(1)  # (P, D)
+
+    def _feed_forward(self, x: torch.Tensor, gx: torch.Tensor) -> torch.Tensor:
+        """The block's feed-forward layer (first projection ``gx`` given) and the final norm.
+
+        Shapes:
+            x ``(..., D)``, gx ``(..., 2D)`` -> ``(..., D)``.
+        """
+        blk, d = self.blocks[0], x.shape[-1]
+        _, mean, inv = torch.native_layer_norm(x, (d,), None, None, blk.norm_ff.eps)  # (..., 1)
+        hidden = torch.addcmul(self._ff_shift(), gx, inv)  # (..., 2D)
         hidden.addcmul_(mean.mul_(inv), self._ff_gain().sum(1), value=-1.0)
-        hidden = blk.ff_act(hidden).view(-1, 2 * d)  # (C*R*M, 2D)
-        x = torch.addmm(x.view(-1, d), hidden, blk.ff_out.weight.T)
-        x += blk.ff_out.bias  # (C*R*M, D)
-        return self.norm(x).view(c, r, m, d).mean(2)  # (C, R, D)
+        hidden = blk.ff_act(hidden).reshape(-1, 2 * d)  # (n, 2D)
+        out = torch.addmm(x.reshape(-1, d), hidden, blk.ff_out.weight.T)
+        out += blk.ff_out.bias  # (n, D)
+        return self.norm(out).view(x.shape)  # (..., D)

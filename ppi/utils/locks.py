@@ -77,18 +77,12 @@ def exclusive_across(target: str | Path, option: str, state) -> Iterator[None]:
         with exclusive(target, option):
             yield
         return
-    from accelerate.utils import broadcast_object_list
+    from ppi.utils.distributed import main_decides
 
-    refusal = [""]
     with contextlib.ExitStack() as held:
-        if state.is_main_process:
-            try:
-                held.enter_context(exclusive(target, option))
-            except OutputLockedError as exc:
-                refusal[0] = str(exc)
-        broadcast_object_list(refusal)
-        if refusal[0]:
-            raise OutputLockedError(refusal[0])
+        main_decides(
+            state, lambda: held.enter_context(exclusive(target, option)), OutputLockedError
+        )
         yield
 
 

@@ -52,30 +52,41 @@ def test_screen_matches_score_all(trained_run, few, tmp_path):
     assert summary["pairs"] == 435 and summary["hits"] == len(hits)
     assert sum(summary["histogram"]["counts"]) == 435
     assert (out / "score_histogram.png").read_bytes()[:4] == b"\x89PNG"
-    assert not (out / "state.safetensors").exists()
+    assert sorted(p.name for p in out.iterdir()) == [
+        "hits.tsv",
+        "score_histogram.png",
+        "summary.json",
+        "top_partners.tsv",
+    ]
 
 
-def test_killed_screen_resumes_after_its_last_block(trained_run, few, tmp_path, monkeypatch):
+def test_killed_screen_resumes_after_its_last_block(
+    trained_run, few, tmp_path, monkeypatch, capsys
+):
     args = ("--block", "6", "--threshold", "0.3")
     assert _screen(trained_run, few, tmp_path / "whole", *args) == 0
     real, calls = Screen.score_block, []
 
-    def dies_on_the_fourth(self, rows, cols):
+    def dies_on_the_fourth(self, rows, cols, only=None):
         calls.append((rows, cols))
         if len(calls) == 4:
             raise KeyboardInterrupt
-        return real(self, rows, cols)
+        return real(self, rows, cols, only)
 
     monkeypatch.setattr(Screen, "score_block", dies_on_the_fourth)
     out = tmp_path / "resumed"
     assert _screen(trained_run, few, out, *args) == 130
-    assert (out / "state.safetensors").is_file()
-    with open(out / "hits.tsv.partial", "a") as handle:
+    assert (out / "parts" / "part-0.safetensors").is_file()
+    with open(out / "parts" / "hits-0.tsv", "a") as handle:
         handle.write("half a li")  # a line cut off by the kill
     # other settings cannot continue this screen
+    capsys.readouterr()
     assert _screen(trained_run, few, out, "--block", "6", "--threshold", "0.4") == 2
+    assert "(--threshold differ)" in capsys.readouterr().err
     calls.clear()
-    monkeypatch.setattr(Screen, "score_block", lambda s, r, c: calls.append(r) or real(s, r, c))
+    monkeypatch.setattr(
+        Screen, "score_block", lambda s, r, c, o=None: calls.append(r) or real(s, r, c, o)
+    )
     assert _screen(trained_run, few, out, *args) == 0
     assert len(calls) == 15 - 3  # 5 row blocks -> 15 upper-triangle blocks; 3 were done
     for name in ("hits.tsv", "top_partners.tsv"):

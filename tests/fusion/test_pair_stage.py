@@ -65,6 +65,27 @@ def test_block_logits_match_pair_logits(pair_layers, spectral):
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("pair_layers", [1, 2])
+@pytest.mark.parametrize("evidence", [None, _Constant(None)])
+def test_a_masked_block_scores_only_its_pairs_as_the_whole_block_does(pair_layers, evidence):
+    from ppi.fusion.evidence import EvidencePrior
+
+    stage = _stage(evidence, pair_layers=pair_layers)  # chunks of 7 listed pairs
+    if evidence is not None:  # the prior's logit is part of a pair's score on both paths
+        stage.prior = EvidencePrior((0.5, 0.3), (0.2, 0.1), (1.0, -2.0), weight=0.75)
+    z = torch.randn(9, 4, 16) * 2
+    sides = stage.sides(z, SEQS)
+    only = torch.rand(5, 4, generator=torch.Generator().manual_seed(1)) < 0.6  # (R, C)
+    with torch.no_grad():
+        rows, cols = sides.take(slice(0, 5)), sides.take(slice(5, 9))
+        got = stage.block(rows, cols, only=only)
+        want = stage.block(rows, cols)
+        # listed rows of the sides are the rows themselves
+        assert torch.equal(sides.take(torch.tensor([5, 6])).z, sides.take(slice(5, 7)).z)
+    assert 7 < only.sum() < 20 and torch.isinf(got[~only]).all()
+    torch.testing.assert_close(got[only], want[only], atol=1e-5, rtol=1e-5)
+
+
 def test_square_block_is_exactly_symmetric_and_matches():
     stage = _stage()
     z = torch.randn(6, 4, 16)
