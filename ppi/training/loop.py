@@ -383,10 +383,11 @@ class _Loop:
         )
         if prior is None:
             return
-        weight, score = max(prior.valid, key=lambda t: t[1])
+        scores = dict(prior.valid)  # weight -> validation AUPR
+        alone = f"AUPR {scores[0.0]:.4f} without it, " if 0.0 in scores else "AUPR "
         self.acc.print(
-            f"evidence prior: weight {weight:g} chosen on validation "
-            f"(AUPR {prior.valid[0][1]:.4f} without it, {score:.4f} with it)"
+            f"evidence prior: weight {prior.weight:g} chosen on validation "
+            f"({alone}{scores[prior.weight]:.4f} with it)"
         )
         if self.acc.is_main_process:
             prior.save(self.run_dir / "model")
@@ -409,12 +410,11 @@ class _Loop:
                 shutil.rmtree(old, ignore_errors=True)
         self.acc.wait_for_everyone()
 
-    def finish(self, state: TrainerState, test_dl, valid_dl=None, data: TaskData | None = None):
+    def finish(self, state: TrainerState, test_dl, valid_dl, data: TaskData):
         """Evaluate the best model on the test split and write the report; returns labels, probs."""
         model = self.acc.unwrap_model(self.model)
         model.load_weights(self.run_dir / "model" / "model.safetensors")  # copied onto the device
-        if valid_dl is not None and data is not None:
-            self._evidence_prior(model, valid_dl, data)
+        self._evidence_prior(model, valid_dl, data)
         labels, probs, _ = predict(self.model, test_dl, self.acc, self.loss_fn)
         if self.acc.is_main_process:
             metrics = write_report(
