@@ -45,6 +45,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from ppi.fusion import listed
 from ppi.fusion.attention import CrossBlock
 from ppi.fusion.configs import FusionConfig
 from ppi.fusion.evidence import EVIDENCE, EvidencePrior
@@ -280,22 +281,34 @@ class PairStage(nn.Module):
         return torch.cat(out, 0)  # (R, C)
 
     def _only(self, rows: Sides, cols: Sides, only: torch.Tensor) -> torch.Tensor:
-        """The masked pairs of a block, in chunks of listed pairs; ``-inf`` elsewhere.
+        """The masked pairs of a block as listed pairs; ``-inf`` elsewhere.
+
+        With one pair block, the pairs sharing a protein are scored together
+        (:mod:`ppi.fusion.listed`); else in chunks through :meth:`logits`.
 
         Shapes:
             only ``(R, C)`` -> ``(R, C)``.
         """
         out = torch.full(only.shape, -torch.inf, device=rows.z.device)  # (R, C)
-        where = only.nonzero().to(rows.z.device)  # (P, 2) row-major
-        for start in range(0, len(where), self.chunk_pairs):
-            a, b = where[start : start + self.chunk_pairs].unbind(1)  # (p,) each
-            ra, cb = rows.take(a), cols.take(b)
-            ev = self.pair_evidence(ra.seqs, cb.seqs) if self.evidence else None  # (p, E)
-            if len(self.blocks) != 1 or rows.q is None:
-                logits = self.logits(ra.z, cb.z, ev)
+        a, b = only.nonzero().to(rows.z.device).unbind(1)  # (P,) each, row-major
+        fast = len(self.blocks) == 1 and rows.q is not None
+        if fast:
+            batch = min(self.chunk_pairs, listed.BATCH)
+            ha = listed.given(self, rows, cols, a, b, batch)  # (P, D) row given column
+            hb = listed.given(self, cols, rows, b, a, batch)  # (P, D) column given row
+        for start in range(0, len(a), self.chunk_pairs):
+            part = slice(start, start + self.chunk_pairs)
+            ia, ib = a[part], b[part]  # (p,) each
+            ev = None
+            if self.evidence:
+                seqs_a = [rows.seqs[i] for i in ia.tolist()]
+                seqs_b = [cols.seqs[i] for i in ib.tolist()]
+                ev = self.pair_evidence(seqs_a, seqs_b)  # (p, E)
+            if fast:
+                logits = self._head(ha[part], hb[part], ev)
             else:
-                logits = self._head(self._listed(ra, cb), self._listed(cb, ra), ev)
-            out[a, b] = logits.to(out.dtype)
+                logits = self.logits(rows.z.index_select(0, ia), cols.z.index_select(0, ib), ev)
+            out[a[part], b[part]] = logits.to(out.dtype)
         return out
 
     # -- the block path: :meth:`interact` with one block, rewritten per protein -----------
@@ -364,19 +377,6 @@ class PairStage(nn.Module):
         x = torch.baddbmm(rows.base.view(r * m, d), att, cols.values)  # (C, R*M, D)
         gx = torch.baddbmm(rows.base_ff.view(r * m, 2 * d), att, cols.values_ff)  # (C, R*M, 2D)
         return self._feed_forward(x, gx).view(c, r, m, d).mean(2)  # (C, R, D)
-
-    def _listed(self, rows: Sides, cols: Sides) -> torch.Tensor:
-        """The pair block for row protein ``p`` given column protein ``p``, pooled.
-
-        Shapes:
-            rows and cols ``P`` proteins each -> ``(P, D)``.
-        """
-        p, (heads, _, m, _) = len(rows), rows.q.shape
-        att = torch.einsum("hpqe,hpke->pqhk", rows.q, cols.k)  # (P, M, H, M) logits
-        att = att.softmax(-1).reshape(p, m, heads * m)  # (P, M, H*M)
-        x = torch.baddbmm(rows.base, att, cols.values)  # (P, M, D)
-        gx = torch.baddbmm(rows.base_ff, att, cols.values_ff)  # (P, M, 2D)
-        return self._feed_forward(x, gx).mean(1)  # (P, D)
 
     def _feed_forward(self, x: torch.Tensor, gx: torch.Tensor) -> torch.Tensor:
         """The block's feed-forward layer (first projection ``gx`` given) and the final norm.

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from ppi.fusion import CrossAttentionFusion, FusionConfig, HeadConfig, PairStage
+from ppi.fusion import CrossAttentionFusion, FusionConfig, HeadConfig, PairStage, listed
 
 
 class _Constant:
@@ -86,6 +86,22 @@ def test_a_masked_block_scores_only_its_pairs_as_the_whole_block_does(pair_layer
     torch.testing.assert_close(got[only], want[only], atol=1e-5, rtol=1e-5)
 
 
+@pytest.mark.parametrize("chunk", [3, 2048])
+def test_a_masked_square_block_scores_its_pairs_as_the_whole_block_does(chunk):
+    stage = _stage()
+    stage.chunk_pairs = chunk
+    z = torch.randn(9, 4, 16) * 2
+    sides = stage.sides(z, SEQS)
+    gen = torch.Generator().manual_seed(3)
+    only = (torch.rand(9, 9, generator=gen) < 0.5).triu(1)  # (R, R) as a prefilter keeps them
+    only[2] = False  # a protein without candidates
+    with torch.no_grad():
+        got = stage.block(sides, only=only)
+        want = stage.block(sides)
+    assert torch.isinf(got[~only]).all()
+    torch.testing.assert_close(got[only], want[only], atol=1e-6, rtol=1e-6)
+
+
 def test_square_block_is_exactly_symmetric_and_matches():
     stage = _stage()
     z = torch.randn(6, 4, 16)
@@ -143,3 +159,30 @@ def test_the_evidence_prior_adds_its_logit_on_both_entry_points_and_hiding_drops
     with torch.no_grad():
         zeros = stage.block(rows, cols)
     torch.testing.assert_close(hidden, zeros, atol=1e-6, rtol=1e-6)
+
+
+# -- listed pairs grouped by the protein they attend to (ppi.fusion.listed) ------------
+def test_batches_cover_every_group_once_within_the_slack_and_budget():
+    sizes = torch.tensor([1, 9, 3, 3, 40, 2, 8, 10, 1, 4, 12, 5])
+    batches = listed.batches(sizes, budget=24)
+    got = torch.cat(batches).sort().values
+    assert torch.equal(got, torch.arange(len(sizes)))
+    for batch in batches:
+        s = sizes[batch]
+        assert s.max() <= listed.SLACK * s.min() or len(batch) == 1
+        assert s.max() * len(batch) <= 24 or len(batch) == 1  # one group too big stays alone
+
+
+@pytest.mark.parametrize("budget", [1, 5, 512])
+def test_each_listed_pair_is_the_whole_blocks_pair(budget):
+    stage = _stage()
+    z = torch.randn(9, 4, 16) * 2
+    sides = stage.sides(z, SEQS)
+    rows, cols = sides.take(slice(0, 5)), sides.take(slice(5, 9))
+    gen = torch.Generator().manual_seed(2)
+    a = torch.randint(0, 5, (30,), generator=gen)  # repeats, uneven groups
+    b = torch.randint(0, 4, (30,), generator=gen)
+    with torch.no_grad():
+        got = listed.given(stage, rows, cols, a, b, budget)  # (P, D)
+        want = stage.pooled(rows, cols)[a, b]  # (P, D)
+    torch.testing.assert_close(got, want, atol=1e-6, rtol=1e-5)
