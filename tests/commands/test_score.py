@@ -102,7 +102,12 @@ def test_all_pairs_and_resume_from_partial_output(trained_run, tmp_path, monkeyp
     partial.write_text("".join(lines[:3]) + lines[3][:5])
     monkeypatch.undo()
     assert _score(*args) == 0
-    assert resumed.read_text() == full
+    # the rows kept are kept as written; the rest are rescored in other batches,
+    # so a probability may differ from the full run's in its last printed digit
+    assert resumed.read_text().splitlines()[:3] == full.splitlines()[:3]
+    got, want = _rows(resumed), _rows(out)
+    assert [r[:2] for r in got] == [r[:2] for r in want] and got[0] == want[0]
+    assert all(abs(float(g[2]) - float(w[2])) <= 1.5e-6 for g, w in zip(got[1:], want[1:]))
     assert not partial.exists() and not (tmp_path / "resumed.tsv.partial.json").exists()
 
 
