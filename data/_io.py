@@ -42,6 +42,17 @@ def gzip_errors(path: Path) -> Iterator[None]:
         ) from None
 
 
+@contextlib.contextmanager
+def xml_errors(path: Path) -> Iterator[None]:
+    """Turn an XML declaration of an encoding Python does not know into :class:`InputError`."""
+    try:
+        yield
+    except LookupError as exc:  # expat asks the codec registry for the declared encoding
+        raise InputError(
+            f"{path}:1: expected an XML encoding such as UTF-8 in the declaration, got {exc}"
+        ) from None
+
+
 def read_lines(path: Path) -> Iterator[tuple[int, str]]:
     """Yield ``(line_number, line)`` pairs (1-based, newline stripped).
 

@@ -23,7 +23,7 @@ from typing import Any
 
 from Bio import SwissProt
 
-from ppi.data._io import gzip_errors, is_gzip, not_utf8, read_lines, require_file
+from ppi.data._io import gzip_errors, is_gzip, not_utf8, read_lines, require_file, xml_errors
 from ppi.errors import InputError
 
 NAMESPACES = ("go_bp", "go_mf", "go_cc", "keyword", "domain", "location", "ec")
@@ -210,7 +210,7 @@ def read_uniprot_xml(path: str | Path) -> Iterator[Annotation]:
     path = require_file(path, "UniProt XML file")
     opener = gzip.open if is_gzip(path) else open
     last, number = "none", 0
-    with opener(path, "rb") as handle, gzip_errors(path):
+    with opener(path, "rb") as handle, gzip_errors(path), xml_errors(path):
         try:
             for _, elem in ET.iterparse(handle, events=("end",)):
                 if elem.tag != f"{_XML_NS}entry":

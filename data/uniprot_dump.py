@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.etree import ElementTree
 
-from ppi.data._io import gzip_errors, is_gzip, read_lines, require_file
+from ppi.data._io import gzip_errors, is_gzip, read_lines, require_file, xml_errors
 from ppi.data.fasta import _records, validate_sequence
 from ppi.errors import InputError
 
@@ -217,7 +217,7 @@ def _flat_line(path: Path, number: int, line: str, entry: _FlatEntry) -> None:
 def _read_xml(path: Path) -> Iterator[DumpEntry]:
     """Entries of a UniProt or UniRef XML file, each element freed once read."""
     handle = gzip.open(path, "rb") if is_gzip(path) else open(path, "rb")
-    with handle, gzip_errors(path):
+    with handle, gzip_errors(path), xml_errors(path):
         events = ElementTree.iterparse(handle, events=("start", "end"))
         try:
             yield from _xml_entries(path, events)

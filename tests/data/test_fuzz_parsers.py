@@ -162,3 +162,15 @@ def test_the_seeds_parse():
                 path = Path(tmp) / f"seed{suffix}"
                 path.write_bytes(seed)
                 call(path)
+
+
+def test_an_xml_encoding_python_does_not_know_is_an_input_error(tmp_path):
+    """Found by the fuzz test above: ``encoding='TF-8'`` raised LookupError from expat."""
+    from ppi.data.annotations import read_uniprot_xml
+
+    path = tmp_path / "odd.xml"
+    path.write_bytes(_xml_seed().replace(b"UTF-8", b"TF-8", 1).replace(b"utf-8", b"TF-8", 1))
+    assert b"TF-8" in path.read_bytes()[:100]
+    for read in (_dump, lambda p: list(read_uniprot_xml(p))):
+        with pytest.raises(InputError, match=r"odd\.xml:1: expected an XML encoding.*TF-8"):
+            read(path)
