@@ -8,10 +8,10 @@ its numbers must not change when A and B swap.
 
 ``interolog`` (Yu et al., Genome Research 2004): a pair (A, B) whose
 homologs (a', b') form a known positive training pair is an interolog.
-Homologs are found by real alignment (:mod:`ppi.homologs.align`, phmmer by default, MMseqs2 for speed)
-against the training proteins, never counting a protein's own sequence, so a
-training pair is described as a pair of unseen proteins would be; the pair's
-own label is never read. Per pair it gives five numbers:
+Homologs are found by real alignment (:mod:`ppi.homologs.align`: phmmer by
+default, MMseqs2 for speed) against the training proteins, never counting a
+protein's own sequence, so a training pair is described as a pair of unseen
+proteins would be; the pair's own label is never read. Per pair it gives five numbers:
 
 1. ``log(1 + n)``, n the interologs (a', b');
 2. the sum over them of the product of the two alignment identities;

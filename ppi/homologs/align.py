@@ -150,6 +150,11 @@ def mmseqs(queries: Mapping[str, str], targets: Mapping[str, str], evalue: float
     return [Hit(q, t, float(b), float(e), float(i), int(n)) for q, t, b, e, i, n in rows]
 
 
+#: a backend's own settings that change its hits (part of the cache key), and its queries a call
+phmmer.settings, phmmer.chunk = "", CHUNK
+mmseqs.settings, mmseqs.chunk = f"s={MMSEQS_SENSITIVITY}", MMSEQS_CHUNK
+
+
 def search(
     queries: Mapping[str, str],
     targets: Mapping[str, str],
@@ -166,8 +171,8 @@ def search(
     search_fn = BACKENDS.get(backend)
     qs = {seq_key(s): s for s in queries.values()}
     ts = {seq_key(s): s for s in targets.values()}
-    settings = f"s={MMSEQS_SENSITIVITY}" if backend == "mmseqs" else ""
-    root = cache_root() / "align" / digest("align-v3", backend + settings, repr(evalue), *sorted(ts))
+    settings = backend + getattr(search_fn, "settings", "")  # what else changes its hits
+    root = cache_root() / "align" / digest("align-v3", settings, repr(evalue), *sorted(ts))
     by_seq: list[Hit] = []
     missing = {}
     for key, seq in qs.items():
@@ -177,11 +182,12 @@ def search(
         else:
             missing[key] = seq
     bar = tqdm(total=len(missing), desc=f"{backend} search", unit="seq", disable=None)
-    for chunk in _chunks(sorted(missing), MMSEQS_CHUNK if backend == "mmseqs" else CHUNK):
-        found = search_fn({k: missing[k] for k in chunk}, ts, evalue)
+    for chunk in _chunks(sorted(missing), getattr(search_fn, "chunk", CHUNK)):
+        found: dict[str, list[Hit]] = {key: [] for key in chunk}
+        for hit in search_fn({k: missing[k] for k in chunk}, ts, evalue):
+            found[hit.query].append(_as_stored(hit))
         bar.update(len(chunk))
-        for key in chunk:  # one entry per query, written as soon as its chunk is aligned
-            mine = [_as_stored(h) for h in found if h.query == key]
+        for key, mine in found.items():  # one entry per query, written once its chunk is aligned
             _write(mine, _entry(root, key))
             by_seq += mine
     bar.close()

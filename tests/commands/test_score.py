@@ -107,7 +107,8 @@ def test_all_pairs_and_resume_from_partial_output(trained_run, tmp_path, monkeyp
     assert resumed.read_text().splitlines()[:3] == full.splitlines()[:3]
     got, want = _rows(resumed), _rows(out)
     assert [r[:2] for r in got] == [r[:2] for r in want] and got[0] == want[0]
-    assert all(abs(float(g[2]) - float(w[2])) <= 1.5e-6 for g, w in zip(got[1:], want[1:]))
+    pairs = zip(got[1:], want[1:], strict=True)
+    assert all(abs(float(g[2]) - float(w[2])) <= 1.5e-6 for g, w in pairs)
     assert not partial.exists() and not (tmp_path / "resumed.tsv.partial.json").exists()
 
 

