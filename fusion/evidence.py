@@ -23,7 +23,7 @@ proteins would be; the pair's own label is never read. Per pair it gives five nu
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +41,8 @@ class InterologEvidence:
 
     Config = InterologConfig
     dim = 5
+    #: the columns about the pair's own interologs (1 and 2 above); the rest describe one side
+    direct = (0, 1)
 
     def __init__(self, config: InterologConfig) -> None:
         self.config = config
@@ -201,11 +203,18 @@ class EvidencePrior:
     underuses evidence that is rare within one species, such as interologs
     (RESULTS.md).
 
+    A second regression, on the pair's own interolog columns alone
+    (``direct``), is added at the strength it was fitted with, whatever
+    ``weight`` is: the validation pairs of one species hold a handful of
+    interologs, too few to weigh them, while the training pairs hold hundreds.
+
     Attributes:
         mean, scale: per evidence column, of the training pairs.
         coef: per evidence column, on the standardised numbers.
-        weight: the prior's share of the logit (0 = off).
+        weight: the first regression's share of the logit (0 = off).
         valid: validation AUPR per weight tried, for the record.
+        direct: per evidence column, the interolog regression's coefficients
+            on the standardised numbers (0 outside its columns; empty = none).
     """
 
     mean: tuple[float, ...]
@@ -213,6 +222,12 @@ class EvidencePrior:
     coef: tuple[float, ...]
     weight: float = 0.0
     valid: tuple[tuple[float, float], ...] = ()
+    direct: tuple[float, ...] = ()
+
+    @property
+    def active(self) -> bool:
+        """Whether the prior adds anything to a logit."""
+        return bool(self.weight) or any(self.direct)
 
     def logit(self, evidence: torch.Tensor, shown: torch.Tensor | None = None) -> torch.Tensor:
         """The prior's logit of evidence ``(..., E)`` -> ``(...)``; ``shown`` masks columns."""
@@ -220,13 +235,18 @@ class EvidencePrior:
             torch.tensor(v, dtype=evidence.dtype, device=evidence.device)
             for v in (self.mean, self.scale, self.coef)
         )
+        coef = self.weight * coef
+        if self.direct:
+            coef = coef + torch.tensor(self.direct, dtype=coef.dtype, device=coef.device)
         if shown is not None:
             coef = coef * shown.to(coef)
-        return self.weight * (((evidence - mean) / scale) @ coef)
+        return ((evidence - mean) / scale) @ coef
 
     def with_weight(self, weight: float, valid=()) -> EvidencePrior:
-        """The same regression with another weight."""
-        return EvidencePrior(self.mean, self.scale, self.coef, float(weight), tuple(valid))
+        """The same regressions with another weight of the first."""
+        return EvidencePrior(
+            self.mean, self.scale, self.coef, float(weight), tuple(valid), self.direct
+        )
 
     def save(self, directory: Path) -> None:
         """Write it as JSON into a model folder."""
@@ -236,6 +256,7 @@ class EvidencePrior:
 
         body = {"mean": self.mean, "scale": self.scale, "coef": self.coef, "weight": self.weight}
         body["valid_aupr_by_weight"] = [list(v) for v in self.valid]
+        body["direct_coef"] = self.direct
         atomic_write_text(directory / PRIOR, json.dumps(body, indent=2) + "\n")
 
     @classmethod
@@ -249,11 +270,18 @@ class EvidencePrior:
         body = json.loads(path.read_text())
         valid = tuple(tuple(v) for v in body.get("valid_aupr_by_weight", ()))
         fields = (tuple(float(x) for x in body[k]) for k in ("mean", "scale", "coef"))
-        return cls(*fields, float(body["weight"]), valid)
+        direct = tuple(float(x) for x in body.get("direct_coef", ()))  # older folders: none
+        return cls(*fields, float(body["weight"]), valid, direct)
 
 
-def fit_evidence_prior(evidence: torch.Tensor, labels: torch.Tensor) -> EvidencePrior | None:
-    """L2 logistic regression (C=1) on standardised evidence ``(P, E)``; None with one class."""
+def fit_evidence_prior(
+    evidence: torch.Tensor, labels: torch.Tensor, direct: Sequence[int] = ()
+) -> EvidencePrior | None:
+    """L2 logistic regressions (C=1) on standardised evidence ``(P, E)``; None with one class.
+
+    The first is on every column; with ``direct`` (column indices) the second
+    is on those columns alone (:attr:`EvidencePrior.direct`). Weight 0.
+    """
     import numpy as np
     from sklearn.linear_model import LogisticRegression
 
@@ -262,7 +290,15 @@ def fit_evidence_prior(evidence: torch.Tensor, labels: torch.Tensor) -> Evidence
         return None
     mean, scale = x.mean(0), x.std(0)
     scale = np.where(scale > 0, scale, 1.0)  # a constant column gets no weight either way
-    model = LogisticRegression(C=1.0, max_iter=2000).fit((x - mean) / scale, y)
+    z = (x - mean) / scale
+    model = LogisticRegression(C=1.0, max_iter=2000).fit(z, y)
+    own = np.zeros(x.shape[1])
+    cols = sorted(set(direct))
+    if cols and z[:, cols].std(0).max() > 0:  # no interolog among the training pairs: none
+        own[cols] = LogisticRegression(C=1.0, max_iter=2000).fit(z[:, cols], y).coef_[0]
     return EvidencePrior(
-        tuple(mean.tolist()), tuple(scale.tolist()), tuple(model.coef_[0].tolist())
+        tuple(mean.tolist()),
+        tuple(scale.tolist()),
+        tuple(model.coef_[0].tolist()),
+        direct=tuple(own.tolist()) if cols else (),
     )

@@ -170,6 +170,14 @@ class PairStage(nn.Module):
             parts.append(torch.zeros_like(part) if name in self.hidden else part)
         return torch.cat(parts, -1).to(next(self.head.parameters()).device)
 
+    def direct_columns(self) -> tuple[int, ...]:
+        """Columns of :meth:`pair_evidence` on the pair's own interologs (providers' ``direct``)."""
+        cols, start = [], 0
+        for provider in self.evidence.values():
+            cols += [start + c for c in getattr(provider, "direct", ())]
+            start += provider.dim
+        return tuple(cols)
+
     # -- the two entry points -----------------------------------------------------------
     def pairs(
         self, za: torch.Tensor, zb: torch.Tensor, seqs_a: list[str], seqs_b: list[str]
@@ -232,7 +240,7 @@ class PairStage(nn.Module):
             ha, hb ``(..., D)``, evidence ``(..., E)`` -> ``(...)``.
         """
         out = self.head(ha, hb, evidence)
-        if self.prior is None or evidence is None or not self.prior.weight:
+        if self.prior is None or evidence is None or not self.prior.active:
             return out
         shown = torch.cat(
             [torch.full((p.dim,), float(n not in self.hidden)) for n, p in self.evidence.items()]

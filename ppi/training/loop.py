@@ -380,14 +380,16 @@ class _Loop:
             train,
             data.proteins,
             lambda: predict(self.model, valid_dl, self.acc, self.loss_fn)[:2],
+            self.config.train.evidence_prior_interologs,
         )
         if prior is None:
             return
         scores = dict(prior.valid)  # weight -> validation AUPR
-        alone = f"AUPR {scores[0.0]:.4f} without it, " if 0.0 in scores else "AUPR "
+        alone = f"AUPR {scores[0.0]:.4f} at weight 0, " if 0.0 in scores else "AUPR "
+        own = ", interolog regression at its fitted strength" if any(prior.direct) else ""
         self.acc.print(
             f"evidence prior: weight {prior.weight:g} chosen on validation "
-            f"({alone}{scores[prior.weight]:.4f} with it)"
+            f"({alone}{scores[prior.weight]:.4f} with it){own}"
         )
         if self.acc.is_main_process:
             prior.save(self.run_dir / "model")

@@ -99,6 +99,7 @@ def test_an_interolog_model_trains_and_scores_and_screens_alike(
     assert (model / "evidence-interolog" / "positives.tsv").read_text().strip()
     prior = EvidencePrior.load(model)
     assert prior.weight == 1.0 and len(prior.coef) == 5
+    assert len(prior.direct) == 5 and not any(prior.direct[2:])  # interolog columns only
     # the saved folder scores its test split as training did: the prior was saved and read back
     test_scores = tmp_path / "test.tsv"
     split = tmp_path / "io" / "splits" / "test.tsv"
@@ -175,3 +176,45 @@ def test_the_evidence_prior_learns_the_informative_number_and_is_zero_at_the_mea
     assert EvidencePrior.load(tmp_path) == prior
     assert EvidencePrior.load(tmp_path / "elsewhere") is None  # a folder saved without one
     assert fit_evidence_prior(evidence, torch.zeros(2000)) is None  # one class: nothing to learn
+
+
+def test_the_interolog_regression_keeps_its_fitted_strength_whatever_the_weight(tmp_path):
+    import json
+
+    from ppi.fusion.evidence import PRIOR, EvidencePrior, fit_evidence_prior
+
+    gen = torch.Generator().manual_seed(1)
+    labels = (torch.rand(4000, generator=gen) < 0.1).float()
+    # column 0 is a rare interolog number, nearly always on a positive pair; column 1 is a
+    # partner count that rises with the label and with the interolog, so in the joint
+    # regression it takes over much of what the interolog says
+    inter = ((torch.rand(4000, generator=gen) < 0.3) & (labels > 0)).float()
+    partners = labels + 2 * inter + torch.randn(4000, generator=gen)
+    evidence = torch.stack([inter, partners], 1)
+    prior = fit_evidence_prior(evidence, labels, direct=(0,))
+    assert prior.direct[1] == 0.0 and prior.direct[0] > prior.coef[0] > 0
+    assert prior.weight == 0 and prior.active  # added even at weight 0
+    mean, scale = torch.tensor(prior.mean), torch.tensor(prior.scale)
+    one = mean + torch.tensor([1.0, 0.0])
+    want = prior.direct[0] / scale[0]  # one interolog more than the training average
+    assert prior.logit(one[None]).item() == pytest.approx(want.item(), rel=1e-6)
+    heavier = prior.with_weight(1.0)
+    assert heavier.direct == prior.direct
+    assert heavier.logit(one[None]).item() == pytest.approx(
+        (want + prior.coef[0] / scale[0]).item(), rel=1e-6
+    )
+    # hidden columns add nothing through either regression
+    assert heavier.logit(one[None], torch.tensor([0.0, 1.0])).item() == pytest.approx(0, abs=1e-6)
+    heavier.save(tmp_path)
+    assert EvidencePrior.load(tmp_path) == heavier
+    # without interologs among the training pairs there is nothing to fit, and no column asked
+    assert not any(fit_evidence_prior(evidence * torch.tensor([0.0, 1.0]), labels, (0,)).direct)
+    assert fit_evidence_prior(evidence, labels).direct == ()
+    # a folder written before the interolog regression existed loads as the first regression alone
+    body = json.loads((tmp_path / PRIOR).read_text())
+    del body["direct_coef"]
+    (tmp_path / PRIOR).write_text(json.dumps(body))
+    old = EvidencePrior.load(tmp_path)
+    assert old.direct == () and old.logit(one[None]).item() == pytest.approx(
+        (prior.coef[0] / scale[0]).item(), rel=1e-6
+    )

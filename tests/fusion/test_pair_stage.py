@@ -161,6 +161,26 @@ def test_the_evidence_prior_adds_its_logit_on_both_entry_points_and_hiding_drops
     torch.testing.assert_close(hidden, zeros, atol=1e-6, rtol=1e-6)
 
 
+def test_the_interolog_regression_alone_adds_its_logit_at_weight_zero():
+    from ppi.fusion.evidence import EvidencePrior
+
+    stage = _stage(_Constant(None))
+    second = _Constant(None)
+    second.direct = (1,)  # a provider's own columns, offset by the providers before it
+    stage.evidence["second"] = second
+    assert stage.direct_columns() == (3,)
+    del stage.evidence["second"]
+    assert stage.direct_columns() == ()
+    z = torch.randn(6, 4, 16)
+    with torch.no_grad():
+        plain = _reference(stage, z[:3], z[3:], SEQS[:3], SEQS[3:6])
+        stage.prior = EvidencePrior((0.5, 0.3), (0.2, 0.1), (1.0, -2.0), 0.0, (), (0.0, 0.7))
+        got = _reference(stage, z[:3], z[3:], SEQS[:3], SEQS[3:6])
+    ev = _Constant(None).features(SEQS[:3], SEQS[3:6], grid=True)  # (3, 3, 2)
+    want = 0.7 * (ev[..., 1] - 0.3) / 0.1
+    torch.testing.assert_close(got - plain, want, atol=1e-4, rtol=1e-5)
+
+
 # -- listed pairs grouped by the protein they attend to (ppi.fusion.listed) ------------
 def test_batches_cover_every_group_once_within_the_slack_and_budget():
     sizes = torch.tensor([1, 9, 3, 3, 40, 2, 8, 10, 1, 4, 12, 5])
