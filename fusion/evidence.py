@@ -291,14 +291,17 @@ def fit_evidence_prior(
     mean, scale = x.mean(0), x.std(0)
     scale = np.where(scale > 0, scale, 1.0)  # a constant column gets no weight either way
     z = (x - mean) / scale
-    model = LogisticRegression(C=1.0, max_iter=2000).fit(z, y)
+
+    def coef(columns) -> np.ndarray:
+        return LogisticRegression(C=1.0, max_iter=2000).fit(z[:, columns], y).coef_[0]
+
     own = np.zeros(x.shape[1])
     cols = sorted(set(direct))
     if cols and z[:, cols].std(0).max() > 0:  # no interolog among the training pairs: none
-        own[cols] = LogisticRegression(C=1.0, max_iter=2000).fit(z[:, cols], y).coef_[0]
+        own[cols] = coef(cols)
     return EvidencePrior(
         tuple(mean.tolist()),
         tuple(scale.tolist()),
-        tuple(model.coef_[0].tolist()),
+        tuple(coef(slice(None)).tolist()),
         direct=tuple(own.tolist()) if cols else (),
     )
