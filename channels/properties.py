@@ -2,6 +2,9 @@
 
 The vector is a user table's columns (``table``, rows keyed by protein id)
 and/or the built-in ProtParam set computed from the sequence (``builtin``).
+With ``pretrained`` it also holds the first principal components of the
+protein's mean embedding under a frozen published model (UniRep), the
+components fitted on the training proteins and kept in the model's weights.
 It is standardised with the mean and standard deviation of the training
 proteins, saved with the model (``properties.json``), and projected into
 ``tokens`` tokens. Works for the pair task and the single-sequence task alike.
@@ -10,11 +13,13 @@ proteins, saved with the model (``properties.json``), and projected into
 from __future__ import annotations
 
 import json
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+from tqdm.auto import tqdm
 
 from ppi.channels.base import Channel, ChannelContext, Proteins, RunData, Tokens
 from ppi.channels.configs import CHANNELS, PropertiesConfig
@@ -31,6 +36,8 @@ from ppi.errors import ConfigError, InputError
 from ppi.utils.files import atomic_write_text
 
 STATS_FILE = "properties.json"
+#: ``pretrained`` choices and the width of their embeddings
+PRETRAINED = {"unirep-64": 64, "unirep-256": 256, "unirep-1900": 1900}
 
 
 @CHANNELS.register("properties")
@@ -41,16 +48,24 @@ class PropertiesChannel(Channel):
 
     def __init__(self, config: PropertiesConfig, context: ChannelContext) -> None:
         super().__init__(config, context)
-        if not (config.table or config.builtin or config.dipeptides):
+        if not (config.table or config.builtin or config.dipeptides or config.pretrained):
             raise ConfigError(
-                "channels.properties: set a table, builtin=true, dipeptides=true, or several"
+                "channels.properties: set a table, builtin=true, dipeptides=true, pretrained, "
+                "or several"
             )
         table_cols = read_header(config.table, config.id_column) if config.table else ()
+        size = PRETRAINED.get(config.pretrained, 0)
+        self.pcs = min(config.pretrained_dims, size)
         self.columns = (
             tuple(f"table:{c}" for c in table_cols)
             + (BUILTIN_COLUMNS if config.builtin else ())
             + (DIPEPTIDE_COLUMNS if config.dipeptides else ())
+            + tuple(f"{config.pretrained}:pc{j}" for j in range(self.pcs))
         )
+        if size:  # the projection, fitted on the training proteins, saved with the weights
+            self.register_buffer("pc_mean", torch.zeros(size))
+            self.register_buffer("pc_axes", torch.zeros(self.pcs, size))
+        self._embedder = None
         width, dim = len(self.columns), context.dim
         self.register_buffer("mean", torch.zeros(width))
         self.register_buffer("std", torch.ones(width))
@@ -69,7 +84,39 @@ class PropertiesChannel(Channel):
     def _key(self, pid: str, seq: str) -> str:
         return pid if self.config.table else seq
 
-    def _vectors(self, proteins: dict[str, str]) -> None:
+    def _pooled(self, seqs: list[str], accelerator: Any = None) -> torch.Tensor:
+        """Mean embeddings of ``seqs`` under the frozen ``pretrained`` model ``(N, size)``.
+
+        The main process computes what the cache lacks; the others wait, then read it.
+        """
+        from ppi.backbones.configs import UnirepConfig
+        from ppi.backbones.embedding import FrozenEmbedder, shared_backbone
+
+        if self._embedder is None:
+            size = PRETRAINED[self.config.pretrained]
+            backbone = shared_backbone(UnirepConfig(size=size, path=self.config.pretrained_path))
+            self._embedder = FrozenEmbedder(backbone, self.context.cache_dir, pooling="mean")
+        if accelerator is None or accelerator.is_main_process:
+            desc = f"{self.config.pretrained} vectors"
+            bar = partial(tqdm, desc=desc, unit="batch", disable=None)
+            self._embedder.fill(seqs, progress=bar)
+        if accelerator is not None:
+            accelerator.wait_for_everyone()
+        if not seqs:
+            return torch.zeros(0, PRETRAINED[self.config.pretrained])
+        return torch.stack([self._embedder.get(s) for s in seqs]).float()
+
+    def _fit_components(self, seqs: list[str], accelerator: Any = None) -> None:
+        """Principal axes of the training proteins' mean embeddings (fewer proteins: zero rows)."""
+        x = self._pooled(sorted(set(seqs)), accelerator).double()  # (N, size)
+        mean = x.mean(0)
+        axes = torch.linalg.svd(x - mean, full_matrices=False).Vh[: self.pcs]  # (<= pcs, size)
+        self.pc_mean.copy_(mean.float())
+        self.pc_axes.zero_()
+        self.pc_axes[: len(axes)] = axes.float()
+        self._values.clear()
+
+    def _vectors(self, proteins: dict[str, str], accelerator: Any = None) -> None:
         if self.config.table and self._table is None:
             self._table = read_property_table(self.config.table, self.config.id_column)
         if self._table is not None:
@@ -79,21 +126,29 @@ class PropertiesChannel(Channel):
                     f"{self._table.path}: no row for {len(missing)} protein(s), "
                     f"e.g. {', '.join(map(repr, missing[:3]))}"
                 )
-        for pid, seq in proteins.items():
-            key = self._key(pid, seq)
-            if key not in self._values:
-                row = list(self._table.rows[pid]) if self._table is not None else []
-                if self.config.builtin:
-                    row += builtin_properties(seq)
-                if self.config.dipeptides:
-                    row += composition(seq)[20:].tolist()
-                self._values[key] = torch.tensor(row, dtype=torch.float32)
+        todo = {p: s for p, s in proteins.items() if self._key(p, s) not in self._values}
+        if self.pcs and todo:
+            seqs = sorted(set(todo.values()))
+            pcs = (self._pooled(seqs, accelerator) - self.pc_mean.cpu()) @ self.pc_axes.cpu().T
+            projected = dict(zip(seqs, pcs, strict=True))  # sequence -> (pcs,)
+        for pid, seq in todo.items():
+            row = list(self._table.rows[pid]) if self._table is not None else []
+            if self.config.builtin:
+                row += builtin_properties(seq)
+            if self.config.dipeptides:
+                row += composition(seq)[20:].tolist()
+            if self.pcs:
+                row += projected[seq].tolist()
+            self._values[self._key(pid, seq)] = torch.tensor(row, dtype=torch.float32)
 
     def prepare(
         self, proteins: dict[str, str], accelerator: Any = None, run: RunData | None = None
     ) -> None:
-        """Compute every protein's vector; when training, fit the standardisation."""
-        self._vectors(proteins)
+        """Compute every protein's vector; when training, fit the projection and standardisation."""
+        if run is not None and self.pcs:
+            train = [s for p, s in proteins.items() if p in run.train_ids]
+            self._fit_components(train, accelerator)
+        self._vectors(proteins, accelerator)
         if run is None:
             return
         train = [self._values[self._key(p, s)] for p, s in proteins.items() if p in run.train_ids]

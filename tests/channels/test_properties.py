@@ -64,3 +64,38 @@ def test_missing_id_and_config_errors(tmp_path):
         _channel(tmp_path, table=table).prepare(SEQS)
     with pytest.raises(ConfigError, match="set a table, builtin=true, dipeptides=true"):
         _channel(tmp_path, builtin=False, dipeptides=False)
+
+
+def test_pretrained_unirep_components_fitted_on_training_proteins(tmp_path, unirep_weights_dir):
+    from ppi.backbones.configs import UnirepConfig
+    from ppi.backbones.unirep import UnirepBackbone
+
+    cfg = {"pretrained": "unirep-64", "pretrained_dims": 2, "builtin": False, "dipeptides": False}
+    cfg["pretrained_path"] = str(unirep_weights_dir)
+    ch = _channel(tmp_path, **cfg)
+    assert ch.columns == ("unirep-64:pc0", "unirep-64:pc1")
+    more = {**SEQS, "d": "MGSSHHHHHHSSGLVPRGSH", "e": "MKKLLPTAAAGLLLLAAQPAMA"}
+    ch.prepare(more, run=RunData(frozenset("abde"), frozenset("c")))
+    # the projection is the real UniRep-64 mean embedding, centred on the training proteins
+    model = UnirepBackbone(UnirepConfig(size=64, path=str(unirep_weights_dir))).eval()
+    with torch.no_grad():
+        emb, mask = model([more[k] for k in "abcde"])
+    pooled = (emb.sum(1) / mask.sum(1, keepdim=True)).double()  # (5, 64)
+    train = pooled[[0, 1, 3, 4]]
+    assert torch.allclose(ch.pc_mean.double(), train.mean(0), atol=1e-5)
+    pcs = torch.stack([ch._values[more[k]] for k in "abcde"]).double()  # (5, 2)
+    assert pcs[[0, 1, 3, 4]].mean(0).abs().max() < 1e-4  # centred where fitted
+    variance = pcs[[0, 1, 3, 4]].var(0)
+    assert variance[0] >= variance[1] > 0  # the first axis carries the most
+    expected = (pooled - train.mean(0)) @ ch.pc_axes.double().T
+    assert torch.allclose(pcs, expected, atol=1e-4)  # the held-out protein is projected too
+    # the axes travel in the weights: a model loaded from them gives the same tokens
+    again = _channel(tmp_path, **cfg)
+    again.load_state_dict(ch.state_dict())
+    again.prepare(more)
+    batch = Proteins(list(more), list(more.values()))
+    assert torch.allclose(ch(batch).tokens, again(batch).tokens, atol=1e-5)
+    # the vectors were cached: a fresh channel reads them without the backbone's work
+    cached = _channel(tmp_path, **cfg)
+    cached._pooled([more["a"]])
+    assert not cached._embedder.missing(list(more.values()))

@@ -188,3 +188,32 @@ def test_unknown_ids_fail_cleanly(trained_run, tmp_path, capsys):
     )
     assert "ZZZ" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "s.tsv.partial").exists()
+
+
+def test_a_model_with_unirep_properties_scores_as_it_was_trained(
+    guo_slice, train_args, unirep_weights_dir, tmp_path
+):
+    fasta, pairs = guo_slice
+    extra = [
+        "train.epochs=1",
+        "run_name=unirep",
+        "channels.properties.pretrained=unirep-64",
+        "channels.properties.pretrained_dims=4",
+        f"channels.properties.pretrained_path={unirep_weights_dir}",
+        "evidence.interolog.enabled=false",
+    ]
+    assert run(train_args(fasta, pairs, tmp_path, *extra)) == 0
+    model = PPIModel.from_pretrained(tmp_path / "unirep" / "model").eval()
+    props = model.channels["properties"]
+    assert props.columns[-4:] == tuple(f"unirep-64:pc{j}" for j in range(4))
+    assert props.pc_axes.shape == (4, 64) and props.pc_axes.abs().sum() > 0  # saved, not reset
+    out = tmp_path / "scores.tsv"
+    assert (
+        _score("--model", tmp_path / "unirep", "--fasta", fasta, "--pairs", pairs, "--out", out)
+        == 0
+    )
+    first, proteins = read_pairs(pairs)[0], read_fasta(fasta)
+    with torch.no_grad():
+        z = model.encode(Proteins([first.a, first.b], [proteins[first.a], proteins[first.b]]))
+        prob = model.pair.pairs(z[:1], z[1:], [proteins[first.a]], [proteins[first.b]]).sigmoid()
+    assert float(_rows(out)[1][2]) == pytest.approx(prob.item(), abs=1e-5)
