@@ -105,6 +105,10 @@ class AnnotationConfig(ChannelConfig):
     ontology: str = ""
 
 
+#: ``channels.properties.pretrained`` choices and the width of their embeddings
+PRETRAINED = {"unirep-64": 64, "unirep-256": 256, "unirep-1900": 1900}
+
+
 @dataclass(frozen=True)
 class PropertiesConfig(ChannelConfig):
     """Properties channel settings.
@@ -141,7 +145,7 @@ class PropertiesConfig(ChannelConfig):
     builtin: bool = True
     dipeptides: bool = True
     tokens: int = setting(2, "[1, inf)")
-    pretrained: str = setting("", choices=("", "unirep-64", "unirep-256", "unirep-1900"))
+    pretrained: str = setting("", choices=("", *PRETRAINED))
     pretrained_dims: int = setting(128, "[1, inf)")
     pretrained_path: str = ""
 

@@ -22,7 +22,7 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from ppi.channels.base import Channel, ChannelContext, Proteins, RunData, Tokens
-from ppi.channels.configs import CHANNELS, PropertiesConfig
+from ppi.channels.configs import CHANNELS, PRETRAINED, PropertiesConfig
 from ppi.data.property_table import (
     BUILTIN_COLUMNS,
     DIPEPTIDE_COLUMNS,
@@ -36,8 +36,6 @@ from ppi.errors import ConfigError, InputError
 from ppi.utils.files import atomic_write_text
 
 STATS_FILE = "properties.json"
-#: ``pretrained`` choices and the width of their embeddings
-PRETRAINED = {"unirep-64": 64, "unirep-256": 256, "unirep-1900": 1900}
 
 
 @CHANNELS.register("properties")
