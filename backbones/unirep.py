@@ -124,21 +124,27 @@ class MLSTMLayer(nn.Module):
         Shapes:
             x ``(B, T, I)`` -> hidden states ``(B, T, H)``.
         """
+        hid = self.hidden
         wmh = weight_norm(self.wmh, self.gmh)
         wh = weight_norm(self.wh, self.gh)
-        xm = x @ weight_norm(self.wmx, self.gmx)  # (B, T, H)
-        xz = x @ weight_norm(self.wx, self.gx) + self.b  # (B, T, 4H)
-        h = x.new_zeros(x.shape[0], self.hidden)  # (B, H)
+        # Time-major and contiguous, so each step reads one block; ``addmm`` folds the
+        # input's share into the gates' product instead of a pass of its own.
+        xt = x.transpose(0, 1).reshape(-1, x.shape[-1])  # (T * B, I)
+        steps, batch = x.shape[1], x.shape[0]
+        xm = (xt @ weight_norm(self.wmx, self.gmx)).view(steps, batch, hid)
+        xz = torch.addmm(self.b, xt, weight_norm(self.wx, self.gx)).view(steps, batch, 4 * hid)
+        h = x.new_zeros(batch, hid)  # (B, H)
         c = torch.zeros_like(h)
-        states = []
-        for t in range(x.shape[1]):
-            m = xm[:, t] * (h @ wmh)  # (B, H)
-            z = xz[:, t] + m @ wh  # (B, 4H)
-            i, f, o = torch.sigmoid(z[:, : 3 * self.hidden]).chunk(3, dim=-1)  # 3 x (B, H)
-            c = f * c + i * torch.tanh(z[:, 3 * self.hidden :])
-            h = o * torch.tanh(c)
-            states.append(h)
-        return torch.stack(states, dim=1)
+        out = x.new_empty(steps, batch, hid)
+        for t in range(steps):
+            m = torch.mm(h, wmh).mul_(xm[t])  # (B, H)
+            z = torch.addmm(xz[t], m, wh)  # (B, 4H): input, forget, output, update
+            gates = torch.sigmoid(z[:, : 3 * hid])  # (B, 3H)
+            update = torch.tanh(z[:, 3 * hid :])  # (B, H)
+            c = torch.addcmul(gates[:, hid : 2 * hid] * c, gates[:, :hid], update)
+            h = gates[:, 2 * hid :] * torch.tanh(c)
+            out[t] = h
+        return out.transpose(0, 1)
 
 
 def encode(seqs: list[str]) -> torch.Tensor:
