@@ -132,7 +132,9 @@ class PropertiesConfig(ChannelConfig):
             baseline on 5 of the 6 D-SCRIPT splits and across species
             (RESULTS.md). Embedding the 5,529 D-SCRIPT yeast proteins (1.9M
             residues) takes about 15 minutes on 2 cores with ``unirep-1900``
-            (1,100 residues/s a core), about 2 with ``unirep-256``.
+            (1,100 residues/s a core), about 2 with ``unirep-256`` and 1.5
+            with ``unirep-64``, which in the network kept about three quarters
+            of ``unirep-1900``'s gain within yeast and none across species.
         pretrained_dims: principal components of those vectors kept, fitted on
             the training proteins (at most the embedding's width).
         pretrained_path: the weights (as ``backbone.path`` of the ``unirep``
