@@ -14,12 +14,12 @@ their outputs at residue positions. Needs the weights: ``ppi fetch-unirep
 
 import argparse
 import random
-import time
 
 import torch
 
 from ppi.backbones.configs import UnirepConfig
 from ppi.backbones.unirep import MLSTMLayer, UnirepBackbone, encode, weight_norm
+from ppi.bench.timing import best_times_in_turn
 from ppi.data.examples import resolve
 from ppi.data.fasta import read_fasta
 
@@ -42,12 +42,6 @@ def reference(layer: MLSTMLayer, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(states, dim=1)
 
 
-def timed(fn) -> tuple[torch.Tensor, float]:
-    start = time.perf_counter()
-    out = fn()
-    return out, time.perf_counter() - start
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256, choices=(64, 256, 1900))
@@ -57,6 +51,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="turns of each, fastest kept")
     parser.add_argument("--fasta", default="example:dscript_yeast/sequences.fasta.gz")
     args = parser.parse_args()
+    repeats = max(1, args.repeats)
     torch.set_num_threads(args.threads)
     seqs = [s for s in read_fasta(resolve(args.fasta)).values() if len(s) <= args.max_len]
     batch = sorted(random.Random(0).sample(seqs, min(args.n, len(seqs))), key=len)
@@ -71,15 +66,14 @@ def main() -> None:
                 y = step(layer, y)
             return y
 
-        ref_s = new_s = float("inf")
-        for _ in range(max(1, args.repeats)):
-            ref, took = timed(lambda: run(reference))
-            ref_s = min(ref_s, took)
-            new, took = timed(lambda: run(lambda layer, y: layer(y)))
-            new_s = min(new_s, took)
+        timings = best_times_in_turn(
+            {"reference": lambda: run(reference), "ppi": lambda: run(lambda layer, y: layer(y))},
+            repeats,
+        )
+        (ref_s, ref), (new_s, new) = timings["reference"], timings["ppi"]
     print(
         f"UniRep-{args.size}, {len(batch)} proteins, {residues} residues, {args.threads} thread(s),"
-        f" fastest of {max(1, args.repeats)} turns each"
+        f" fastest of {repeats} turns each"
     )
     print(f"reference step loop: {residues / ref_s:,.0f} residues/s")
     print(f"ppi's mLSTM layer:   {residues / new_s:,.0f} residues/s ({ref_s / new_s:.2f}x)")

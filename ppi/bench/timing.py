@@ -65,6 +65,23 @@ def best_time(fn: Callable[[], object], repeats: int) -> tuple[float, object]:
     return best, result
 
 
+def best_times_in_turn(
+    contenders: dict[str, Callable[[], object]], repeats: int
+) -> dict[str, tuple[float, object]]:
+    """Each contender's shortest wall time over ``repeats`` turns, and its last result.
+
+    In each turn every contender runs once, one after another, so a burst of
+    load from a neighbour on a shared machine slows them alike instead of
+    whichever happened to be running all its repeats then.
+    """
+    best: dict[str, tuple[float, object]] = {name: (float("inf"), None) for name in contenders}
+    for _ in range(repeats):
+        for name, fn in contenders.items():
+            took, result = best_time(fn, 1)
+            best[name] = (min(best[name][0], took), result)
+    return best
+
+
 def table(rows: list[dict], columns: list[str]) -> str:
     """A Markdown table of ``rows`` (numbers rounded for reading)."""
 
