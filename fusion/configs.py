@@ -94,7 +94,24 @@ class InterologConfig:
     max_hits: int = setting(20, "[1, inf)")
 
 
+@dataclass(frozen=True)
+class CompositionEvidenceConfig:
+    """The composition baseline's logit of a pair, as pair evidence.
+
+    Attributes:
+        enabled: give the pair head (and the evidence prior) the logit of
+            the composition baseline (:mod:`ppi.evaluation.baselines`),
+            fitted on the training pairs with its features and strength
+            chosen on protein-disjoint folds of them, so the model starts
+            from the strongest composition shortcut rather than relearning
+            it through the properties channel.
+    """
+
+    enabled: bool = False
+
+
 FUSIONS.register_lazy("cross_attention", "ppi.fusion.cross_attention", FusionConfig)
 HEADS.register_lazy("pair", "ppi.fusion.heads", HeadConfig)
 HEADS.register_lazy("single", "ppi.fusion.heads", HeadConfig)
 EVIDENCE.register_lazy("interolog", "ppi.fusion.evidence", InterologConfig)
+EVIDENCE.register_lazy("composition", "ppi.fusion.evidence", CompositionEvidenceConfig)

@@ -19,6 +19,10 @@ proteins would be; the pair's own label is never read. Per pair it gives five nu
    positive training pairs of any homolog of A (v the same for B): partners
    of conserved hubs;
 5. whether both proteins have a homolog in training.
+
+``composition`` (off by default): one number, the logit of the composition
+baseline of :mod:`ppi.evaluation.baselines` fitted on the training pairs, its
+features and strength chosen on protein-disjoint folds of them.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from pathlib import Path
 
 import torch
 
-from ppi.fusion.configs import EVIDENCE, InterologConfig
+from ppi.fusion.configs import EVIDENCE, CompositionEvidenceConfig, InterologConfig
 
 SEQUENCES = "train_sequences.tsv"
 POSITIVES = "positives.tsv"
@@ -187,6 +191,104 @@ class InterologEvidence:
         pos = [line.split("\t") for line in (directory / POSITIVES).read_text().splitlines()]
         self.positives = {(a, b) for a, b in pos}
         self.homologs, self._tables = {}, None
+
+
+COMPOSITION = "composition.json"
+
+
+@EVIDENCE.register("composition")
+class CompositionEvidence:
+    """The composition baseline's logit of pairs, fitted on the training pairs.
+
+    The logit is linear in the symmetric pair features (sum, product and
+    absolute difference of the two proteins' composition vectors), so it is
+    kept as three weight vectors and a bias and computed here in torch, for a
+    list of pairs or a whole block.
+    """
+
+    Config = CompositionEvidenceConfig
+    dim = 1
+    #: no interolog columns
+    direct = ()
+    #: rows of a block whose ``(rows, C, F)`` differences are held at once
+    block_rows = 64
+
+    def __init__(self, config: CompositionEvidenceConfig) -> None:
+        self.config = config
+        self.features_name = "aa20"
+        self.weights = torch.zeros(3, 20, dtype=torch.float64)  # sum, product, |difference|
+        self.bias = 0.0
+        self._memo: dict[str, torch.Tensor] = {}
+
+    def prepare(self, proteins: Mapping[str, str], run=None) -> None:
+        """Fit the composition baseline on the training pairs (``run``)."""
+        if run is None:
+            return
+        from ppi.data.pairs import Pair
+        from ppi.evaluation.baselines import CompositionBaseline
+
+        train = [Pair(a, b, y) for a, b, y in run.train_pairs if a in proteins and b in proteins]
+        if not train:
+            return
+        base = CompositionBaseline().fit(train, proteins)
+        weights, self.bias = base.linear()
+        self.features_name = base.settings[0]
+        self.weights = torch.from_numpy(weights).view(3, -1)
+        self._memo = {}
+
+    def _vectors(self, seqs: list[str]) -> torch.Tensor:
+        """Each sequence's composition vector of the chosen feature set ``(N, F)``."""
+        from ppi.evaluation.baselines import FEATURE_SETS, protein_features
+
+        cols = FEATURE_SETS[self.features_name]
+        for s in set(seqs) - set(self._memo):
+            self._memo[s] = torch.from_numpy(protein_features(s)[cols])
+        if not seqs:
+            return torch.zeros(0, len(cols), dtype=torch.float64)
+        return torch.stack([self._memo[s] for s in seqs])
+
+    def features(self, seqs_a: list[str], seqs_b: list[str], grid: bool = False) -> torch.Tensor:
+        """The logit of aligned pairs ``(P, 1)``, or with ``grid`` ``(R, C, 1)``.
+
+        Computed in float64 with both orders of the product averaged, so a
+        pair scores the same whichever protein comes first.
+        """
+        fa, fb = self._vectors(seqs_a), self._vectors(seqs_b)  # (R, F), (C, F)
+        add, mul, diff = self.weights
+        if not grid:
+            out = fa @ add + fb @ add + (fa * fb) @ mul + (fa - fb).abs() @ diff  # (P,)
+            return (out + self.bias).float()[:, None]
+        out = (fa @ add)[:, None] + (fb @ add)[None, :]  # (R, C)
+        out = out + ((fa * mul) @ fb.T + ((fb * mul) @ fa.T).T) / 2
+        for i in range(0, len(fa), self.block_rows):
+            part = (fa[i : i + self.block_rows, None] - fb[None]).abs()  # (r, C, F)
+            out[i : i + self.block_rows] += part @ diff
+        return (out + self.bias).float()[..., None]
+
+    def save_assets(self, directory: Path) -> None:
+        """Keep the chosen feature set, the weights and the bias."""
+        import json
+
+        from ppi.utils.files import atomic_write_text
+
+        directory.mkdir(parents=True, exist_ok=True)
+        body = {"features": self.features_name, "bias": self.bias}
+        body["weights"] = self.weights.tolist()
+        atomic_write_text(directory / COMPOSITION, json.dumps(body) + "\n")
+
+    def load_assets(self, directory: Path) -> None:
+        """Read what :meth:`save_assets` wrote."""
+        import json
+
+        from ppi.errors import WeightsError
+
+        path = directory / COMPOSITION
+        if not path.is_file():
+            raise WeightsError(f"{directory}: composition evidence needs {COMPOSITION}, missing")
+        body = json.loads(path.read_text())
+        self.features_name, self.bias = body["features"], float(body["bias"])
+        self.weights = torch.tensor(body["weights"], dtype=torch.float64)
+        self._memo = {}
 
 
 PRIOR = "evidence_prior.json"

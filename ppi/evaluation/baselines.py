@@ -84,7 +84,7 @@ class DegreeBaseline:
         return _predict(self.model, self._features(pairs))
 
 
-def _protein_features(seq: str) -> np.ndarray:
+def protein_features(seq: str) -> np.ndarray:
     """Amino-acid fractions (20), dipeptide frequencies (400) and log length (1).
 
     Shapes:
@@ -94,7 +94,7 @@ def _protein_features(seq: str) -> np.ndarray:
 
 
 #: feature sets the composition baseline chooses from, as column slices of
-#: :func:`_protein_features`
+#: :func:`protein_features`
 FEATURE_SETS = {
     "aa20": np.r_[0:20],
     "aa20+length": np.r_[0:20, 420],
@@ -112,7 +112,7 @@ class _PairFeatures:
 
     def __call__(self, pairs: Sequence[Pair], proteins: Mapping[str, str], cols) -> np.ndarray:
         need = {x for p in pairs for x in (p.a, p.b)} - set(self._memo)
-        self._memo.update({pid: _protein_features(proteins[pid]) for pid in need})
+        self._memo.update({pid: protein_features(proteins[pid]) for pid in need})
         fa = np.stack([self._memo[p.a][cols] for p in pairs])  # (P, F)
         fb = np.stack([self._memo[p.b][cols] for p in pairs])  # (P, F)
         return np.concatenate([fa + fb, fa * fb, np.abs(fa - fb)], 1)  # (P, 3F)
@@ -212,6 +212,28 @@ class CompositionBaseline:
     def predict(self, pairs: Sequence[Pair], proteins: Mapping[str, str]) -> np.ndarray:
         """Probabilities of interaction for ``pairs``."""
         return _predict(self.model, self._features(pairs, proteins, FEATURE_SETS[self.settings[0]]))
+
+    def linear(self) -> tuple[np.ndarray, float]:
+        """The fitted logit as weights on the raw pair features, and its bias.
+
+        The pair features are :class:`_PairFeatures` of the chosen set (sum,
+        product, then absolute difference, ``F`` columns each), so the logit
+        of a pair is ``features @ weights + bias`` whether or not the
+        baseline standardised them. A baseline fitted on one class gives
+        zero weights and that class's log odds.
+
+        Shapes:
+            weights ``(3F,)``.
+        """
+        width = 3 * len(FEATURE_SETS[self.settings[0]])
+        if isinstance(self.model, float):
+            rate = min(max(self.model, 1e-6), 1 - 1e-6)
+            return np.zeros(width), float(np.log(rate / (1 - rate)))
+        if self.settings[1]:
+            scaler, fitted = self.model[0], self.model[-1]
+            weights = fitted.coef_[0] / scaler.scale_
+            return weights, float(fitted.intercept_[0] - weights @ scaler.mean_)
+        return self.model.coef_[0].copy(), float(self.model.intercept_[0])
 
 
 @BASELINES.register("aa20")

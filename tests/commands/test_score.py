@@ -217,3 +217,28 @@ def test_a_model_with_unirep_properties_scores_as_it_was_trained(
         z = model.encode(Proteins([first.a, first.b], [proteins[first.a], proteins[first.b]]))
         prob = model.pair.pairs(z[:1], z[1:], [proteins[first.a]], [proteins[first.b]]).sigmoid()
     assert float(_rows(out)[1][2]) == pytest.approx(prob.item(), abs=1e-5)
+
+
+def test_a_model_with_composition_evidence_scores_as_it_was_trained(
+    guo_slice, train_args, tmp_path
+):
+    fasta, pairs = guo_slice
+    extra = [
+        "train.epochs=1",
+        "run_name=comp",
+        "evidence.interolog.enabled=false",
+        "evidence.composition.enabled=true",
+    ]
+    assert run(train_args(fasta, pairs, tmp_path, *extra)) == 0
+    model = PPIModel.from_pretrained(tmp_path / "comp" / "model").eval()
+    evidence = model.pair.evidence["composition"]
+    assert evidence.weights.abs().sum() > 0  # the fitted baseline, saved and read back
+    out = tmp_path / "scores.tsv"
+    assert (
+        _score("--model", tmp_path / "comp", "--fasta", fasta, "--pairs", pairs, "--out", out) == 0
+    )
+    first, proteins = read_pairs(pairs)[0], read_fasta(fasta)
+    with torch.no_grad():
+        z = model.encode(Proteins([first.a, first.b], [proteins[first.a], proteins[first.b]]))
+        prob = model.pair.pairs(z[:1], z[1:], [proteins[first.a]], [proteins[first.b]]).sigmoid()
+    assert float(_rows(out)[1][2]) == pytest.approx(prob.item(), abs=1e-5)

@@ -8,7 +8,15 @@ import pytest
 import torch
 
 from ppi.channels import RunData
-from ppi.fusion.evidence import InterologConfig, InterologEvidence
+from ppi.data.pairs import Pair
+from ppi.errors import WeightsError
+from ppi.evaluation.baselines import CompositionBaseline
+from ppi.fusion.evidence import (
+    CompositionEvidence,
+    CompositionEvidenceConfig,
+    InterologConfig,
+    InterologEvidence,
+)
 
 AA = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -218,3 +226,72 @@ def test_the_interolog_regression_keeps_its_fitted_strength_whatever_the_weight(
     assert old.direct == () and old.logit(one[None]).item() == pytest.approx(
         (prior.coef[0] / scale[0]).item(), rel=1e-6
     )
+
+
+@pytest.fixture
+def composition_world():
+    """Positives pair a lysine-rich protein with a glutamate-rich one; negatives do not."""
+    rng = random.Random(1)
+
+    def protein(rich: str) -> str:
+        return "".join(rich if rng.random() < 0.3 else rng.choice(AA) for _ in range(120))
+
+    proteins = {f"K{i}": protein("K") for i in range(30)}
+    proteins |= {f"E{i}": protein("E") for i in range(30)}
+    proteins |= {f"N{i}": protein("A") for i in range(30)}
+    train = [(f"K{i}", f"E{(i * 7) % 30}", 1.0) for i in range(30)]
+    train += [(f"K{i}", f"E{(i * 11 + 3) % 30}", 1.0) for i in range(30)]
+    train += [(f"N{i}", f"K{(i * 5) % 30}", 0.0) for i in range(30)]
+    train += [(f"E{i}", f"N{(i * 13) % 30}", 0.0) for i in range(30)]
+    train += [(f"N{i}", f"N{(i * 17 + 1) % 30}", 0.0) for i in range(30)]
+    run = RunData(frozenset(proteins), frozenset(), tuple(train))
+    ev = CompositionEvidence(CompositionEvidenceConfig(enabled=True))
+    ev.prepare(proteins, run)
+    return ev, proteins, train
+
+
+def test_composition_evidence_is_the_baseline_logit_fitted_on_the_training_pairs(
+    composition_world,
+):
+    ev, p, train = composition_world
+    base = CompositionBaseline().fit([Pair(*t) for t in train], p)
+    assert ev.features_name == base.settings[0]
+    # unseen proteins: the logit is the baseline's log odds, whatever it standardised
+    rng = random.Random(2)
+    new = {f"X{i}": "".join(rng.choice(AA) for _ in range(90)) for i in range(6)}
+    a, b = [new["X0"], new["X1"], p["K0"]], [new["X2"], new["X3"], p["E5"]]
+    logit = ev.features(a, b)  # (P, 1)
+    named = {f"a{i}": s for i, s in enumerate(a)} | {f"b{i}": s for i, s in enumerate(b)}
+    probs = base.predict([Pair(f"a{i}", f"b{i}", 1.0) for i in range(3)], named)
+    assert logit.shape == (3, 1)
+    assert torch.allclose(logit[:, 0].double().sigmoid(), torch.from_numpy(probs), atol=1e-5)
+    # it learnt the pattern: every K-rich/E-rich pair ranks above every pair of plain ones
+    pos = ev.features([p[f"K{i}"] for i in range(10)], [p[f"E{i + 10}"] for i in range(10)])
+    neg = ev.features([p[f"N{i}"] for i in range(10)], [p[f"N{i + 10}"] for i in range(10)])
+    assert pos.min() > neg.max()
+
+
+def test_composition_evidence_is_symmetric_and_its_block_equals_the_list(composition_world):
+    ev, p, _ = composition_world
+    rows = [p[k] for k in ("K1", "E2", "N3")]
+    cols = [p[k] for k in ("E4", "K5", "N6", "K1")]
+    assert torch.equal(ev.features(rows, rows[::-1]), ev.features(rows[::-1], rows))
+    grid = ev.features(rows, cols, grid=True)  # (R, C, 1)
+    flat = ev.features([r for r in rows for _ in cols], cols * len(rows))
+    assert grid.shape == (3, 4, 1)
+    assert torch.allclose(grid.reshape(-1, 1), flat, atol=1e-5)
+    square = ev.features(rows, rows, grid=True)[..., 0]
+    assert torch.equal(square, square.T)
+
+
+def test_composition_evidence_survives_save_and_load(composition_world, tmp_path):
+    ev, p, _ = composition_world
+    ev.save_assets(tmp_path / "ev")
+    again = CompositionEvidence(CompositionEvidenceConfig(enabled=True))
+    again.load_assets(tmp_path / "ev")
+    a, b = [p["K7"], p["N2"]], [p["E9"], p["E1"]]
+    assert again.features_name == ev.features_name
+    assert torch.equal(ev.features(a, b), again.features(a, b))
+    (tmp_path / "ev" / "composition.json").unlink()
+    with pytest.raises(WeightsError, match="composition.json"):
+        again.load_assets(tmp_path / "ev")
