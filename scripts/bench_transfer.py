@@ -163,6 +163,8 @@ def main() -> int:
             proteins, train, valid, test = load_bench(bench, args.shared, split_seed)
             row = results.get(name) or baseline_rows(proteins, train, test)
             data_args = write_bench(args.out / name, proteins, train, valid, test)
+            results[name] = row  # kept before the model runs: a failed run keeps the baselines
+            path.write_text(json.dumps(results, indent=2))
             runs = row.setdefault("models", {}).setdefault(args.tag, {"set": args.set, "seeds": {}})
             for seed in args.seeds:
                 run = model_run(args.out / name, data_args, seed, args.set, args.tag)
