@@ -162,18 +162,16 @@ def main() -> int:
             name = bench if split_seed == 0 else f"{bench}-split{split_seed}"
             proteins, train, valid, test = load_bench(bench, args.shared, split_seed)
             row = results.get(name) or baseline_rows(proteins, train, test)
-            data_args = write_bench(args.out / name, proteins, train, valid, test)
-            results[name] = row  # kept before the model runs: a failed run keeps the baselines
-            path.write_text(json.dumps(results, indent=2))
-            runs = row.setdefault("models", {}).setdefault(args.tag, {"set": args.set, "seeds": {}})
-            for seed in args.seeds:
-                run = model_run(args.out / name, data_args, seed, args.set, args.tag)
-                runs["seeds"][str(seed)] = run
-                path.write_text(json.dumps({**results, name: row}, indent=2))
             row["pairs"] = {"train": len(train), "test": len(test)}
-            results[name] = row
-            args.out.mkdir(parents=True, exist_ok=True)
+            data_args = write_bench(args.out / name, proteins, train, valid, test)
+            runs = row.setdefault("models", {}).setdefault(args.tag, {"set": args.set, "seeds": {}})
+            results[name] = row  # written before the model runs: a failed run keeps the baselines
             path.write_text(json.dumps(results, indent=2))
+            for seed in args.seeds:
+                runs["seeds"][str(seed)] = model_run(
+                    args.out / name, data_args, seed, args.set, args.tag
+                )
+                path.write_text(json.dumps(results, indent=2))
             for tag in row["models"]:
                 print(format_row(name, row, tag), flush=True)
         if len(splits) > 1:
