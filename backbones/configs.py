@@ -17,6 +17,10 @@ from ppi.registry import Registry
 
 BACKBONES = Registry("backbone")
 
+#: Frozen published models whose mean embedding serves as one vector per protein
+#: (``channels.properties.pretrained``, ``evidence.neighbours.model``), and their widths
+PRETRAINED = {"unirep-64": 64, "unirep-256": 256, "unirep-1900": 1900}
+
 #: Default window length of the ``scratch`` backbone.
 DEFAULT_MAX_LEN = 256
 
@@ -144,11 +148,17 @@ class UnirepConfig(BackboneConfig):
         path: a ``model_weights.npz``, a folder holding one, or a folder laid out
             as ``ppi fetch-unirep --dest`` writes it (``<size>_weights/``).
             Empty means the weights cache (:func:`default_weights_dir`).
+        precision: dtype of the mLSTM's matrix products: ``float32``, or
+            ``bfloat16`` (state and sums stay float32), about 3 times faster
+            where the processor has bfloat16 matrix units (Intel AMX, recent
+            GPUs) and slower where it emulates them. Part of the embeddings'
+            cache key.
     """
 
     name: str = "unirep"
     size: Literal[64, 256, 1900] = 64
     path: str = ""
+    precision: str = setting("float32", choices=("float32", "bfloat16"))
 
 
 for _name, _config in {

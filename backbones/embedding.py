@@ -143,3 +143,35 @@ class FrozenEmbedder:
         else:
             pooled = pool_residues(emb, mask, causal=self.pooling == "last")  # (B, Db)
         return list(pooled.cpu())
+
+
+def pooled_embedder(name: str, path: str = "", precision: str = "auto", root: Path | None = None):
+    """The cached mean-embedding of a frozen published model (a :data:`PRETRAINED` name).
+
+    ``precision`` is the UniRep backbone's (``auto``: bfloat16 products where
+    the processor has bfloat16 matrix units).
+    """
+    from ppi.backbones.configs import PRETRAINED, UnirepConfig
+    from ppi.backbones.unirep import resolve_precision
+
+    config = UnirepConfig(size=PRETRAINED[name], path=path, precision=resolve_precision(precision))
+    return FrozenEmbedder(shared_backbone(config), root, pooling="mean")
+
+
+def pooled_vectors(embedder: FrozenEmbedder, seqs: list[str], accelerator: Any = None, desc=""):
+    """The pooled vectors of ``seqs`` ``(N, Db)``, float32, filling the cache as needed.
+
+    Under several processes the main process computes what the cache lacks
+    and the others wait for it, then read it.
+    """
+    from functools import partial
+
+    from tqdm.auto import tqdm
+
+    if accelerator is None or accelerator.is_main_process:
+        embedder.fill(seqs, progress=partial(tqdm, desc=desc, unit="batch", disable=None))
+    if accelerator is not None:
+        accelerator.wait_for_everyone()
+    if not seqs:
+        return torch.zeros(0, embedder.backbone.dim)
+    return torch.stack([embedder.get(s) for s in seqs]).float()

@@ -39,6 +39,20 @@ PARAMS = ("wmx", "wmh", "wx", "wh", "gmx", "gmh", "gx", "gh", "b")
 #: (25 classes; class k is code k + 1, the last one is the stop token)
 UNUSED = ("dense.w", "dense.b")
 WEIGHTS_FILE = "model_weights.npz"
+#: ``backbone.precision`` -> the dtype of the mLSTM's matrix products
+PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
+
+
+def resolve_precision(precision: str) -> str:
+    """``auto`` -> ``bfloat16`` where this processor multiplies bfloat16 in hardware, else float32.
+
+    Hardware here means Intel AMX tiles or AVX512-BF16 (torch's own checks);
+    elsewhere a CPU emulates bfloat16 products, slower than float32.
+    """
+    if precision != "auto":
+        return precision
+    fast = torch.cpu._is_amx_tile_supported() or torch.cpu._is_avx512_bf16_supported()
+    return "bfloat16" if fast else "float32"
 
 
 def default_weights_dir() -> Path:
@@ -115,18 +129,23 @@ class MLSTMLayer(nn.Module):
             self.register_parameter(name, nn.Parameter(torch.zeros(shape)))
         self.hidden = hidden
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, matmul_dtype: torch.dtype = torch.float32) -> torch.Tensor:
         """Run the layer over whole sequences from a zero state.
 
         Step t only sees inputs 0..t, so padding after a sequence's end never
-        reaches its outputs.
+        reaches its outputs. With ``matmul_dtype=torch.bfloat16`` the two
+        products of each step take bfloat16 inputs (float32 sums, state and
+        gates stay float32): on processors with bfloat16 matrix units (AMX,
+        recent GPUs) about 3 times the speed of the 1900-wide model, with mean
+        embeddings at cosine 0.9998 of float32's (RESULTS.md).
 
         Shapes:
             x ``(B, T, I)`` -> hidden states ``(B, T, H)``.
         """
         hid = self.hidden
-        wmh = weight_norm(self.wmh, self.gmh)
-        wh = weight_norm(self.wh, self.gh)
+        low = matmul_dtype != torch.float32
+        wmh = weight_norm(self.wmh, self.gmh).to(matmul_dtype)
+        wh = weight_norm(self.wh, self.gh).to(matmul_dtype)
         # Time-major and contiguous, so each step reads one block; ``addmm`` folds the
         # input's share into the gates' product instead of a pass of its own.
         xt = x.transpose(0, 1).reshape(-1, x.shape[-1])  # (T * B, I)
@@ -137,8 +156,12 @@ class MLSTMLayer(nn.Module):
         c = torch.zeros_like(h)
         out = x.new_empty(steps, batch, hid)
         for t in range(steps):
-            m = torch.mm(h, wmh).mul_(xm[t])  # (B, H)
-            z = torch.addmm(xz[t], m, wh)  # (B, 4H): input, forget, output, update
+            if low:
+                m = torch.mm(h.to(matmul_dtype), wmh).float().mul_(xm[t])  # (B, H)
+                z = torch.mm(m.to(matmul_dtype), wh).float().add_(xz[t])  # (B, 4H)
+            else:
+                m = torch.mm(h, wmh).mul_(xm[t])  # (B, H)
+                z = torch.addmm(xz[t], m, wh)  # (B, 4H): input, forget, output, update
             gates = torch.sigmoid(z[:, : 3 * hid])  # (B, 3H)
             update = torch.tanh(z[:, 3 * hid :])  # (B, H)
             c = torch.addcmul(gates[:, hid : 2 * hid] * c, gates[:, :hid], update)
@@ -219,7 +242,7 @@ class UnirepBackbone(Backbone):
         codes = encode(seqs).to(self.embedding.weight.device)  # (B, L + 1)
         x = self.embedding(codes)  # (B, L + 1, 10)
         for layer in self.layers:
-            x = layer(x)  # (B, L + 1, D)
+            x = layer(x, PRECISIONS[self.config.precision])  # (B, L + 1, D)
         emb = x[:, 1:]  # (B, L, D)
         lengths = torch.tensor([len(s) for s in seqs], device=emb.device)
         mask = torch.arange(emb.shape[1], device=emb.device)[None, :] < lengths[:, None]  # (B, L)
@@ -233,4 +256,6 @@ class UnirepBackbone(Backbone):
         """Names the model width, the sha256 of its weights file and the layer used."""
         if self._sha256 is None:
             self._sha256 = file_digest(self.weights_path)
-        return f"unirep:size={self.config.size}:sha256={self._sha256}:layer={len(self.layers)}"
+        ident = f"unirep:size={self.config.size}:sha256={self._sha256}:layer={len(self.layers)}"
+        # float32 keeps the identity (and the cache entries) of the releases before the option
+        return ident if self.config.precision == "float32" else f"{ident}:{self.config.precision}"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ppi.backbones.configs import PRETRAINED
 from ppi.config.tools import setting
 from ppi.data.annotations import NAMESPACES
 from ppi.registry import Registry
@@ -105,10 +106,6 @@ class AnnotationConfig(ChannelConfig):
     ontology: str = ""
 
 
-#: ``channels.properties.pretrained`` choices and the width of their embeddings
-PRETRAINED = {"unirep-64": 64, "unirep-256": 256, "unirep-1900": 1900}
-
-
 @dataclass(frozen=True)
 class PropertiesConfig(ChannelConfig):
     """Properties channel settings.
@@ -139,6 +136,9 @@ class PropertiesConfig(ChannelConfig):
             the training proteins (at most the embedding's width).
         pretrained_path: the weights (as ``backbone.path`` of the ``unirep``
             backbone; empty = the weights cache).
+        pretrained_precision: the UniRep backbone's ``precision``: ``float32``,
+            ``bfloat16``, or ``auto``: bfloat16 where the processor has
+            bfloat16 matrix units (Intel AMX or AVX512-BF16), else float32.
     """
 
     enabled: bool = True
@@ -150,6 +150,7 @@ class PropertiesConfig(ChannelConfig):
     pretrained: str = setting("", choices=("", *PRETRAINED))
     pretrained_dims: int = setting(128, "[1, inf)")
     pretrained_path: str = ""
+    pretrained_precision: str = setting("auto", choices=("auto", "float32", "bfloat16"))
 
 
 @dataclass(frozen=True)

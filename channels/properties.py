@@ -13,16 +13,15 @@ proteins, saved with the model (``properties.json``), and projected into
 from __future__ import annotations
 
 import json
-from functools import partial
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
-from tqdm.auto import tqdm
 
+from ppi.backbones.configs import PRETRAINED
 from ppi.channels.base import Channel, ChannelContext, Proteins, RunData, Tokens
-from ppi.channels.configs import CHANNELS, PRETRAINED, PropertiesConfig
+from ppi.channels.configs import CHANNELS, PropertiesConfig
 from ppi.data.property_table import (
     BUILTIN_COLUMNS,
     DIPEPTIDE_COLUMNS,
@@ -83,26 +82,17 @@ class PropertiesChannel(Channel):
         return pid if self.config.table else seq
 
     def _pooled(self, seqs: list[str], accelerator: Any = None) -> torch.Tensor:
-        """Mean embeddings of ``seqs`` under the frozen ``pretrained`` model ``(N, size)``.
-
-        The main process computes what the cache lacks; the others wait, then read it.
-        """
-        from ppi.backbones.configs import UnirepConfig
-        from ppi.backbones.embedding import FrozenEmbedder, shared_backbone
+        """Mean embeddings of ``seqs`` under the frozen ``pretrained`` model ``(N, size)``."""
+        from ppi.backbones.embedding import pooled_embedder, pooled_vectors
 
         if self._embedder is None:
-            size = PRETRAINED[self.config.pretrained]
-            backbone = shared_backbone(UnirepConfig(size=size, path=self.config.pretrained_path))
-            self._embedder = FrozenEmbedder(backbone, self.context.cache_dir, pooling="mean")
-        if accelerator is None or accelerator.is_main_process:
-            desc = f"{self.config.pretrained} vectors"
-            bar = partial(tqdm, desc=desc, unit="batch", disable=None)
-            self._embedder.fill(seqs, progress=bar)
-        if accelerator is not None:
-            accelerator.wait_for_everyone()
-        if not seqs:
-            return torch.zeros(0, PRETRAINED[self.config.pretrained])
-        return torch.stack([self._embedder.get(s) for s in seqs]).float()
+            c = self.config
+            self._embedder = pooled_embedder(
+                c.pretrained, c.pretrained_path, c.pretrained_precision, self.context.cache_dir
+            )
+        return pooled_vectors(
+            self._embedder, seqs, accelerator, f"{self.config.pretrained} vectors"
+        )
 
     def _fit_components(self, seqs: list[str], accelerator: Any = None) -> None:
         """Principal axes of the training proteins' mean embeddings (fewer proteins: zero rows)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from ppi.backbones.configs import PRETRAINED
 from ppi.config.tools import setting
 from ppi.registry import Registry
 
@@ -112,8 +113,35 @@ class CompositionEvidenceConfig:
     enabled: bool = False
 
 
+@dataclass(frozen=True)
+class NeighbourConfig:
+    """Pair evidence from nearest training proteins in a pretrained embedding space.
+
+    Attributes:
+        enabled: give the pair head (and the evidence prior) the five
+            numbers of :mod:`ppi.fusion.neighbours`.
+        model: the frozen published model whose mean embedding defines the
+            space (``ppi fetch-unirep --size 1900`` for ``unirep-1900``).
+        k: nearest training proteins per protein.
+        temperature: softmax temperature over their cosine similarities.
+        dims: principal axes of the standardised training vectors kept.
+        path: the model's weights (empty = the weights cache).
+        precision: ``auto``, ``float32`` or ``bfloat16``, as
+            ``channels.properties.pretrained_precision``.
+    """
+
+    enabled: bool = False
+    model: str = setting("unirep-1900", choices=tuple(PRETRAINED))
+    k: int = setting(20, "[1, inf)")
+    temperature: float = setting(0.1, "(0, inf)")
+    dims: int = setting(128, "[1, inf)")
+    path: str = ""
+    precision: str = setting("auto", choices=("auto", "float32", "bfloat16"))
+
+
 FUSIONS.register_lazy("cross_attention", "ppi.fusion.cross_attention", FusionConfig)
 HEADS.register_lazy("pair", "ppi.fusion.heads", HeadConfig)
 HEADS.register_lazy("single", "ppi.fusion.heads", HeadConfig)
 EVIDENCE.register_lazy("interolog", "ppi.fusion.evidence", InterologConfig)
 EVIDENCE.register_lazy("composition", "ppi.fusion.evidence", CompositionEvidenceConfig)
+EVIDENCE.register_lazy("neighbours", "ppi.fusion.neighbours", NeighbourConfig)

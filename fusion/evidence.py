@@ -55,7 +55,7 @@ class InterologEvidence:
         self.positives: set[tuple[str, str]] = set()
         self.homologs: dict[str, list[tuple[str, float]]] = {}  # key -> [(train key, identity)]
 
-    def prepare(self, proteins: Mapping[str, str], run=None) -> None:
+    def prepare(self, proteins: Mapping[str, str], run=None, accelerator=None) -> None:
         """Learn the training positives (``run``), then find homologs of every protein."""
         from ppi.homologs.align import seq_key
 
@@ -220,7 +220,7 @@ class CompositionEvidence:
         self.bias = 0.0
         self._memo: dict[str, torch.Tensor] = {}
 
-    def prepare(self, proteins: Mapping[str, str], run=None) -> None:
+    def prepare(self, proteins: Mapping[str, str], run=None, accelerator=None) -> None:
         """Fit the composition baseline on the training pairs (``run``)."""
         if run is None:
             return

@@ -136,10 +136,12 @@ class PairStage(nn.Module):
         self.chunk_pairs = chunk_pairs
 
     # -- evidence -----------------------------------------------------------------------
-    def prepare(self, proteins: Mapping[str, str], run: Any = None) -> None:
+    def prepare(
+        self, proteins: Mapping[str, str], run: Any = None, accelerator: Any = None
+    ) -> None:
         """Let every provider learn from the training data (``run``) and look up these proteins."""
         for provider in self.evidence.values():
-            provider.prepare(proteins, run)
+            provider.prepare(proteins, run, accelerator)
 
     def save_assets(self, directory: Path) -> None:
         """Each provider's files, in ``evidence-<name>/`` of the model folder."""

@@ -110,7 +110,7 @@ class PPIModel(nn.Module):
         for channel in self.channels.values():
             channel.prepare(proteins, accelerator, run)
         if self.task == "pair":
-            self.pair.prepare(proteins, run)
+            self.pair.prepare(proteins, run, accelerator)
 
     def sources(self) -> list[str]:
         """What :meth:`hide` can hide: the channels, then the pair-evidence providers."""

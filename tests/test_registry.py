@@ -42,7 +42,7 @@ def test_the_project_s_registries_name_their_families():
         CHANNELS.names()
     )
     assert FUSIONS.names() == ["cross_attention"] and HEADS.names() == ["pair", "single"]
-    assert EVIDENCE.names() == ["composition", "interolog"]
+    assert EVIDENCE.names() == ["composition", "interolog", "neighbours"]
 
 
 def test_a_lazy_entry_gives_its_config_without_importing_and_must_match_the_class():

@@ -140,6 +140,36 @@ def test_1900_model_predicts_real_proteins_far_above_chance(unirep_weights_dir):
 def test_identity_names_size_checksum_and_layer(model64):
     digest = hashlib.sha256(model64.weights_path.read_bytes()).hexdigest()
     assert model64.identity() == f"unirep:size=64:sha256={digest}:layer=4"
+    low = UnirepBackbone(UnirepConfig(path=str(model64.weights_path), precision="bfloat16"))
+    assert low.identity() == f"{model64.identity()}:bfloat16"  # its own cache entries
+
+
+def test_bfloat16_products_keep_the_1900_model_s_mean_embeddings(unirep_weights_dir):
+    seqs = [CYC1, SSA1_N, COLLAGEN]
+    means = []
+    for precision in ("float32", "bfloat16"):
+        cfg = UnirepConfig(size=1900, path=str(unirep_weights_dir), precision=precision)
+        with torch.no_grad():
+            emb, mask = UnirepBackbone(cfg).eval()(seqs)
+        means.append(emb.sum(1) / mask.sum(1, keepdim=True))  # (3, 1900)
+    cosine = torch.nn.functional.cosine_similarity(*means)
+    assert (cosine > 0.999).all(), cosine
+    assert not torch.equal(*means)  # the products did run in bfloat16
+
+
+def test_auto_precision_follows_the_processor(monkeypatch):
+    from ppi.backbones.unirep import resolve_precision
+
+    assert resolve_precision("float32") == "float32"
+    assert resolve_precision("bfloat16") == "bfloat16"
+    for amx, bf16, expected in (
+        (True, False, "bfloat16"),
+        (False, True, "bfloat16"),
+        (False, False, "float32"),
+    ):
+        monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda amx=amx: amx)
+        monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda bf16=bf16: bf16)
+        assert resolve_precision("auto") == expected
 
 
 def test_path_may_be_the_file_or_its_folder(unirep_weights_dir):

@@ -72,6 +72,7 @@ def test_pretrained_unirep_components_fitted_on_training_proteins(tmp_path, unir
 
     cfg = {"pretrained": "unirep-64", "pretrained_dims": 2, "builtin": False, "dipeptides": False}
     cfg["pretrained_path"] = str(unirep_weights_dir)
+    cfg["pretrained_precision"] = "float32"  # compared with the float32 backbone below
     ch = _channel(tmp_path, **cfg)
     assert ch.columns == ("unirep-64:pc0", "unirep-64:pc1")
     more = {**SEQS, "d": "MGSSHHHHHHSSGLVPRGSH", "e": "MKKLLPTAAAGLLLLAAQPAMA"}

