@@ -46,6 +46,8 @@ from ppi.data.pairs import read_pairs, write_pairs
 from ppi.data.species_set import read_id_sequences, read_interactions, species_pairs
 from ppi.evaluation.baselines import fit_baselines, strongest
 from ppi.evaluation.metrics import binary_metrics
+from ppi.utils.files import atomic_write_text
+from ppi.utils.locks import exclusive
 
 BENCHES = ("dscript-c3", "dscript-homology", "marcotte-c3", "yeast-human")
 
@@ -140,6 +142,24 @@ def model_run(
     return {"aupr": test["aupr"], "auroc": test["auroc"], "train_seconds": seconds}
 
 
+def save_results(path: Path, name: str, row: dict, tag: str) -> dict:
+    """Merge one benchmark's row into ``path`` under a lock; returns every row as saved.
+
+    Several runs of this script may share one ``--out`` (one per core): each
+    re-reads the file inside the lock and adds only its own benchmark row and
+    its own tag's runs, so no run overwrites what another wrote meanwhile.
+    """
+    with exclusive(path, "--out", wait=True):
+        results = json.loads(path.read_text()) if path.is_file() else {}
+        saved = results.setdefault(name, {k: v for k, v in row.items() if k != "models"})
+        mine = row["models"][tag]
+        runs = saved.setdefault("models", {}).setdefault(tag, {"set": mine["set"], "seeds": {}})
+        runs["seeds"].update(mine["seeds"])  # another process's seeds of this tag stay
+        saved["pairs"] = row["pairs"]
+        atomic_write_text(path, json.dumps(results, indent=2))
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--shared", type=Path, default=Path("../shared/data"))
@@ -155,6 +175,7 @@ def main() -> int:
     )
     args = parser.parse_args()
     path = args.out / "results.json"
+    args.out.mkdir(parents=True, exist_ok=True)
     results = json.loads(path.read_text()) if path.is_file() else {}
     for bench in args.bench:
         splits = args.split_seeds if bench in SPLIT_BENCHES else [0]
@@ -165,13 +186,14 @@ def main() -> int:
             row["pairs"] = {"train": len(train), "test": len(test)}
             data_args = write_bench(args.out / name, proteins, train, valid, test)
             runs = row.setdefault("models", {}).setdefault(args.tag, {"set": args.set, "seeds": {}})
-            results[name] = row  # written before the model runs: a failed run keeps the baselines
-            path.write_text(json.dumps(results, indent=2))
+            # written before the model runs: a failed run keeps the baselines
+            results = save_results(path, name, row, args.tag)
             for seed in args.seeds:
                 runs["seeds"][str(seed)] = model_run(
                     args.out / name, data_args, seed, args.set, args.tag
                 )
-                path.write_text(json.dumps(results, indent=2))
+                results = save_results(path, name, row, args.tag)
+            row = results[name]
             for tag in row["models"]:
                 print(format_row(name, row, tag), flush=True)
         if len(splits) > 1:

@@ -1,6 +1,13 @@
 """Residues/s of ppi's UniRep mLSTM against a plain batch-major step loop, same weights.
 
 python scripts/bench_unirep.py --size 256 --n 145 [--threads 1] [--repeats 5]
+python scripts/bench_unirep.py --size 1900 --n 128 --against bfloat16
+
+With ``--against bfloat16`` the reference is ppi's own layer with float32
+products and the contender the same layer with bfloat16 products
+(``backbone.precision``); besides the speed it prints the smallest cosine
+similarity between the two mean embeddings of a protein, which is what the
+properties channel and the neighbour evidence read.
 
 Both run the same layers over the same length-sorted batch of bundled D-SCRIPT
 yeast proteins; the reference indexes the (B, T, 4H) gate inputs per step and
@@ -50,6 +57,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--repeats", type=int, default=5, help="turns of each, fastest kept")
     parser.add_argument("--fasta", default="example:dscript_yeast/sequences.fasta.gz")
+    parser.add_argument(
+        "--against",
+        default="reference",
+        choices=("reference", "bfloat16"),
+        help="the batch-major reference loop, or ppi's layer with float32 products",
+    )
     args = parser.parse_args()
     repeats = max(1, args.repeats)
     torch.set_num_threads(args.threads)
@@ -66,22 +79,34 @@ def main() -> None:
                 y = step(layer, y)
             return y
 
-        timings = best_times_in_turn(
-            {"reference": lambda: run(reference), "ppi": lambda: run(lambda layer, y: layer(y))},
-            repeats,
-        )
+        contenders = {
+            "reference": lambda: run(reference),
+            "ppi": lambda: run(lambda layer, y: layer(y)),
+        }
+        if args.against == "bfloat16":
+            contenders = {
+                "reference": contenders["ppi"],
+                "ppi": lambda: run(lambda layer, y: layer(y, torch.bfloat16)),
+            }
+        timings = best_times_in_turn(contenders, repeats)
         (ref_s, ref), (new_s, new) = timings["reference"], timings["ppi"]
+    names = ("float32 products", "bfloat16 products")
+    if args.against == "reference":
+        names = ("reference step loop", "ppi's mLSTM layer")
     print(
         f"UniRep-{args.size}, {len(batch)} proteins, {residues} residues, {args.threads} thread(s),"
         f" fastest of {repeats} turns each"
     )
-    print(f"reference step loop: {residues / ref_s:,.0f} residues/s")
-    print(f"ppi's mLSTM layer:   {residues / new_s:,.0f} residues/s ({ref_s / new_s:.2f}x)")
+    print(f"{names[0]}: {residues / ref_s:,.0f} residues/s")
+    print(f"{names[1]}: {residues / new_s:,.0f} residues/s ({ref_s / new_s:.2f}x)")
     # padding after a sequence's end is masked out downstream, and a long run of gap
     # codes lets rounding grow there, so only residue positions are compared
     lengths = torch.tensor([len(s) + 1 for s in batch])
     real = torch.arange(ref.shape[1])[None, :] < lengths[:, None]  # (B, T + 1)
     print(f"largest difference at residues: {(ref - new).abs()[real].max().item():.2e}")
+    means = [(y * real[..., None]).sum(1) / lengths[:, None] for y in (ref, new)]  # (B, D)
+    cosine = torch.nn.functional.cosine_similarity(*means).min().item()
+    print(f"smallest cosine similarity of a protein's two mean embeddings: {cosine:.5f}")
 
 
 if __name__ == "__main__":

@@ -62,3 +62,23 @@ def test_bench_build_memory_builds_both_dumps(tmp_path, monkeypatch):
     assert [r["entries"] for r in rows] == [40, 400]
     assert all(r["peak_mb"] > 0 and r["index_mb"] > 0 for r in rows)
     assert rows[0]["peak_vs_small"] == 1 and rows[1]["residues"] > rows[0]["residues"]
+
+
+def test_bench_transfer_runs_sharing_one_out_keep_each_other_s_rows(tmp_path):
+    bench = runpy.run_path(str(SCRIPTS / "bench_transfer.py"))
+    path = tmp_path / "results.json"
+
+    def row(tag, seeds):
+        runs = {"set": [f"tag={tag}"], "seeds": {str(s): {"aupr": s / 10} for s in seeds}}
+        return {"baselines": {"degree": {"aupr": 0.1}}, "pairs": {"test": 9}, "models": {tag: runs}}
+
+    # two processes started from the same empty file: neither sees the other's rows in memory
+    bench["save_results"](path, "c3", row("a", [0]), "a")
+    bench["save_results"](path, "homology", row("a", [0]), "a")
+    bench["save_results"](path, "c3", row("b", [1]), "b")
+    bench["save_results"](path, "c3", row("a", [2]), "a")  # seed 2 of tag a, run elsewhere
+    saved = json.loads(path.read_text())
+    assert set(saved) == {"c3", "homology"}
+    assert set(saved["c3"]["models"]) == {"a", "b"}
+    assert set(saved["c3"]["models"]["a"]["seeds"]) == {"0", "2"}
+    assert not path.with_name("results.json.lock").exists()
