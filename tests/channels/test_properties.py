@@ -14,6 +14,7 @@ SEQS = {"a": "MKTAYIAKQRQISFVK", "b": "MSTNPKPQRKTKRNTNRRPQDVKFPGG", "c": "MDEEW
 def _channel(tmp_path, **cfg):
     torch.manual_seed(0)
     backbone = load_config(None, []).backbone
+    cfg = {"pretrained": "", **cfg}  # the default's UniRep-1900 vectors only where asked for
     return PropertiesChannel(
         PropertiesConfig(enabled=True, **cfg), ChannelContext(8, backbone, tmp_path)
     )

