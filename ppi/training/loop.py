@@ -150,6 +150,7 @@ def train(config: Config, on_epoch: EpochHook | None = None) -> Path:
     # The run directory is agreed on before the Accelerator exists (its trackers
     # need it); PartialState reads ACCELERATE_USE_CPU only when told to.
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    set_cpu_threads(config, state)
     config, run_dir = resolve_run(config, state)
     with exclusive_across(run_dir, "run directory", state):  # one training per run directory
         return _train(config, run_dir, on_epoch)

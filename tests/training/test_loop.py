@@ -1,10 +1,14 @@
-"""The training loop's parts: loaders, the epoch order, the learning-rate schedule."""
+"""The training loop's parts: loaders, the epoch order, the learning-rate schedule, threads."""
 
+import contextlib
+import os
 from itertools import pairwise
 
+import pytest
 import torch
 
 from ppi.config.run import load_config
+from ppi.training import loop
 from ppi.training.datasets import EpochSampler, load_pair_data
 from ppi.training.loop import build_model, make_loaders, make_optimizer
 
@@ -51,3 +55,25 @@ def test_loaders_and_the_schedule(guo_slice, tiny):
     assert lrs[0] < lrs[9] and abs(lrs[9] - peak) < 1e-12  # linear warm-up over 10 steps
     assert lrs[-1] < 0.01 * peak and all(x >= y for x, y in pairwise(lrs[10:]))  # cosine
     assert torch.is_tensor(next(model.parameters()))
+
+
+@pytest.mark.parametrize(
+    ("setting", "local", "want"), [("0", "1", 4), ("0", "2", 2), ("3", "2", 3)]
+)
+def test_training_on_cpu_sets_its_threads_whatever_accelerate_set(
+    monkeypatch, tiny, setting, local, want
+):
+    """``accelerate launch`` without a GPU sets OMP_NUM_THREADS=1; ``train`` sets its own."""
+    seen = []
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1, 2, 3}, raising=False)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", local)
+    monkeypatch.setattr(loop, "resolve_run", lambda config, state: (config, None))
+    monkeypatch.setattr(loop, "exclusive_across", lambda *a: contextlib.nullcontext())
+    monkeypatch.setattr(loop, "_train", lambda *a: seen.append(torch.get_num_threads()))
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        loop.train(load_config(None, [*tiny, f"train.cpu_threads={setting}"]))
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [want]
