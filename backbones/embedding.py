@@ -145,6 +145,13 @@ class FrozenEmbedder:
         return list(pooled.cpu())
 
 
+#: Padded residues per call of a frozen UniRep model that only pools: a step of
+#: the recurrence multiplies one row per sequence, so more sequences per call
+#: run faster (RESULTS.md, "What the default costs"), and without gradients a
+#: residue keeps about 8 KB at width 1900 (500 MB a call).
+POOLED_BATCH_TOKENS = 65536
+
+
 def pooled_embedder(name: str, path: str = "", precision: str = "auto", root: Path | None = None):
     """The cached mean-embedding of a frozen published model (a :data:`PRETRAINED` name).
 
@@ -154,8 +161,13 @@ def pooled_embedder(name: str, path: str = "", precision: str = "auto", root: Pa
     from ppi.backbones.configs import PRETRAINED, UnirepConfig
     from ppi.backbones.unirep import resolve_precision
 
-    config = UnirepConfig(size=PRETRAINED[name], path=path, precision=resolve_precision(precision))
-    return FrozenEmbedder(shared_backbone(config), root, pooling="mean")
+    config = UnirepConfig(
+        size=PRETRAINED[name],
+        path=path,
+        precision=resolve_precision(precision),
+        batch_tokens=POOLED_BATCH_TOKENS,
+    )
+    return FrozenEmbedder(shared_backbone(config), root, "mean", POOLED_BATCH_TOKENS)
 
 
 def pooled_vectors(embedder: FrozenEmbedder, seqs: list[str], accelerator: Any = None, desc=""):

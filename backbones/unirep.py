@@ -157,22 +157,25 @@ class MLSTMLayer(nn.Module):
         low = matmul_dtype != torch.float32
         wmh = weight_norm(self.wmh, self.gmh).to(matmul_dtype)
         wh = weight_norm(self.wh, self.gh).to(matmul_dtype)
-        # Time-major and contiguous, so each step reads one block; ``addmm`` folds the
-        # input's share into the gates' product instead of a pass of its own.
-        xt = x.transpose(0, 1).reshape(-1, x.shape[-1])  # (T * B, I)
+        wmx, wx = weight_norm(self.wmx, self.gmx), weight_norm(self.wx, self.gx)
+        # Time-major and contiguous, so each step reads one block. The input's share
+        # of each step is computed in the step (the input is a few numbers wide), not
+        # for all steps at once: that kept 5 x H floats per residue, which bounded how
+        # many sequences fit in a batch, and the step's products run faster the more
+        # sequences they multiply at once.
+        xs = x.transpose(0, 1).contiguous()  # (T, B, I)
         steps, batch = x.shape[1], x.shape[0]
-        xm = (xt @ weight_norm(self.wmx, self.gmx)).view(steps, batch, hid)
-        xz = torch.addmm(self.b, xt, weight_norm(self.wx, self.gx)).view(steps, batch, 4 * hid)
         h = x.new_zeros(batch, hid)  # (B, H)
         c = torch.zeros_like(h)
         out = x.new_empty(steps, batch, hid)
         for t in range(steps):
+            xm, xz = xs[t] @ wmx, torch.addmm(self.b, xs[t], wx)  # (B, H), (B, 4H)
             if low:
-                m = torch.mm(h.to(matmul_dtype), wmh).float().mul_(xm[t])  # (B, H)
-                z = torch.mm(m.to(matmul_dtype), wh).float().add_(xz[t])  # (B, 4H)
+                m = torch.mm(h.to(matmul_dtype), wmh).float().mul_(xm)  # (B, H)
+                z = torch.mm(m.to(matmul_dtype), wh).float().add_(xz)  # (B, 4H)
             else:
-                m = torch.mm(h, wmh).mul_(xm[t])  # (B, H)
-                z = torch.addmm(xz[t], m, wh)  # (B, 4H): input, forget, output, update
+                m = torch.mm(h, wmh).mul_(xm)  # (B, H)
+                z = torch.addmm(xz, m, wh)  # (B, 4H): input, forget, output, update
             gates = torch.sigmoid(z[:, : 3 * hid])  # (B, 3H)
             update = torch.tanh(z[:, 3 * hid :])  # (B, H)
             c = torch.addcmul(gates[:, hid : 2 * hid] * c, gates[:, :hid], update)

@@ -2,6 +2,14 @@
 
 python scripts/bench_unirep.py --size 256 --n 145 [--threads 1] [--repeats 5]
 python scripts/bench_unirep.py --size 1900 --n 128 --against bfloat16
+python scripts/bench_unirep.py --size 1900 --n 512 --against budget --threads 2
+
+With ``--against budget`` both sides are the whole backbone called on the
+sorted proteins, which it cuts into calls under ``backbone.batch_tokens``:
+the reference at the default budget (16,384 padded residues a call), the
+contender at the budget the pooled vectors use
+(:data:`ppi.backbones.embedding.POOLED_BATCH_TOKENS`), so more sequences share
+each step's matrix products.
 
 With ``--against bfloat16`` the reference is ppi's own layer with float32
 products and the contender the same layer with bfloat16 products
@@ -25,6 +33,7 @@ import random
 import torch
 
 from ppi.backbones.configs import UnirepConfig
+from ppi.backbones.embedding import POOLED_BATCH_TOKENS
 from ppi.backbones.unirep import MLSTMLayer, UnirepBackbone, encode, weight_norm
 from ppi.bench.timing import best_times_in_turn
 from ppi.data.examples import resolve
@@ -49,6 +58,11 @@ def reference(layer: MLSTMLayer, x: torch.Tensor) -> torch.Tensor:
     return torch.stack(states, dim=1)
 
 
+def _with_start(emb: torch.Tensor) -> torch.Tensor:
+    """Residue embeddings ``(B, L, D)`` with a zero row in front, as the layers return."""
+    return torch.nn.functional.pad(emb, (0, 0, 1, 0))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=256, choices=(64, 256, 1900))
@@ -60,8 +74,9 @@ def main() -> None:
     parser.add_argument(
         "--against",
         default="reference",
-        choices=("reference", "bfloat16"),
-        help="the batch-major reference loop, or ppi's layer with float32 products",
+        choices=("reference", "bfloat16", "budget"),
+        help="the batch-major reference loop, ppi's layer with float32 products,"
+        " or the backbone at the default token budget",
     )
     args = parser.parse_args()
     repeats = max(1, args.repeats)
@@ -83,6 +98,14 @@ def main() -> None:
             "reference": lambda: run(reference),
             "ppi": lambda: run(lambda layer, y: layer(y)),
         }
+        if args.against == "budget":
+            wide = UnirepBackbone(UnirepConfig(size=args.size, batch_tokens=POOLED_BATCH_TOKENS))
+            wide.eval()
+            # the start token's output is not a residue: pad the front so shapes match
+            contenders = {
+                "reference": lambda: _with_start(model(batch)[0]),
+                "ppi": lambda: _with_start(wide(batch)[0]),
+            }
         if args.against == "bfloat16":
             contenders = {
                 "reference": contenders["ppi"],
@@ -91,6 +114,11 @@ def main() -> None:
         timings = best_times_in_turn(contenders, repeats)
         (ref_s, ref), (new_s, new) = timings["reference"], timings["ppi"]
     names = ("float32 products", "bfloat16 products")
+    if args.against == "budget":
+        names = (
+            f"{model.config.batch_tokens:,} padded residues a call",
+            f"{POOLED_BATCH_TOKENS:,} padded residues a call",
+        )
     if args.against == "reference":
         names = ("reference step loop", "ppi's mLSTM layer")
     print(
