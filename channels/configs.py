@@ -133,11 +133,14 @@ class PropertiesConfig(ChannelConfig):
             per sequence and cached. On proteins outside training a logistic
             regression on ``unirep-1900`` vectors alone beat the composition
             baseline on 5 of the 6 D-SCRIPT splits and across species
-            (RESULTS.md). Embedding the 5,529 D-SCRIPT yeast proteins (1.9M
-            residues) takes about 15 minutes on 2 cores with ``unirep-1900``
-            (1,100 residues/s a core), about 2 with ``unirep-256`` and 1.5
-            with ``unirep-64``, which in the network kept about three quarters
-            of ``unirep-1900``'s gain within yeast and none across species.
+            (RESULTS.md); ``unirep-1900`` is the default. Its cost is paid once
+            per sequence, by the residue: 5,400 to 7,500 residues/s a core with
+            bfloat16 products (Intel AMX), 1,100 a core in float32 on an Intel
+            machine and about 560 on an AMD EPYC (AVX2), where the Guo quick
+            start's proteins took 20 of its 27 minutes on 2 cores (RESULTS.md,
+            "What the default costs"). ``unirep-64`` costs a twentieth and kept about
+            three quarters of ``unirep-1900``'s gain within yeast and none
+            across species.
         pretrained_dims: principal components of those vectors kept, fitted on
             the training proteins (at most the embedding's width).
         pretrained_path: the weights (as ``backbone.path`` of the ``unirep``
