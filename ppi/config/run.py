@@ -225,6 +225,7 @@ def load_config(path: str | Path | None = None, overrides: list[str] | None = No
 #: Settings whose default changed after folders were saved without them: the
 #: value such a folder was trained with, which it keeps when read back.
 CHANGED_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = (
+    (("evidence", "interolog", "enabled"), False),
     (("channels", "sequence", "enabled"), True),
     (("channels", "properties", "pretrained"), ""),
     (("evidence", "neighbours", "enabled"), False),
@@ -234,16 +235,14 @@ CHANGED_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = (
 def saved_defaults(data: dict[str, Any]) -> dict[str, Any]:
     """A saved config (run directory or model folder) read as it was written.
 
-    Interolog evidence became the default after folders were saved without an
-    ``evidence`` section; such a folder was trained without it, so it stays off.
     A key of :data:`CHANGED_DEFAULTS` that the folder lacks takes the value it
-    had when the folder was written, not today's default.
+    had when the folder was written, not today's default: interolog evidence,
+    for one, became the default after folders were saved without an
+    ``evidence`` section, so in such a folder it stays off.
     """
     if not isinstance(data, dict):
         return data
     data = copy.deepcopy(data)
-    if "evidence" not in data:
-        data["evidence"] = {n: {"enabled": False} for n in EVIDENCE.names()}
     for path, value in CHANGED_DEFAULTS:
         section = data
         for key in path[:-1]:
