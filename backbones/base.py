@@ -145,6 +145,18 @@ class Backbone(nn.Module):
             out[group, : emb.shape[1]] = emb
         return out
 
+    def mean_vectors(self, seqs: list[str]) -> torch.Tensor:
+        """Each sequence's embedding averaged over its residues, float32.
+
+        A backbone that can average without keeping every residue's embedding
+        (a recurrence) overrides this.
+
+        Shapes:
+            returns ``(B, D)``.
+        """
+        emb, mask = self(seqs)  # (B, L, D), (B, L)
+        return pool_residues(emb.float(), mask)
+
     def pool(self, emb: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
         """One vector per sequence: mean over residues, last residue for decoders.
 

@@ -147,30 +147,67 @@ class MLSTMLayer(nn.Module):
         Step t only sees inputs 0..t, so padding after a sequence's end never
         reaches its outputs. With ``matmul_dtype=torch.bfloat16`` the two
         products of each step take bfloat16 inputs (float32 sums, state and
-        gates stay float32): on processors with bfloat16 matrix units (AMX,
-        recent GPUs) about 3 times the speed of the 1900-wide model, with mean
-        embeddings at cosine 0.9998 of float32's (RESULTS.md).
+        gates stay float32): on processors with AMX about 3 times the speed of
+        the 1900-wide model, with mean embeddings at cosine 0.9998 of
+        float32's (RESULTS.md).
 
         Shapes:
             x ``(B, T, I)`` -> hidden states ``(B, T, H)``.
         """
+        # Time-major and contiguous, so each step reads one block.
+        xs = x.transpose(0, 1).contiguous()  # (T, B, I)
+        out = x.new_empty(xs.shape[0], xs.shape[1], self.hidden)  # (T, B, H)
+        h = x.new_zeros(xs.shape[1], self.hidden)  # (B, H)
+        c = torch.zeros_like(h)
+        step = self._stepper(matmul_dtype)
+        for t in range(xs.shape[0]):
+            h, c = step(xs[t], h, c)
+            out[t] = h
+        return out.transpose(0, 1)
+
+    def mean_states(
+        self, x: torch.Tensor, steps: torch.Tensor, matmul_dtype: torch.dtype = torch.float32
+    ) -> torch.Tensor:
+        """Each row's hidden state averaged over its steps 1 .. ``steps[i] - 1``.
+
+        What :meth:`forward` followed by a masked mean gives (step 0 is the
+        start token's), without keeping a state per step: memory is a few
+        states per sequence whatever the length, and a row stops being
+        computed after its last step, so no product is spent on padding.
+
+        Shapes:
+            x ``(B, T, I)``, steps ``(B,)`` (at most T) -> ``(B, H)``.
+        """
+        order = torch.argsort(steps, descending=True, stable=True)  # longest first
+        xs = x[order].transpose(0, 1).contiguous()  # (T, B, I)
+        ends = steps[order].tolist()
+        h = x.new_zeros(len(ends), self.hidden)  # (B, H)
+        c = torch.zeros_like(h)
+        total = torch.zeros_like(h)
+        step = self._stepper(matmul_dtype)
+        active = len(ends)
+        for t in range(max(ends, default=0)):
+            while active and ends[active - 1] <= t:  # rows are sorted, so the finished are last
+                active -= 1
+            h, c = step(xs[t, :active], h[:active], c[:active])
+            if t:
+                total[:active] += h
+        mean = total / (steps[order] - 1).clamp(min=1).unsqueeze(1).to(total.dtype)
+        return mean[torch.argsort(order)]
+
+    def _stepper(self, matmul_dtype: torch.dtype):
+        """One step of the recurrence, ``(x_t, h, c) -> (h, c)``, with the weights bound."""
         hid = self.hidden
         low = matmul_dtype != torch.float32
         wmh = weight_norm(self.wmh, self.gmh).to(matmul_dtype)
         wh = weight_norm(self.wh, self.gh).to(matmul_dtype)
         wmx, wx = weight_norm(self.wmx, self.gmx), weight_norm(self.wx, self.gx)
-        # Time-major and contiguous, so each step reads one block. The input's share
-        # of each step is computed in the step (the input is a few numbers wide), not
-        # for all steps at once: that kept 5 x H floats per residue, which bounded how
-        # many sequences fit in a batch, and the step's products run faster the more
-        # sequences they multiply at once.
-        xs = x.transpose(0, 1).contiguous()  # (T, B, I)
-        steps, batch = x.shape[1], x.shape[0]
-        h = x.new_zeros(batch, hid)  # (B, H)
-        c = torch.zeros_like(h)
-        out = x.new_empty(steps, batch, hid)
-        for t in range(steps):
-            xm, xz = xs[t] @ wmx, torch.addmm(self.b, xs[t], wx)  # (B, H), (B, 4H)
+
+        def step(xt: torch.Tensor, h: torch.Tensor, c: torch.Tensor):
+            # The input's share of the step is computed here (the input is a few
+            # numbers wide), not for all steps at once: that kept 5 x H floats per
+            # residue, and the step's products run faster the more rows they have.
+            xm, xz = xt @ wmx, torch.addmm(self.b, xt, wx)  # (B, H), (B, 4H)
             if low:
                 m = torch.mm(h.to(matmul_dtype), wmh).float().mul_(xm)  # (B, H)
                 z = torch.mm(m.to(matmul_dtype), wh).float().add_(xz)  # (B, 4H)
@@ -180,9 +217,9 @@ class MLSTMLayer(nn.Module):
             gates = torch.sigmoid(z[:, : 3 * hid])  # (B, 3H)
             update = torch.tanh(z[:, 3 * hid :])  # (B, H)
             c = torch.addcmul(gates[:, hid : 2 * hid] * c, gates[:, :hid], update)
-            h = gates[:, 2 * hid :] * torch.tanh(c)
-            out[t] = h
-        return out.transpose(0, 1)
+            return gates[:, 2 * hid :] * torch.tanh(c), c
+
+        return step
 
 
 def encode(seqs: list[str]) -> torch.Tensor:
@@ -262,6 +299,20 @@ class UnirepBackbone(Backbone):
         lengths = torch.tensor([len(s) for s in seqs], device=emb.device)
         mask = torch.arange(emb.shape[1], device=emb.device)[None, :] < lengths[:, None]  # (B, L)
         return emb.masked_fill(~mask[..., None], 0.0), mask
+
+    def mean_vectors(self, seqs: list[str]) -> torch.Tensor:
+        """Each sequence's mean hidden state, the last layer never kept per residue.
+
+        Shapes:
+            returns ``(B, D)``, float32.
+        """
+        codes = encode(seqs).to(self.embedding.weight.device)  # (B, L + 1)
+        x = self.embedding(codes)  # (B, L + 1, 10)
+        dtype = PRECISIONS[self.config.precision]
+        for layer in self.layers[:-1]:
+            x = layer(x, dtype)  # (B, L + 1, D)
+        steps = torch.tensor([len(s) + 1 for s in seqs], device=x.device)  # (B,)
+        return self.layers[-1].mean_states(x, steps, dtype)
 
     def blocks(self) -> list[nn.Module]:
         """The residue embedding, then the mLSTM layers from input to output."""

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 from ppi.backbones import BACKBONES
+from ppi.backbones.base import pool_residues
 from ppi.backbones.unirep import CODES, WEIGHTS_FILE, UnirepBackbone, UnirepConfig, encode
 from ppi.config.tools import build
 from ppi.errors import ConfigError, WeightsError
@@ -113,6 +114,22 @@ def test_embeddings_do_not_depend_on_the_batch(model64):
         for i, seq in enumerate(seqs):
             alone, _ = model64.embed_windows([seq])
             np.testing.assert_allclose(together[i, : len(seq)].numpy(), alone[0].numpy(), atol=1e-5)
+
+
+def test_mean_vectors_average_the_states_without_keeping_them(model64):
+    # unsorted lengths, one empty sequence: rows leave the running batch at their ends
+    seqs = ["MKV", CYC1, "", COLLAGEN, SSA1_N, "W"]
+    with torch.no_grad():
+        kept = pool_residues(*model64(seqs))  # (B, 64): every state kept, then averaged
+        running = model64.mean_vectors(seqs)
+        alone = torch.cat([model64.mean_vectors([s]) for s in seqs])
+    assert running.shape == (len(seqs), 64)
+    np.testing.assert_allclose(running.numpy(), kept.numpy(), atol=1e-6)
+    np.testing.assert_allclose(running.numpy(), alone.numpy(), atol=1e-6)
+    assert running[2].abs().max() == 0  # no residues: a zero vector, as the mask gives
+    # the numpy loop, averaged: the test above checks it residue by residue
+    ref = numpy_reference(np.load(model64.weights_path), CYC1).mean(0)
+    np.testing.assert_allclose(running[1].numpy(), ref, atol=1e-5)
 
 
 def test_small_model_learned_start_and_context(model64):
