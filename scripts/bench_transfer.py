@@ -20,7 +20,10 @@ run per ``--seeds`` value; ``--set`` overrides are passed on; ``--seeds`` with
 no value skips the model), the strongest baseline, the tuned composition
 baseline and its cross-validated choice, the plain 20-fraction logistic
 regression, node degree, and chance. Rows are kept in ``--out/results.json``
-as they finish, so a rerun skips what is done.
+as they finish, so a rerun skips what is done. ``--average-seeds`` also
+scores the test pairs with each seed's model (``ppi score``, kept as
+``test_scores.tsv`` in its run) and reports the AUPR of their probabilities
+averaged pair by pair: an ensemble of the seeds, one draw of it.
 
 The two D-SCRIPT splits hold out 10% of the proteins for testing, which keeps
 about 1% of the pairs (50 or so positives), so one split measures a model
@@ -142,6 +145,42 @@ def model_run(
     return {"aupr": test["aupr"], "auroc": test["auroc"], "train_seconds": seconds}
 
 
+def read_scores(path: Path) -> dict[tuple[str, str], float]:
+    """``ppi score``'s TSV as ``{(id_a, id_b): probability}``."""
+    with open(path) as handle:
+        rows = [line.rstrip("\n").split("\t") for line in handle][1:]  # after the header
+    return {(a, b): float(p) for a, b, p in rows}
+
+
+def averaged_aupr(test, scores: list[dict[tuple[str, str], float]]) -> float:
+    """Test AUPR of the seeds' probabilities averaged pair by pair.
+
+    ``test`` are the labelled pairs, ``scores`` one :func:`read_scores` per
+    seed; a pair missing from any seed's scores is an error.
+    """
+    labels = {(p.a, p.b): int(p.label) for p in test}  # a repeated pair counts once
+    missing = [k for k in labels for seed in scores if k not in seed]
+    if missing:
+        raise ValueError(f"{len(missing)} test pairs have no score (first: {missing[0]})")
+    mean = np.mean([[seed[k] for k in labels] for seed in scores], axis=0)  # (P,)
+    return binary_metrics(np.array(list(labels.values())), mean)["aupr"]
+
+
+def seed_average(directory: Path, test, seeds: list[int], tag: str) -> dict:
+    """Each seed's model scores the test pairs (``ppi score``); their average's AUPR."""
+    scores = []
+    for seed in seeds:
+        run = directory / f"{tag}-seed{seed}"
+        out = run / "test_scores.tsv"
+        if not out.is_file():
+            command = [sys.executable, "-m", "ppi", "score", "--model", str(run)]
+            command += ["--fasta", str(directory / "sequences.fasta")]
+            command += ["--pairs", str(directory / "test.tsv"), "--out", str(out)]
+            subprocess.run(command, check=True)
+        scores.append(read_scores(out))
+    return {"seeds": [str(s) for s in seeds], "aupr": averaged_aupr(test, scores)}
+
+
 def save_results(path: Path, name: str, row: dict, tag: str) -> dict:
     """Merge one benchmark's row into ``path`` under a lock; returns every row as saved.
 
@@ -155,6 +194,8 @@ def save_results(path: Path, name: str, row: dict, tag: str) -> dict:
         mine = row["models"][tag]
         runs = saved.setdefault("models", {}).setdefault(tag, {"set": mine["set"], "seeds": {}})
         runs["seeds"].update(mine["seeds"])  # another process's seeds of this tag stay
+        if "seed_average" in mine:
+            runs["seed_average"] = mine["seed_average"]
         saved["pairs"] = row["pairs"]
         atomic_write_text(path, json.dumps(results, indent=2))
     return results
@@ -172,6 +213,12 @@ def main() -> int:
     parser.add_argument("--set", nargs="*", default=[], help="ppi train overrides, key=value")
     parser.add_argument(
         "--tag", default="default", help="name of this model variant (its runs and its rows)"
+    )
+    parser.add_argument(
+        "--average-seeds",
+        action="store_true",
+        help="also score the test pairs with each --seeds model and report their averaged"
+        " probabilities' AUPR (an ensemble of the seeds)",
     )
     args = parser.parse_args()
     path = args.out / "results.json"
@@ -193,6 +240,9 @@ def main() -> int:
                     args.out / name, data_args, seed, args.set, args.tag
                 )
                 results = save_results(path, name, row, args.tag)
+            if args.average_seeds and len(args.seeds) > 1:
+                runs["seed_average"] = seed_average(args.out / name, test, args.seeds, args.tag)
+                results = save_results(path, name, row, args.tag)
             row = results[name]
             for tag in row["models"]:
                 print(format_row(name, row, tag), flush=True)
@@ -210,12 +260,17 @@ def pooled_line(bench: str, rows: list[dict], tag: str) -> str:
     positives = sum(round(row["chance"] * row["pairs"]["test"]) for row in rows)
     if not model:
         return f"{bench} over {len(rows)} splits: {tag} not run"
-    return (
+    line = (
         f"{bench} over {len(rows)} splits ({positives} test positives in all), {tag}: "
         f"{np.mean(model):.3f} ± {np.std(model):.3f} ({len(model)} runs) against the strongest "
         f"baselines' {np.mean(base):.3f} ({', '.join(f'{b:.3f}' for b in base)}): "
         f"{np.mean(model) / np.mean(base):.2f}x"
     )
+    averages = [row["models"].get(tag, {}).get("seed_average") for row in rows]
+    if all(averages):
+        mean = np.mean([a["aupr"] for a in averages])
+        line += f"; the seeds averaged in each split: {mean:.3f}, {mean / np.mean(base):.2f}x"
+    return line
 
 
 def format_row(name: str, row: dict, tag: str) -> str:
@@ -227,6 +282,9 @@ def format_row(name: str, row: dict, tag: str) -> str:
     best = row["strongest"]
     choice = b["composition"].get("choice", {})
     tuned = f"{b['composition']['aupr']:.3f} ({choice.get('features')}, C={choice.get('C')})"
+    average = row["models"][tag].get("seed_average")
+    if average:
+        model += f"; seeds {'+'.join(average['seeds'])} averaged {average['aupr']:.3f}"
     cells = [name, tag, model, f"{best} {b[best]['aupr']:.3f}", tuned]
     cells += [f"{b['aa20']['aupr']:.3f}", f"{b['degree']['aupr']:.3f}", f"{row['chance']:.3f}"]
     return "| " + " | ".join(cells) + " |"

@@ -5,6 +5,7 @@ import runpy
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
@@ -82,3 +83,35 @@ def test_bench_transfer_runs_sharing_one_out_keep_each_other_s_rows(tmp_path):
     assert set(saved["c3"]["models"]) == {"a", "b"}
     assert set(saved["c3"]["models"]["a"]["seeds"]) == {"0", "2"}
     assert not path.with_name("results.json.lock").exists()
+
+
+def test_bench_transfer_averages_the_seeds_pair_by_pair(tmp_path):
+    from ppi.data.pairs import Pair
+    from ppi.evaluation.metrics import binary_metrics
+
+    bench = runpy.run_path(str(SCRIPTS / "bench_transfer.py"))
+    test = [Pair("a", "b", 1), Pair("a", "c", 0), Pair("b", "c", 0), Pair("c", "d", 1)]
+    # seed 0 ranks one negative above a positive, seed 1 another: the average ranks all right
+    seeds = [[0.9, 0.8, 0.1, 0.7], [0.6, 0.1, 0.9, 0.8]]
+    files = []
+    for k, probs in enumerate(seeds):
+        path = tmp_path / f"scores{k}.tsv"
+        rows = [
+            f"{p.a}\t{p.b}\t{q}\n" for p, q in zip(reversed(test), reversed(probs), strict=True)
+        ]
+        path.write_text("id_a\tid_b\tprobability\n" + "".join(rows))  # another order than test
+        files.append(bench["read_scores"](path))
+    y = np.array([p.label for p in test])
+    single = [binary_metrics(y, np.array(p))["aupr"] for p in seeds]
+    averaged = bench["averaged_aupr"](test, files)
+    assert averaged == binary_metrics(y, np.mean(seeds, axis=0))["aupr"] == 1.0
+    assert max(single) < 1.0
+    del files[1][("c", "d")]
+    with pytest.raises(ValueError, match="1 test pairs have no score"):
+        bench["averaged_aupr"](test, files)
+
+    path = tmp_path / "results.json"
+    row = {"baselines": {}, "pairs": {"test": 4}, "models": {"t": {"set": [], "seeds": {}}}}
+    row["models"]["t"]["seed_average"] = {"seeds": ["0", "1"], "aupr": averaged}
+    bench["save_results"](path, "c3", row, "t")
+    assert json.loads(path.read_text())["c3"]["models"]["t"]["seed_average"]["aupr"] == 1.0
