@@ -106,6 +106,9 @@ class TrainConfig:
         stop_after: end this invocation after this many epochs (0 = never);
             the run resumes with ``resume=<run dir>``. For time-sliced queues.
         keep_checkpoints: epoch checkpoints kept on disk.
+        ema: decay of a running average of the weights, updated after each
+            optimiser step, that validation, the kept model and the test
+            report use (:mod:`ppi.training.averaging`); 0 = the raw weights.
         evidence_prior: after training a pair model with pair evidence, fit a
             logistic regression on the training pairs' evidence alone and add
             it to the logit with the weight (0 to 1.5) that gives the best
@@ -134,6 +137,7 @@ class TrainConfig:
     patience: int = setting(1, "[1, inf)")
     stop_after: int = setting(0, "[0, inf)")
     keep_checkpoints: int = setting(2, "[1, inf)")
+    ema: float = setting(0.0, "[0, 1)")
     evidence_prior: bool = True
     evidence_prior_interologs: bool = True
     log_with: tuple[str, ...] = setting(("tensorboard",), choices=TRACKERS)

@@ -17,6 +17,7 @@ import os
 import shutil
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -39,6 +40,7 @@ from ppi.evaluation.plots import write_report
 from ppi.evaluation.predict import loss_function, predict, selection_metric
 from ppi.evaluation.report import finish_run
 from ppi.model import PPIModel
+from ppi.training.averaging import WeightAverage
 from ppi.training.datasets import (
     EpochSampler,
     TaskData,
@@ -184,10 +186,14 @@ def _train(config: Config, run_dir: Path, on_epoch: EpochHook | None) -> Path:
     model, optimizer, scheduler, train_dl, valid_dl, test_dl = accelerator.prepare(
         model, optimizer, scheduler, loaders["train"], loaders["valid"], loaders["test"]
     )
+    average = WeightAverage(model, config.train.ema) if config.train.ema else None
+    if average is not None:  # saved and restored with each epoch checkpoint
+        accelerator.register_for_checkpointing(average)
     state = restore(accelerator, run_dir) if config.resume else TrainerState()
     if config.train.log_with:
         accelerator.init_trackers("ppi", config=_hparams(config))
     ctx = _Loop(accelerator, model, optimizer, scheduler, config, run_dir)
+    ctx.average = average
     ctx.on_epoch = on_epoch
     done = ctx.fit(state, train_dl, valid_dl)
     if done:
@@ -286,6 +292,11 @@ class _Loop:
         self.config, self.run_dir = config, run_dir
         self.loss_fn = loss_function(config.task, accelerator.unwrap_model(model).multi_label)
         self.on_epoch: EpochHook | None = None
+        self.average: WeightAverage | None = None
+
+    def averaged(self):
+        """A block in which the model holds the averaged weights (``train.ema``), if any."""
+        return self.average.applied() if self.average is not None else nullcontext()
 
     def fit(self, state: TrainerState, train_dl, valid_dl) -> bool:
         """Run the remaining epochs; False when stopped early by ``stop_after``."""
@@ -299,8 +310,10 @@ class _Loop:
             start = time.perf_counter()
             train_loss = self._epoch(train_dl, epoch)
             seconds = time.perf_counter() - start  # the training pass alone (benchmarks read it)
-            labels, probs, valid_loss = predict(self.model, valid_dl, self.acc, self.loss_fn)
-            score, metric = selection_metric(self.config.task, labels, probs)
+            with self.averaged():  # validated and kept with the averaged weights
+                labels, probs, valid_loss = predict(self.model, valid_dl, self.acc, self.loss_fn)
+                score, metric = selection_metric(self.config.task, labels, probs)
+                self._keep_best(state, score, epoch)
             row = {
                 "epoch": epoch + 1,
                 "train_loss": train_loss,
@@ -315,7 +328,6 @@ class _Loop:
                     f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()
                 )
             )
-            self._keep_best(state, score, epoch)
             state.epoch = epoch + 1
             self._checkpoint(state)
             if self.on_epoch is not None:
@@ -347,6 +359,8 @@ class _Loop:
                 self.opt.step()
                 self.sched.step()
                 self.opt.zero_grad()
+                if self.average is not None and self.acc.sync_gradients:
+                    self.average.update()
             total += loss.detach()
             count += 1
             bar.set_postfix(loss=f"{total.item() / count:.4f}")

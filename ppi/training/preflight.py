@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ppi.config import tools as configtools
-from ppi.config.run import Config, config_to_dict
+from ppi.config.run import Config, config_from_dict, config_to_dict
 from ppi.data.pairs import Pair, count_repeats
 from ppi.errors import ConfigError, InputError
 
@@ -85,7 +85,7 @@ def _check_conflicts(config: Config, pairs: list[Pair]) -> None:
 def check_resume(config: Config, run_dir: Path) -> None:
     """Refuse to resume ``run_dir`` with settings that change the model or its data."""
     saved = run_dir / "config.yaml"
-    before = _flat(config_to_dict(configtools.build(Config, configtools.load_yaml(saved))))
+    before = _flat(config_to_dict(config_from_dict(configtools.load_yaml(saved))))
     after = _flat(config_to_dict(config))
     changed = [
         key
