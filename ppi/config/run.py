@@ -109,6 +109,8 @@ class TrainConfig:
         ema: decay of a running average of the weights, updated after each
             optimiser step, that validation, the kept model and the test
             report use (:mod:`ppi.training.averaging`); 0 = the raw weights.
+            On by default: over three seeds it lifted the protein-disjoint
+            benchmarks by 0.006 to 0.017 AUPR (RESULTS.md).
         evidence_prior: after training a pair model with pair evidence, fit a
             logistic regression on the training pairs' evidence alone and add
             it to the logit with the weight (0 to 1.5) that gives the best
@@ -137,7 +139,7 @@ class TrainConfig:
     patience: int = setting(1, "[1, inf)")
     stop_after: int = setting(0, "[0, inf)")
     keep_checkpoints: int = setting(2, "[1, inf)")
-    ema: float = setting(0.0, "[0, 1)")
+    ema: float = setting(0.995, "[0, 1)")
     evidence_prior: bool = True
     evidence_prior_interologs: bool = True
     log_with: tuple[str, ...] = setting(("tensorboard",), choices=TRACKERS)
@@ -233,6 +235,7 @@ CHANGED_DEFAULTS: tuple[tuple[tuple[str, ...], Any], ...] = (
     (("channels", "sequence", "enabled"), True),
     (("channels", "properties", "pretrained"), ""),
     (("evidence", "neighbours", "enabled"), False),
+    (("train", "ema"), 0.0),
 )
 
 

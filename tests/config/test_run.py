@@ -127,12 +127,15 @@ def test_defaults_that_changed_keep_their_old_value_in_folders_saved_without_the
     saved["channels"]["properties"].pop("pretrained")
     saved["evidence"].pop("neighbours")
     saved["channels"]["sequence"].pop("enabled")
+    saved["train"].pop("ema")
     old = config_from_dict(saved)
     # as trained then: no UniRep vectors, no neighbour evidence, the sequence channel on
     assert old.channels["properties"].pretrained == ""
     assert not old.evidence["neighbours"].enabled
     assert old.channels["sequence"].enabled
+    assert old.train.ema == 0.0  # trained with the raw weights
     # today's defaults are otherwise; a folder that wrote the keys is read as written
     new = config_from_dict(config_to_dict(load_config(None, [])))
     assert new.channels["properties"].pretrained == "unirep-1900"
     assert new.evidence["neighbours"].enabled and not new.channels["sequence"].enabled
+    assert new.train.ema == 0.995
