@@ -10,7 +10,7 @@ own source), one sub-folder per channel for its vocabularies and one
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -182,11 +182,6 @@ class PPIModel(nn.Module):
             parts[name] = part
         return self.fusion.encode(parts)
 
-    def _pairs_logits(self, z: torch.Tensor, seqs: list[str], pairs: torch.Tensor) -> torch.Tensor:
-        seqs_a = [seqs[i] for i in pairs[:, 0].tolist()]
-        seqs_b = [seqs[j] for j in pairs[:, 1].tolist()]
-        return self.pair.pairs(z[pairs[:, 0]], z[pairs[:, 1]], seqs_a, seqs_b)
-
     def forward(self, ids: list[str], seqs: list[str], pairs: torch.Tensor | None = None):
         """Logits for the pairs (pair task) or the proteins (single task).
 
@@ -197,7 +192,7 @@ class PPIModel(nn.Module):
         z = self.encode(Proteins(list(ids), list(seqs)))  # (B, M, D)
         if self.task == "single":
             return self.head(z)
-        return self._pairs_logits(z, list(seqs), pairs)
+        return pairs_logits(self.pair, z, list(seqs), pairs)
 
     @torch.no_grad()
     def memo_forward(
@@ -215,14 +210,10 @@ class PPIModel(nn.Module):
         Shapes:
             as :meth:`forward`.
         """
-        new = [(i, s) for i, s in zip(ids, seqs, strict=True) if i not in memo]
-        if new:
-            z = self.encode(Proteins([i for i, _ in new], [s for _, s in new]))  # (N, M, D)
-            memo.update({i: z[k] for k, (i, _) in enumerate(new)})
-        z = torch.stack([memo[i] for i in ids])  # (B, M, D)
+        z = memo_encode(self.encode, ids, seqs, memo)  # (B, M, D)
         if self.task == "single":
             return self.head(z)
-        return self._pairs_logits(z, list(seqs), pairs)
+        return pairs_logits(self.pair, z, list(seqs), pairs)
 
     # -- saving and loading ----------------------------------------------------------
     def _saved_keys(self) -> dict[str, str]:
@@ -334,6 +325,31 @@ class PPIModel(nn.Module):
         channel_ids = [f"{n}={c.identity()}" for n, c in self.channels.items()]
         hidden = [f"hidden={','.join(sorted(self.hidden))}"] if self.hidden else []
         return digest("ppi-representation", weights, *channel_ids, *hidden)
+
+
+def memo_encode(
+    encode: Callable[[Proteins], torch.Tensor],
+    ids: list[str],
+    seqs: list[str],
+    memo: dict[str, torch.Tensor],
+) -> torch.Tensor:
+    """Each protein's encoding, stacked; only proteins not yet in ``memo`` are encoded.
+
+    Shapes:
+        returns ``(B, ...)``, one row per id, each as ``encode`` gives it.
+    """
+    new = [(i, s) for i, s in zip(ids, seqs, strict=True) if i not in memo]
+    if new:
+        z = encode(Proteins([i for i, _ in new], [s for _, s in new]))  # (N, ...)
+        memo.update({i: z[k] for k, (i, _) in enumerate(new)})
+    return torch.stack([memo[i] for i in ids])  # (B, ...)
+
+
+def pairs_logits(pair: Any, z: torch.Tensor, seqs: list[str], pairs: torch.Tensor) -> torch.Tensor:
+    """A pair stage's logits of the pairs ``(P, 2)``, indices into ``z`` and ``seqs``."""
+    seqs_a = [seqs[i] for i in pairs[:, 0].tolist()]
+    seqs_b = [seqs[j] for j in pairs[:, 1].tolist()]
+    return pair.pairs(z[pairs[:, 0]], z[pairs[:, 1]], seqs_a, seqs_b)
 
 
 def read_meta(path: Path) -> dict[str, Any]:

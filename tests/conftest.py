@@ -120,6 +120,17 @@ def trained_run(guo_slice, tmp_path_factory):
     return out / "shared"
 
 
+@pytest.fixture(scope="session")
+def second_run(guo_slice, tmp_path_factory):
+    """:func:`trained_run` with another seed (the ensemble tests join the two)."""
+    from ppi.cli import run
+
+    out = tmp_path_factory.mktemp("runs")
+    args = _train_args(*guo_slice, out, "train.epochs=2", "run_name=second", "seed=1")
+    assert run(args) == 0
+    return out / "second"
+
+
 class _ScriptedUniProt:
     """A local stand-in for rest.uniprot.org: answers each request with the next scripted reply.
 

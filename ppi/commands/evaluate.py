@@ -112,8 +112,8 @@ def _counts(np, labels):
 
 def _inputs(args: argparse.Namespace):
     from ppi.config.run import load_config
+    from ppi.ensemble import load_model
     from ppi.errors import InputError
-    from ppi.model import PPIModel
     from ppi.training.datasets import load_pair_data, load_single_data
     from ppi.training.loop import load_task_data
 
@@ -121,13 +121,13 @@ def _inputs(args: argparse.Namespace):
         run = Path(args.run)
         if not (run / "model").is_dir():
             raise InputError(f"--run {run}: no trained model in it (expected {run / 'model'})")
-        model = PPIModel.from_pretrained(run / "model")
+        model = load_model(run / "model")
         data = load_task_data(load_config(run / "config.yaml"))
         data.splits = {"test": data.splits["test"]}
         if not args.train_pairs and (run / "splits" / "train.tsv").is_file():
             args.train_pairs = str(run / "splits" / "train.tsv")
         return model, data, Path(args.out or run)
-    model = PPIModel.from_pretrained(args.model)
+    model = load_model(args.model)
     need = ("pairs", "fasta") if model.task == "pair" else ("table",)
     missing = [f"--{n}" for n in need if not getattr(args, n)]
     if missing:

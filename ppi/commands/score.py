@@ -62,6 +62,11 @@ def _score(args: argparse.Namespace, out: Path) -> int:
     from ppi.data.pairs import read_pairs
 
     model = load_pair_model(args.model, args.device)
+    if args.interface and not hasattr(model, "channels"):
+        raise InputError(
+            f"--interface: {args.model} is an ensemble, whose members attend differently; "
+            "map the interface with one member (its member-0/ folder)"
+        )
     proteins = read_fasta(args.fasta)
     if args.pairs:
         pairs = [

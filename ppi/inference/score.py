@@ -26,10 +26,10 @@ HEADER = "id_a\tid_b\tprobability\n"
 
 
 def load_pair_model(path: str, device: str):
-    """A pair model from a model folder or a run directory, in eval mode on ``device``."""
-    from ppi.model import PPIModel
+    """A pair model from a model folder, an ensemble folder or a run directory, in eval mode."""
+    from ppi.ensemble import load_model
 
-    model = PPIModel.from_pretrained(model_dir(Path(path)), map_location=device)
+    model = load_model(model_dir(Path(path)), map_location=device)
     if model.task != "pair":
         raise InputError(f"--model {path}: a {model.task} model cannot score pairs")
     return model.to(device).eval()
