@@ -122,6 +122,10 @@ class TrainConfig:
             the training pairs rather than chosen on validation, which holds
             too few interologs to weigh them (2 to 5 pairs on the benchmarks).
             Across species it raised test AUPR from 0.202 to 0.249 (RESULTS.md).
+        members: models trained with seeds ``seed``, ``seed + 1``, ... and kept
+            as one ensemble whose probability is the mean of theirs
+            (:mod:`ppi.ensemble`; pair task). Each costs its epochs and
+            evaluation; embeddings and alignments come from the cache.
         log_with: accelerate trackers (tensorboard, mlflow, wandb; empty = none).
         cpu_threads: torch threads per process on CPU; 0 = the cores available
             divided among the processes on this machine (``accelerate launch``
@@ -142,6 +146,7 @@ class TrainConfig:
     ema: float = setting(0.995, "[0, 1)")
     evidence_prior: bool = True
     evidence_prior_interologs: bool = True
+    members: int = setting(1, "[1, inf)")
     log_with: tuple[str, ...] = setting(("tensorboard",), choices=TRACKERS)
     cpu_threads: int = setting(0, "[0, inf)")
 

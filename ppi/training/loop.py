@@ -155,7 +155,75 @@ def train(config: Config, on_epoch: EpochHook | None = None) -> Path:
     set_cpu_threads(config, state)
     config, run_dir = resolve_run(config, state)
     with exclusive_across(run_dir, "run directory", state):  # one training per run directory
+        if config.train.members > 1:
+            return _train_members(config, run_dir, on_epoch)
         return _train(config, run_dir, on_epoch)
+
+
+def _train_members(config: Config, run_dir: Path, on_epoch: EpochHook | None) -> Path:
+    """Train ``train.members`` seeds in ``members/seed<N>/``, then keep them as one ensemble.
+
+    Each member is a whole run of its own (its checkpoints, its report; no
+    baselines, which the ensemble's report has). A member that finished is
+    not trained again when the run is resumed; one that was interrupted
+    resumes from its last epoch. ``<run>/model`` is the ensemble
+    (:mod:`ppi.ensemble`) and the run's report is the ensemble's on the test
+    split.
+    """
+    if config.task != "pair":
+        raise ConfigError("train.members: ensembles average pair models; set it to 1")
+    state = PartialState()
+    if state.is_main_process:  # first, so that resume=<run> finds the run
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "config.yaml").write_text(dump_config(dataclasses.replace(config, resume="")))
+    folders = []
+    for k in range(config.train.members):
+        member = _member_config(config, k, run_dir)
+        folder = run_dir / "members" / f"seed{member.seed}"
+        if not (folder / "metrics.json").is_file():
+            if not _train(member, folder, on_epoch).joinpath("metrics.json").is_file():
+                state.print(f"member seed{member.seed} stopped; continue with resume={run_dir}")
+                return run_dir
+        folders.append(folder)
+    _evaluate_ensemble(config, run_dir, folders, state)
+    return run_dir
+
+
+def _evaluate_ensemble(config: Config, run_dir: Path, folders: list[Path], state) -> None:
+    """Keep the members as ``<run>/model`` and report the ensemble on the test split."""
+    from ppi.ensemble import load_model, write_ensemble
+
+    data = load_task_data(config)
+    if state.is_main_process:
+        write_splits(data, run_dir)
+        shutil.rmtree(run_dir / "model", ignore_errors=True)
+        write_ensemble(folders, run_dir / "model")
+    state.wait_for_everyone()
+    accelerator = Accelerator()
+    model = load_model(run_dir / "model").to(accelerator.device)
+    model.prepare_channels(data.proteins, accelerator)
+    loader = make_loaders(config, data)["test"]
+    model, loader = accelerator.prepare(model, loader)
+    labels, probs, _ = predict(model, loader, accelerator)
+    if accelerator.is_main_process:
+        metrics = write_report(run_dir, "pair", labels, probs, prefix="test")
+        text = f"aupr={metrics['aupr']:.4f} auroc={metrics['auroc']:.4f}"
+        print(f"test: {text} (the mean of {len(folders)} members)")
+        print(f"run directory: {run_dir}")
+        finish_run(run_dir, config, data, labels, probs)
+
+
+def _member_config(config: Config, k: int, run_dir: Path) -> Config:
+    """The config of member ``k``: seed ``seed + k``, one model, no baselines."""
+    seed = config.seed + k
+    folder = run_dir / "members" / f"seed{seed}"
+    return dataclasses.replace(
+        config,
+        seed=seed,
+        resume=str(folder) if (folder / "config.yaml").is_file() else "",
+        train=dataclasses.replace(config.train, members=1),
+        evaluation=dataclasses.replace(config.evaluation, baselines=False),
+    )
 
 
 def _train(config: Config, run_dir: Path, on_epoch: EpochHook | None) -> Path:
