@@ -194,8 +194,8 @@ def save_results(path: Path, name: str, row: dict, tag: str) -> dict:
         mine = row["models"][tag]
         runs = saved.setdefault("models", {}).setdefault(tag, {"set": mine["set"], "seeds": {}})
         runs["seeds"].update(mine["seeds"])  # another process's seeds of this tag stay
-        if "seed_average" in mine:
-            runs["seed_average"] = mine["seed_average"]
+        # each group of seeds averaged keeps its own entry: another process's group stays
+        averages(runs).update(averages(mine))
         saved["pairs"] = row["pairs"]
         atomic_write_text(path, json.dumps(results, indent=2))
     return results
@@ -241,7 +241,8 @@ def main() -> int:
                 )
                 results = save_results(path, name, row, args.tag)
             if args.average_seeds and len(args.seeds) > 1:
-                runs["seed_average"] = seed_average(args.out / name, test, args.seeds, args.tag)
+                average = seed_average(args.out / name, test, args.seeds, args.tag)
+                averages(runs)["+".join(average["seeds"])] = average
                 results = save_results(path, name, row, args.tag)
             row = results[name]
             for tag in row["models"]:
@@ -266,11 +267,24 @@ def pooled_line(bench: str, rows: list[dict], tag: str) -> str:
         f"baselines' {np.mean(base):.3f} ({', '.join(f'{b:.3f}' for b in base)}): "
         f"{np.mean(model) / np.mean(base):.2f}x"
     )
-    averages = [row["models"].get(tag, {}).get("seed_average") for row in rows]
-    if all(averages):
-        mean = np.mean([a["aupr"] for a in averages])
-        line += f"; the seeds averaged in each split: {mean:.3f}, {mean / np.mean(base):.2f}x"
+    groups = [averages(row["models"].get(tag, {})) for row in rows]
+    for key in [k for k in groups[0] if all(k in g for g in groups[1:])]:
+        mean = np.mean([g[key]["aupr"] for g in groups])
+        line += f"; seeds {key} averaged in each split: {mean:.3f}, {mean / np.mean(base):.2f}x"
     return line
+
+
+def averages(runs: dict) -> dict[str, dict]:
+    """A tag's averaged seed groups, by their seeds (``"0+1+2"``), kept in ``runs``.
+
+    Results files written before groups were kept apart hold one
+    ``seed_average``; it is read as its group.
+    """
+    groups = runs.setdefault("seed_averages", {})
+    old = runs.pop("seed_average", None)
+    if old:
+        groups.setdefault("+".join(old["seeds"]), old)
+    return groups
 
 
 def format_row(name: str, row: dict, tag: str) -> str:
@@ -282,9 +296,8 @@ def format_row(name: str, row: dict, tag: str) -> str:
     best = row["strongest"]
     choice = b["composition"].get("choice", {})
     tuned = f"{b['composition']['aupr']:.3f} ({choice.get('features')}, C={choice.get('C')})"
-    average = row["models"][tag].get("seed_average")
-    if average:
-        model += f"; seeds {'+'.join(average['seeds'])} averaged {average['aupr']:.3f}"
+    for key, average in averages(row["models"][tag]).items():
+        model += f"; seeds {key} averaged {average['aupr']:.3f}"
     cells = [name, tag, model, f"{best} {b[best]['aupr']:.3f}", tuned]
     cells += [f"{b['aa20']['aupr']:.3f}", f"{b['degree']['aupr']:.3f}", f"{row['chance']:.3f}"]
     return "| " + " | ".join(cells) + " |"

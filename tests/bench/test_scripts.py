@@ -110,8 +110,14 @@ def test_bench_transfer_averages_the_seeds_pair_by_pair(tmp_path):
     with pytest.raises(ValueError, match="1 test pairs have no score"):
         bench["averaged_aupr"](test, files)
 
+    # two processes averaging other seed groups of one tag keep both groups
     path = tmp_path / "results.json"
-    row = {"baselines": {}, "pairs": {"test": 4}, "models": {"t": {"set": [], "seeds": {}}}}
-    row["models"]["t"]["seed_average"] = {"seeds": ["0", "1"], "aupr": averaged}
-    bench["save_results"](path, "c3", row, "t")
-    assert json.loads(path.read_text())["c3"]["models"]["t"]["seed_average"]["aupr"] == 1.0
+    for seeds, aupr in ((["0", "1"], averaged), (["2", "3"], 0.5)):
+        row = {"baselines": {}, "pairs": {"test": 4}, "models": {"t": {"set": [], "seeds": {}}}}
+        bench["averages"](row["models"]["t"])["+".join(seeds)] = {"seeds": seeds, "aupr": aupr}
+        bench["save_results"](path, "c3", row, "t")
+    saved = json.loads(path.read_text())["c3"]["models"]["t"]["seed_averages"]
+    assert {k: v["aupr"] for k, v in saved.items()} == {"0+1": 1.0, "2+3": 0.5}
+    # a results file of before, with one seed_average, reads as that group
+    old = {"seed_average": {"seeds": ["4", "5"], "aupr": 0.25}}
+    assert bench["averages"](old) == {"4+5": {"seeds": ["4", "5"], "aupr": 0.25}}
