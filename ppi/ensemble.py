@@ -88,7 +88,7 @@ class EnsemblePair:
         Shapes:
             za, zb ``(P, K, M, D)`` -> ``(P,)``.
         """
-        per = [m.pair.pairs(za[:, k], zb[:, k], seqs_a, seqs_b) for k, m in self._each()]
+        per = [m.pair.pairs(za[:, k], zb[:, k], seqs_a, seqs_b) for k, m in enumerate(self.members)]
         return mean_probability_logit(torch.stack(per))  # (K, P) -> (P,)
 
     def sides(self, z: torch.Tensor, seqs: list[str] | None = None) -> EnsembleSides:
@@ -97,7 +97,7 @@ class EnsemblePair:
         Shapes:
             z ``(N, K, M, D)``.
         """
-        return EnsembleSides([m.pair.sides(z[:, k], seqs) for k, m in self._each()])
+        return EnsembleSides([m.pair.sides(z[:, k], seqs) for k, m in enumerate(self.members)])
 
     @torch.no_grad()
     def block(
@@ -113,17 +113,9 @@ class EnsemblePair:
         """
         per = [
             m.pair.block(rows.parts[k], None if cols is None else cols.parts[k], only)
-            for k, m in self._each()
+            for k, m in enumerate(self.members)
         ]
         return mean_probability_logit(torch.stack(per))  # (K, R, C) -> (R, C)
-
-    @property
-    def evidence(self) -> dict[str, Any]:
-        """The evidence providers of any member, by name."""
-        return {n: p for m in self.members for n, p in m.pair.evidence.items()}
-
-    def _each(self) -> Iterator[tuple[int, PPIModel]]:
-        return enumerate(self.members)
 
 
 class EnsembleModel(nn.Module):

@@ -54,6 +54,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 def main(args: argparse.Namespace) -> int:
     """Encode the proteins (cached), distil, and write the head into the model folder."""
     from ppi.commands.screen import read_unique
+    from ppi.ensemble import EnsembleModel
     from ppi.errors import InputError
     from ppi.fusion.retrieval import WEIGHTS
     from ppi.inference.score import load_pair_model, model_dir, representations
@@ -74,7 +75,7 @@ def main(args: argparse.Namespace) -> int:
     )
     with exclusive(folder / WEIGHTS, "--model"):
         model = load_pair_model(args.model, args.device)
-        if not hasattr(model, "channels"):
+        if isinstance(model, EnsembleModel):
             raise InputError(
                 f"--model {args.model}: an ensemble; a retrieval vector is distilled from one "
                 "model (give a member folder, e.g. member-0/)"

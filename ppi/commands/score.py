@@ -60,9 +60,10 @@ def _score(args: argparse.Namespace, out: Path) -> int:
     """Encode proteins (cached), then stream scored pairs to ``out``."""
     from ppi.data.fasta import read_fasta
     from ppi.data.pairs import read_pairs
+    from ppi.ensemble import EnsembleModel
 
     model = load_pair_model(args.model, args.device)
-    if args.interface and not hasattr(model, "channels"):
+    if args.interface and isinstance(model, EnsembleModel):
         raise InputError(
             f"--interface: {args.model} is an ensemble, whose members attend differently; "
             "map the interface with one member (its member-0/ folder)"

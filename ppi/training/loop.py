@@ -179,7 +179,7 @@ def _train_members(config: Config, run_dir: Path, on_epoch: EpochHook | None) ->
     folders = []
     for k in range(config.train.members):
         member = _member_config(config, k, run_dir)
-        folder = run_dir / "members" / f"seed{member.seed}"
+        folder = _member_dir(run_dir, member.seed)
         if not (folder / "metrics.json").is_file():
             if not _train(member, folder, on_epoch).joinpath("metrics.json").is_file():
                 state.print(f"member seed{member.seed} stopped; continue with resume={run_dir}")
@@ -213,10 +213,15 @@ def _evaluate_ensemble(config: Config, run_dir: Path, folders: list[Path], state
         finish_run(run_dir, config, data, labels, probs)
 
 
+def _member_dir(run_dir: Path, seed: int) -> Path:
+    """Where the member of ``seed`` trains: ``<run>/members/seed<N>``."""
+    return run_dir / "members" / f"seed{seed}"
+
+
 def _member_config(config: Config, k: int, run_dir: Path) -> Config:
     """The config of member ``k``: seed ``seed + k``, one model, no baselines."""
     seed = config.seed + k
-    folder = run_dir / "members" / f"seed{seed}"
+    folder = _member_dir(run_dir, seed)
     return dataclasses.replace(
         config,
         seed=seed,
