@@ -39,6 +39,19 @@ SEQUENCES = "train_sequences.tsv"
 POSITIVES = "positives.tsv"
 
 
+def reach(adjacency: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Each row of ``x`` carried through a sparse symmetric ``adjacency``: ``x @ adjacency``.
+
+    Row-major, so that a row's later sums run in the same order whatever the
+    number of rows (the transposed product made one- and two-row batches sum
+    in another order, and a memo hands rows of one batch to another).
+
+    Shapes:
+        adjacency ``(T, T)``, x ``(N, T)`` -> ``(N, T)``.
+    """
+    return torch.sparse.mm(adjacency, x.T).T.contiguous()
+
+
 @EVIDENCE.register("interolog")
 class InterologEvidence:
     """Interolog numbers of pairs, from alignments against the training proteins."""
@@ -123,8 +136,8 @@ class InterologEvidence:
             shape = (len(seqs_a), len(seqs_b)) if grid else (len(seqs_a),)
             return torch.zeros(*shape, self.dim)
         ba, bb = (ha > 0).float(), (hb > 0).float()
-        pa = torch.sparse.mm(pos, ba.T).T  # (R, T): positives reached from A's homologs
-        wa, wb = torch.sparse.mm(pos, ha.T).T, torch.sparse.mm(pos, hb.T).T
+        pa = reach(pos, ba)  # (R, T): positives reached from A's homologs
+        wa, wb = reach(pos, ha), reach(pos, hb)
         # both orders, averaged: float sums in another order differ, so this keeps A-B == B-A
         if grid:
             count, weight = pa @ bb.T, (wa @ hb.T + (wb @ ha.T).T) / 2  # (R, C)

@@ -34,6 +34,7 @@ from typing import Any
 import torch
 
 from ppi.fusion.configs import EVIDENCE, NeighbourConfig
+from ppi.fusion.evidence import reach
 
 SPACE = "space.safetensors"
 KEYS = "train_keys.txt"
@@ -165,8 +166,8 @@ class NeighbourEvidence:
         adj, _ = self._matrices()
         wa, u, s, own_a = self._side(seqs_a)  # (R, T), (R,) ...
         wb, v, t, own_b = self._side(seqs_b)
-        reach_a = torch.sparse.mm(adj, wa.T).T  # (R, T): A's neighbours' weighted partners
-        reach_b = torch.sparse.mm(adj, wb.T).T
+        reach_a = reach(adj, wa)  # (R, T): A's neighbours' weighted partners
+        reach_b = reach(adj, wb)
         if grid:
             link = (reach_a @ wb.T + (reach_b @ wa.T).T) / 2  # (R, C), both orders averaged
             link = link - self._own_link(wa, wb, own_a, own_b, grid=True)

@@ -49,6 +49,7 @@ from ppi.fusion import listed
 from ppi.fusion.attention import CrossBlock
 from ppi.fusion.configs import FusionConfig
 from ppi.fusion.evidence import EVIDENCE, EvidencePrior
+from ppi.fusion.evidence_memo import EvidenceMemo, state_key
 from ppi.fusion.heads import HEADS, HeadConfig
 
 
@@ -134,6 +135,9 @@ class PairStage(nn.Module):
         #: a logistic regression on the evidence alone, added to the logit (fitted after training)
         self.prior: EvidencePrior | None = None
         self.chunk_pairs = chunk_pairs
+        #: pairs' evidence kept by a training run (:meth:`remember`); None computes every call
+        self.memo: EvidenceMemo | None = None
+        self._state: str | None = None  # names what the providers learned (None: from files)
 
     # -- evidence -----------------------------------------------------------------------
     def prepare(
@@ -142,6 +146,10 @@ class PairStage(nn.Module):
         """Let every provider learn from the training data (``run``) and look up these proteins."""
         for provider in self.evidence.values():
             provider.prepare(proteins, run, accelerator)
+        if run is not None:
+            self._state = state_key(self.evidence, proteins, run)
+            if self.memo is not None:
+                self.memo.bind(self._state)
 
     def save_assets(self, directory: Path) -> None:
         """Each provider's files, in ``evidence-<name>/`` of the model folder."""
@@ -155,6 +163,19 @@ class PairStage(nn.Module):
         for name, provider in self.evidence.items():
             provider.load_assets(directory / f"evidence-{name}")
         self.prior = EvidencePrior.load(directory) if self.evidence else None
+        self._state, self.memo = None, None
+
+    def remember(self, memo: EvidenceMemo | None) -> None:
+        """Keep each pair's evidence in ``memo`` (None: compute every call).
+
+        Only once the providers learned from a training split (:meth:`prepare`
+        with ``run``): the memo is bound to that state, so a memo shared by
+        stages prepared on the same split (the members of an ensemble) serves
+        them all.
+        """
+        self.memo = memo if self._state is not None else None
+        if self.memo is not None:
+            self.memo.bind(self._state)
 
     def pair_evidence(
         self, seqs_a: list[str], seqs_b: list[str], grid: bool = False
@@ -166,11 +187,21 @@ class PairStage(nn.Module):
         """
         if not self.evidence:
             return None
-        parts = []
-        for name, provider in self.evidence.items():
-            part = provider.features(seqs_a, seqs_b, grid)
-            parts.append(torch.zeros_like(part) if name in self.hidden else part)
-        return torch.cat(parts, -1).to(next(self.head.parameters()).device)
+        if self.memo is not None and not grid:
+            numbers = self.memo.get(seqs_a, seqs_b, self._evidence)
+        else:
+            numbers = self._evidence(seqs_a, seqs_b, grid)
+        if self.hidden & set(self.evidence):
+            start = 0  # numbers is a new tensor (cat or stack): the memo's rows stay whole
+            for name, provider in self.evidence.items():
+                if name in self.hidden:
+                    numbers[..., start : start + provider.dim] = 0.0
+                start += provider.dim
+        return numbers.to(next(self.head.parameters()).device)
+
+    def _evidence(self, seqs_a: list[str], seqs_b: list[str], grid: bool = False) -> torch.Tensor:
+        """Every provider's numbers side by side, hidden ones too: ``(P, E)`` or ``(R, C, E)``."""
+        return torch.cat([p.features(seqs_a, seqs_b, grid) for p in self.evidence.values()], -1)
 
     def direct_columns(self) -> tuple[int, ...]:
         """Columns of :meth:`pair_evidence` on the pair's own interologs (providers' ``direct``)."""

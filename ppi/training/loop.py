@@ -39,6 +39,7 @@ from ppi.errors import ConfigError, InputError
 from ppi.evaluation.plots import write_report
 from ppi.evaluation.predict import loss_function, predict, selection_metric
 from ppi.evaluation.report import finish_run
+from ppi.fusion.evidence_memo import EvidenceMemo
 from ppi.model import PPIModel
 from ppi.training.averaging import WeightAverage
 from ppi.training.datasets import (
@@ -176,12 +177,12 @@ def _train_members(config: Config, run_dir: Path, on_epoch: EpochHook | None) ->
     if state.is_main_process:  # first, so that resume=<run> finds the run
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(dump_config(dataclasses.replace(config, resume="")))
-    folders = []
+    folders, memo = [], EvidenceMemo()  # the members share the split, so the pairs' evidence
     for k in range(config.train.members):
         member = _member_config(config, k, run_dir)
         folder = _member_dir(run_dir, member.seed)
         if not (folder / "metrics.json").is_file():
-            if not _train(member, folder, on_epoch).joinpath("metrics.json").is_file():
+            if not _train(member, folder, on_epoch, memo).joinpath("metrics.json").is_file():
                 state.print(f"member seed{member.seed} stopped; continue with resume={run_dir}")
                 return run_dir
         folders.append(folder)
@@ -231,8 +232,14 @@ def _member_config(config: Config, k: int, run_dir: Path) -> Config:
     )
 
 
-def _train(config: Config, run_dir: Path, on_epoch: EpochHook | None) -> Path:
-    """:func:`train` into ``run_dir``, which this process has locked."""
+def _train(
+    config: Config, run_dir: Path, on_epoch: EpochHook | None, memo: EvidenceMemo | None = None
+) -> Path:
+    """:func:`train` into ``run_dir``, which this process has locked.
+
+    The pairs' evidence is computed once and kept for the run in ``memo``
+    (a new one if None), as it does not change while the model trains.
+    """
     accelerator = Accelerator(
         gradient_accumulation_steps=config.train.grad_accum,
         log_with=trackers(config) or None,
@@ -253,6 +260,8 @@ def _train(config: Config, run_dir: Path, on_epoch: EpochHook | None) -> Path:
         (run_dir / "config.yaml").write_text(dump_config(dataclasses.replace(config, resume="")))
         write_splits(data, run_dir)
     model.prepare_channels(data.proteins, accelerator, run_data(data))
+    if getattr(model, "pair", None) is not None:
+        model.pair.remember(memo if memo is not None else EvidenceMemo())
     loaders = make_loaders(config, data)
     steps = math.ceil(len(loaders["train"]) / config.train.grad_accum) * config.train.epochs
     optimizer, scheduler = make_optimizer(model, config, steps)

@@ -137,3 +137,15 @@ def test_without_training_positives_the_numbers_are_zero(
     ev = _evidence(unirep_weights_dir, proteins, negatives, train_ids)
     f = ev.features([proteins["K10"]], [proteins["E10"]])
     assert torch.equal(f, torch.zeros(1, 5))
+
+
+def test_a_pairs_numbers_do_not_depend_on_its_batch(evidence):
+    """What keeps the training run's evidence memo exact (tests/fusion/test_evidence_memo.py)."""
+    ev, p = evidence
+    names = sorted(p)
+    a = [p[x] for x in names for _ in range(3)]
+    b = [p[names[(i * 7 + 3) % len(names)]] for i in range(len(a))]
+    whole = ev.features(a, b)  # (P, 5)
+    for size in (1, 2, 5):
+        parts = [ev.features(a[i : i + size], b[i : i + size]) for i in range(0, len(a), size)]
+        assert torch.equal(torch.cat(parts), whole), size

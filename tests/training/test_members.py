@@ -61,3 +61,36 @@ def test_members_of_a_single_task_are_refused(tiny, capsys):
     argv = ["train", *tiny, "task=single", "train.members=2"]
     assert run(argv) == 2
     assert "train.members: ensembles average pair models" in capsys.readouterr().err
+
+
+def test_each_pairs_evidence_is_computed_once_for_all_members(
+    guo_slice, train_args, tmp_path, monkeypatch
+):
+    """Epochs, the evidence prior and the second member reuse the rows of the first pass."""
+    from ppi.fusion.evidence import InterologEvidence
+    from ppi.training import loop
+
+    asked: list[list[tuple[str, str]]] = []
+    features, train = InterologEvidence.features, loop._train
+
+    def counting(self, seqs_a, seqs_b, grid=False):
+        if not grid and asked:
+            asked[-1] += list(zip(seqs_a, seqs_b, strict=True))
+        return features(self, seqs_a, seqs_b, grid)
+
+    def member(*args, **kwargs):
+        asked.append([])
+        done = train(*args, **kwargs)
+        asked.append([])  # what follows the member (the ensemble's own report) goes here
+        return done
+
+    monkeypatch.setattr(InterologEvidence, "features", counting)
+    monkeypatch.setattr(loop, "_train", member)
+    fasta, pairs = guo_slice
+    args = train_args(fasta, pairs, tmp_path, "train.epochs=2", "train.patience=5")
+    assert run([*args, "train.members=2", "run_name=e"]) == 0
+    first, _, second, _ = asked
+    checkpoints = tmp_path / "e" / "members" / "seed0" / "checkpoints"
+    assert (checkpoints / "epoch_2").is_dir()  # two epochs over the same training pairs
+    assert len(first) > 0 and len(first) == len(set(first))  # each pair once
+    assert second == []  # the second member computed nothing: same split, same numbers
