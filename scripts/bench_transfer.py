@@ -136,7 +136,9 @@ def model_run(
     if not (run / "metrics.json").is_file():
         command = [sys.executable, "-m", "ppi", "train", *data_args, f"seed={seed}"]
         command += [f"output_dir={directory}", f"run_name={run.name}", "train.log_with=[]"]
-        command += ["evaluation.baselines=false", *overrides]
+        # one model per seed: --average-seeds makes of seeds s, s+1, s+2 the ensemble that
+        # the default (train.members=0: three members, seeds s to s+2) trains
+        command += ["evaluation.baselines=false", "train.members=1", *overrides]
         subprocess.run(command, check=True)
     test = json.loads((run / "metrics.json").read_text())["test"]
     last = max(run.glob("checkpoints/epoch_*/trainer_state.json"), key=lambda p: p.stat().st_mtime)

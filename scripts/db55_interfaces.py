@@ -11,7 +11,9 @@ import torch
 
 from ppi.data.db55 import evaluate_interfaces, read_interfaces
 from ppi.data.fasta import read_fasta
+from ppi.ensemble import is_ensemble
 from ppi.evaluation.interface import pair_maps, plot_interface
+from ppi.inference.score import model_dir
 from ppi.model import PPIModel
 
 
@@ -26,8 +28,10 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     build, out = Path(args.build), Path(args.out)
-    run = Path(args.run)
-    model = PPIModel.from_pretrained(run / "model" if (run / "model").is_dir() else run).eval()
+    folder = model_dir(Path(args.run))
+    if is_ensemble(folder):  # a pair model's default; its members attend differently
+        parser.error(f"{folder}: an ensemble; an interface map needs one model: {folder}/member-0")
+    model = PPIModel.from_pretrained(folder).eval()
     proteins = read_fasta(build / "sequences.fasta")
     split = dict(line.split("\t") for line in (build / "split.tsv").read_text().splitlines())
     truth = {

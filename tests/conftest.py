@@ -10,6 +10,8 @@ TINY = [
     # the tiny model of the tests reads the sequence (the pair default does not) and no
     # UniRep vectors (the default reads UniRep-1900's; tests/test_default_model.py runs it)
     "channels.sequence.enabled=true",
+    # one model, not the default's three members (tests/training/test_members.py trains those)
+    "train.members=1",
     "channels.properties.pretrained=",
     "evidence.neighbours.enabled=false",
     "backbone.name=scratch",

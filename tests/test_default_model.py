@@ -2,8 +2,8 @@
 
 The other command tests train a tiny model (``TINY`` in conftest.py); this one
 keeps every model setting at its default, so the defaults themselves (the
-UniRep-1900 vectors, the pair evidence, no sequence transformer) are run end to
-end: trained, saved, read back and scored.
+UniRep-1900 vectors, the pair evidence, no sequence transformer, three members
+kept as one ensemble) are run end to end: trained, saved, read back and scored.
 """
 
 from __future__ import annotations
@@ -36,7 +36,11 @@ def test_the_default_pair_model_trains_and_scores(
     assert run(["train", *data, "run_name=default", "train.epochs=1", "train.log_with=[]"]) == 0
 
     default = load_config()
-    model = PPIModel.from_pretrained(tmp_path / "default" / "model").eval()
+    folder = tmp_path / "default" / "model"
+    manifest = json.loads((folder / "ensemble.json").read_text())
+    assert manifest["members"] == ["member-0", "member-1", "member-2"]  # three seeds, one model
+    members = [PPIModel.from_pretrained(folder / m).eval() for m in manifest["members"]]
+    model = members[0]
     assert (
         list(model.channels)
         == [n for n, c in default.channels.items() if c.enabled]
@@ -55,5 +59,7 @@ def test_the_default_pair_model_trains_and_scores(
     assert run([*score, "--fasta", str(fasta), "--pairs", str(pairs)]) == 0
     with open(out) as handle:
         rows = list(csv.reader(handle, delimiter="\t"))
-    expected = first_pair_probability(model, fasta, pairs)
-    assert float(rows[1][2]) == pytest.approx(expected, abs=1e-5)
+    # the ensemble's probability is the mean of its members'
+    each = [first_pair_probability(m, fasta, pairs) for m in members]
+    assert len(set(each)) == 3  # the seeds made three different models
+    assert float(rows[1][2]) == pytest.approx(sum(each) / 3, abs=1e-5)

@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from ppi.channels import CHANNELS
-from ppi.config.run import Config
+from ppi.config.run import Config, one_model
 from ppi.errors import InputError
 from ppi.evaluation.compare_plots import plot_bars
 from ppi.evaluation.metrics import load_metrics
@@ -70,10 +70,13 @@ def channel_subsets(channels: Sequence[str], mode: str, listed: str = "") -> lis
 
 
 def subset_config(config: Config, subset: Sequence[str], seed: int, out: Path) -> Config:
-    """``config`` with exactly ``subset`` enabled, this seed, and a run folder under ``out``."""
+    """``config`` with exactly ``subset`` enabled, this seed, and a run folder under ``out``.
+
+    One model per seed unless ``train.members`` is set (:func:`ppi.config.run.one_model`).
+    """
     channels = {n: dataclasses.replace(c, enabled=n in subset) for n, c in config.channels.items()}
     return dataclasses.replace(
-        config,
+        one_model(config),
         channels=channels,
         seed=seed,
         output_dir=str(out / "runs"),

@@ -36,8 +36,14 @@ def load_pair_model(path: str, device: str):
 
 
 def model_dir(path: Path) -> Path:
-    """The model folder of a run directory (``<run>/model``), or ``path`` itself."""
-    return path / "model" if (path / "model" / "config.json").is_file() else path
+    """The model folder of a run directory (``<run>/model``), or ``path`` itself.
+
+    ``<run>/model`` holds one model (``config.json``) or an ensemble.
+    """
+    from ppi.ensemble import MANIFEST
+
+    inner = path / "model"
+    return inner if (inner / "config.json").is_file() or (inner / MANIFEST).is_file() else path
 
 
 @torch.no_grad()

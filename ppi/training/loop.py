@@ -33,7 +33,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from ppi.backbones.base import one_line
-from ppi.config.run import Config, dump_config
+from ppi.config.run import Config, dump_config, model_count
 from ppi.data.pairs import Pair
 from ppi.errors import ConfigError, InputError
 from ppi.evaluation.plots import write_report
@@ -156,13 +156,13 @@ def train(config: Config, on_epoch: EpochHook | None = None) -> Path:
     set_cpu_threads(config, state)
     config, run_dir = resolve_run(config, state)
     with exclusive_across(run_dir, "run directory", state):  # one training per run directory
-        if config.train.members > 1:
+        if model_count(config) > 1:
             return _train_members(config, run_dir, on_epoch)
         return _train(config, run_dir, on_epoch)
 
 
 def _train_members(config: Config, run_dir: Path, on_epoch: EpochHook | None) -> Path:
-    """Train ``train.members`` seeds in ``members/seed<N>/``, then keep them as one ensemble.
+    """Train :func:`~ppi.config.run.model_count` seeds in ``members/seed<N>/``, kept as one.
 
     Each member is a whole run of its own (its checkpoints, its report; no
     baselines, which the ensemble's report has). A member that finished is
@@ -173,16 +173,22 @@ def _train_members(config: Config, run_dir: Path, on_epoch: EpochHook | None) ->
     """
     if config.task != "pair":
         raise ConfigError("train.members: ensembles average pair models; set it to 1")
+    data = load_task_data(config)  # bad data or settings are refused before anything is written
+    check_training_data(config, data)
+    build_model(config, data)
     state = PartialState()
     if state.is_main_process:  # first, so that resume=<run> finds the run
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "config.yaml").write_text(dump_config(dataclasses.replace(config, resume="")))
     folders, memo = [], EvidenceMemo()  # the members share the split, so the pairs' evidence
-    for k in range(config.train.members):
+    for k in range(model_count(config)):
         member = _member_config(config, k, run_dir)
         folder = _member_dir(run_dir, member.seed)
         if not (folder / "metrics.json").is_file():
-            if not _train(member, folder, on_epoch, memo).joinpath("metrics.json").is_file():
+            _train(member, folder, on_epoch, memo)
+            # the main process writes the report: every process looks once it is there
+            state.wait_for_everyone()
+            if not (folder / "metrics.json").is_file():
                 state.print(f"member seed{member.seed} stopped; continue with resume={run_dir}")
                 return run_dir
         folders.append(folder)

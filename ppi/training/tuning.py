@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ppi.config.run import Config, dump_config, load_config
+from ppi.config.run import Config, dump_config, load_config, one_model
 from ppi.errors import InputError
 from ppi.utils.files import atomic_write_text
 
@@ -98,9 +98,12 @@ def _channel_overrides(value: str) -> list[str]:
 def trial_config(
     base_file: str | None, overrides: list[str], sampled: list[str], name: str, out: Path
 ) -> Config:
-    """The config of one trial: the base, then the sampled values, in its own run folder."""
+    """The config of one trial: the base, then the sampled values, in its own run folder.
+
+    One model unless ``train.members`` is set: pruning reads one model's epochs.
+    """
     extra = [f"output_dir={out / 'trials'}", f"run_name={name}", "resume="]
-    return load_config(base_file, [*overrides, *sampled, *extra])
+    return one_model(load_config(base_file, [*overrides, *sampled, *extra]))
 
 
 def write_results(study, out: Path, best: Config | None) -> list[dict]:

@@ -68,6 +68,19 @@ def test_two_process_training_script(guo_slice, tmp_path, train_args):
     assert metrics["n"] == 24
 
 
+def test_two_process_training_of_the_default_ensemble(guo_slice, tmp_path, train_args):
+    """The default's members, each trained by both processes, kept and reported once."""
+    fasta, pairs = guo_slice
+    args = train_args(fasta, pairs, tmp_path, "train.epochs=1", "run_name=ens", "train.members=0")
+    done = _launch([str(ROOT / "scripts" / "train_ppi.py"), *args[1:]], tmp_path)
+    assert done.stdout.count("(the mean of 3 members)") == 1  # the main process's report
+    run_dir = tmp_path / "ens"
+    manifest = json.loads((run_dir / "model" / "ensemble.json").read_text())
+    assert len(manifest["members"]) == 3
+    assert all((run_dir / "members" / f"seed{s}" / "metrics.json").is_file() for s in (0, 1, 2))
+    assert json.loads((run_dir / "metrics.json").read_text())["test"]["n"] == 24
+
+
 def test_two_process_index_build_splits_the_shards_and_equals_one_process(
     guo_slice, tmp_path, monkeypatch
 ):

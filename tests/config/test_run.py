@@ -4,7 +4,14 @@ import sys
 import pytest
 import yaml
 
-from ppi.config.run import config_from_dict, config_to_dict, dump_config, load_config
+from ppi.config.run import (
+    config_from_dict,
+    config_to_dict,
+    dump_config,
+    load_config,
+    model_count,
+    one_model,
+)
 from ppi.errors import ConfigError
 
 
@@ -128,14 +135,27 @@ def test_defaults_that_changed_keep_their_old_value_in_folders_saved_without_the
     saved["evidence"].pop("neighbours")
     saved["channels"]["sequence"].pop("enabled")
     saved["train"].pop("ema")
+    saved["train"].pop("members")
     old = config_from_dict(saved)
     # as trained then: no UniRep vectors, no neighbour evidence, the sequence channel on
     assert old.channels["properties"].pretrained == ""
     assert not old.evidence["neighbours"].enabled
     assert old.channels["sequence"].enabled
     assert old.train.ema == 0.0  # trained with the raw weights
+    assert old.train.members == 1  # one model, not the ensemble of today's default
     # today's defaults are otherwise; a folder that wrote the keys is read as written
     new = config_from_dict(config_to_dict(load_config(None, [])))
     assert new.channels["properties"].pretrained == "unirep-1900"
     assert new.evidence["neighbours"].enabled and not new.channels["sequence"].enabled
     assert new.train.ema == 0.995
+    assert new.train.members == 0 and model_count(new) == 3
+
+
+def test_the_default_number_of_models_is_the_tasks_and_a_set_number_is_kept():
+    pair, single = load_config(None, []), load_config(None, ["task=single"])
+    assert pair.train.members == single.train.members == 0
+    assert model_count(pair) == 3  # the pair default: an ensemble of three seeds
+    assert model_count(single) == 1
+    assert model_count(one_model(pair)) == 1  # what ablate and tune train
+    two = load_config(None, ["train.members=2"])
+    assert model_count(two) == model_count(one_model(two)) == 2
