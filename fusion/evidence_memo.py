@@ -23,7 +23,7 @@ from typing import Any
 
 import torch
 
-#: rows kept at most; past it new pairs are computed and not kept (about 200 bytes a row)
+#: rows kept at most; past it new pairs are computed and not kept (about 0.9 KB a row)
 MAX_ROWS = 4_000_000
 
 

@@ -10,6 +10,7 @@ tasks) is kept as a ``from_pretrained`` folder in ``<run dir>/model``.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -173,19 +174,16 @@ def _train_members(config: Config, run_dir: Path, on_epoch: EpochHook | None) ->
     """
     if config.task != "pair":
         raise ConfigError("train.members: ensembles average pair models; set it to 1")
-    data = load_task_data(config)  # bad data or settings are refused before anything is written
-    check_training_data(config, data)
-    build_model(config, data)
     state = PartialState()
-    if state.is_main_process:  # first, so that resume=<run> finds the run
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(dump_config(dataclasses.replace(config, resume="")))
     folders, memo = [], EvidenceMemo()  # the members share the split, so the pairs' evidence
+    # the run's config is written with a member's folder, once its checks passed (bad input
+    # writes nothing) and before its first epoch (so that resume=<run> finds the run)
+    keep_run = functools.partial(_keep_config, config, run_dir)
     for k in range(model_count(config)):
         member = _member_config(config, k, run_dir)
         folder = _member_dir(run_dir, member.seed)
         if not (folder / "metrics.json").is_file():
-            _train(member, folder, on_epoch, memo)
+            _train(member, folder, on_epoch, memo, before_write=keep_run)
             # the main process writes the report: every process looks once it is there
             state.wait_for_everyone()
             if not (folder / "metrics.json").is_file():
@@ -238,13 +236,31 @@ def _member_config(config: Config, k: int, run_dir: Path) -> Config:
     )
 
 
+def _keep_config(config: Config, run_dir: Path) -> None:
+    """``<run>/config.yaml``: what ``resume=<run>`` reads back."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    (run_dir / "config.yaml").write_text(dump_config(dataclasses.replace(config, resume="")))
+
+
+def _remember_evidence(model: PPIModel, memo: EvidenceMemo | None) -> None:
+    """Keep a pair model's evidence in ``memo`` (a new one if None) for the run."""
+    if getattr(model, "pair", None) is not None:
+        model.pair.remember(memo if memo is not None else EvidenceMemo())
+
+
 def _train(
-    config: Config, run_dir: Path, on_epoch: EpochHook | None, memo: EvidenceMemo | None = None
+    config: Config,
+    run_dir: Path,
+    on_epoch: EpochHook | None,
+    memo: EvidenceMemo | None = None,
+    before_write: Callable[[], None] | None = None,
 ) -> Path:
     """:func:`train` into ``run_dir``, which this process has locked.
 
     The pairs' evidence is computed once and kept for the run in ``memo``
-    (a new one if None), as it does not change while the model trains.
+    (a new one if None), as it does not change while the model trains. The
+    main process calls ``before_write`` once the data and the model passed
+    their checks, just before it writes anything.
     """
     accelerator = Accelerator(
         gradient_accumulation_steps=config.train.grad_accum,
@@ -262,12 +278,12 @@ def _train(
     check_training_data(config, data)
     model = build_model(config, data).to(accelerator.device)  # its errors come before any write
     if accelerator.is_main_process:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        (run_dir / "config.yaml").write_text(dump_config(dataclasses.replace(config, resume="")))
+        if before_write is not None:
+            before_write()
+        _keep_config(config, run_dir)
         write_splits(data, run_dir)
     model.prepare_channels(data.proteins, accelerator, run_data(data))
-    if getattr(model, "pair", None) is not None:
-        model.pair.remember(memo if memo is not None else EvidenceMemo())
+    _remember_evidence(model, memo)
     loaders = make_loaders(config, data)
     steps = math.ceil(len(loaders["train"]) / config.train.grad_accum) * config.train.epochs
     optimizer, scheduler = make_optimizer(model, config, steps)
