@@ -61,9 +61,13 @@ class ScratchConfig(BackboneConfig):
         dropout: dropout on the embeddings and on both residual branches of
             each block (not on attention weights, see :class:`SelfAttention`).
         max_len: residues per window (attention cost grows with its square).
+        conv: width of a depthwise convolution over neighbouring residues
+            added to each block before its attention (0 = none; odd). It
+            gives the encoder the local view that attention alone learns
+            slowly on small data (see RESULTS.md, ``ppi pretrain``).
         path: a backbone folder from ``ppi pretrain`` (or a model folder whose
             sequence channel has a scratch backbone) to start from; its
-            architecture (dim, layers, heads, ff_mult, max_len) is the folder's.
+            architecture (dim, layers, heads, ff_mult, max_len, conv) is the folder's.
     """
 
     name: str = "scratch"
@@ -74,6 +78,7 @@ class ScratchConfig(BackboneConfig):
     ff_mult: int = setting(2, "[1, inf)")
     dropout: float = setting(0.1, "[0, 1)")
     max_len: int = setting(DEFAULT_MAX_LEN, "[1, inf)")
+    conv: int = setting(0, "[0, inf)")
     path: str = ""
 
     def problems(self) -> Iterator[tuple[str, str]]:
@@ -82,6 +87,8 @@ class ScratchConfig(BackboneConfig):
             yield "dim", f"expected a multiple of heads ({self.heads}), got {self.dim}"
         if self.dim % 2:
             yield "dim", f"expected an even width (sin/cos pairs), got {self.dim}"
+        if self.conv % 2 == 0 and self.conv:
+            yield "conv", f"expected 0 or an odd width (centred on the residue), got {self.conv}"
 
 
 @dataclass(frozen=True)

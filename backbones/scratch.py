@@ -121,11 +121,36 @@ class SelfAttention(nn.Module):
         return self.out(y)
 
 
-class Block(nn.Module):
-    """Pre-norm transformer block: x + attn(norm(x)), then x + ff(norm(x))."""
+class LocalConv(nn.Module):
+    """Depthwise convolution over ``width`` neighbouring residues, then a pointwise mix.
 
-    def __init__(self, dim: int, heads: int, ff_mult: int, dropout: float) -> None:
+    Padding is zeroed first, so a residue next to the end of its sequence sees
+    the same zeros whatever the batch pads after it.
+    """
+
+    def __init__(self, dim: int, width: int) -> None:
         super().__init__()
+        self.half = width // 2
+        self.depthwise = nn.Conv1d(dim, dim, width, groups=dim)
+        self.pointwise = nn.Linear(dim, dim)
+
+    def forward(self, x: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+        """Shapes: x ``(B, L, D)``, keep ``(B, L)`` -> ``(B, L, D)``."""
+        x = x * keep.unsqueeze(-1).to(x.dtype)  # (B, L, D), zeros on padding
+        # padded here rather than by the layer: the contiguous copy takes the
+        # fast CPU kernel (18 ms against 47 ms a batch at width 15)
+        x = functional.pad(x.transpose(1, 2), (self.half, self.half))  # (B, D, L + 2 half)
+        y = self.depthwise(x).transpose(1, 2)  # (B, L, D)
+        return self.pointwise(functional.gelu(y))
+
+
+class Block(nn.Module):
+    """Pre-norm transformer block: [x + conv(norm(x))], x + attn(norm(x)), then x + ff(norm(x))."""
+
+    def __init__(self, dim: int, heads: int, ff_mult: int, dropout: float, conv: int = 0) -> None:
+        super().__init__()
+        self.norm0 = nn.LayerNorm(dim) if conv else None
+        self.conv = LocalConv(dim, conv) if conv else None
         self.norm1 = nn.LayerNorm(dim)
         self.attn = SelfAttention(dim, heads)
         self.norm2 = nn.LayerNorm(dim)
@@ -142,6 +167,8 @@ class Block(nn.Module):
         Shapes:
             x ``(B, L, D)``, keep ``(B, L)`` -> ``(B, L, D)``.
         """
+        if self.conv is not None:
+            x = x + self.drop(self.conv(self.norm0(x), keep))
         x = x + self.drop(self.attn(self.norm1(x), keep))
         return x + self.drop(self.ff(self.norm2(x)))
 
@@ -175,7 +202,7 @@ class ScratchBackbone(Backbone):
         self.register_buffer("positions", table, persistent=False)
         self.drop = nn.Dropout(config.dropout)
         self.layers = nn.ModuleList(
-            Block(config.dim, config.heads, config.ff_mult, config.dropout)
+            Block(config.dim, config.heads, config.ff_mult, config.dropout, config.conv)
             for _ in range(config.layers)
         )
         self.norm = nn.LayerNorm(config.dim)

@@ -3,7 +3,10 @@
 1. Pretraining (from a ``ppi pretrain`` folder given with ``--lm``): held-out
    perplexity against the unigram perplexity of the same held-out positions
    (target: at most 0.85 of it) and GO Fmax against the naive baseline
-   (target: naive + 0.05), read from the folder's last epoch.
+   (target: naive + 0.05), read from the folder's last epoch. With ``--dumps``
+   (the dumps the folder was pretrained on) also the shortcut baselines of
+   :mod:`ppi.lm.baselines` on the same held-out positions: a regression on
+   each crop's composition and an MLP on the 8 neighbours each side.
 2. AntiBERTy on its real weights filling the CDR-H3 (IMGT: the residues between
    the Cys of ``YYC`` and the Trp of ``WGxG``) of the bundled BCR test antibodies,
    the rest kept: native residue recovery against sampling each residue from the
@@ -12,7 +15,9 @@
    identity of the samples of one antibody.
 3. Speed: residues generated per second, batched against one sequence at a time.
 
-Run: ``OMP_NUM_THREADS=1 taskset -c 1 python scripts/bench_generate.py --lm lm/yeast``.
+Run: ``OMP_NUM_THREADS=1 taskset -c 1 python scripts/bench_generate.py --lm lm/yeast``;
+``--dumps example:yeast_swissprot/uniprot_sprot_yeast.fasta.gz --pretraining-only``
+gives the pretraining figures with their shortcut baselines and nothing else.
 """
 
 from __future__ import annotations
@@ -32,6 +37,7 @@ import torch
 
 from ppi.data.examples import resolve
 from ppi.lm.adapters import load_masked_lm
+from ppi.lm.baselines import shortcut_baselines
 from ppi.lm.constraints import Constraints
 from ppi.lm.generate import SamplerConfig, generate, pseudo_log_likelihood
 
@@ -139,6 +145,8 @@ def speed(lm, cons: Constraints, num: int, cfg: SamplerConfig) -> dict:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lm", type=Path, help="a ppi pretrain folder (pretraining figures)")
+    parser.add_argument("--dumps", nargs="+", help="the --lm folder's inputs: shortcut baselines")
+    parser.add_argument("--pretraining-only", action="store_true", help="skip generation")
     parser.add_argument("--antibodies", type=int, default=40)
     parser.add_argument("--samples", type=int, default=4)
     parser.add_argument("--speed-num", type=int, default=16)
@@ -151,6 +159,12 @@ def main() -> None:
     if args.lm:
         result["pretraining"] = pretraining(args.lm)
         print("pretraining", json.dumps(result["pretraining"]))
+    if args.lm and args.dumps:
+        result["shortcut_baselines"] = shortcut_baselines(args.lm, args.dumps, seed=args.seed)
+        print("shortcut_baselines", json.dumps(result["shortcut_baselines"]))
+    if args.pretraining_only:
+        args.out.write_text(json.dumps(result, indent=1))
+        return
     lm = load_masked_lm("antiberty", {})
     abs_ = antibodies(args.antibodies)
     result["cdr_h3"] = cdr_h3(lm, abs_, args.samples, cfg, args.seed)

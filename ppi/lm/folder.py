@@ -33,7 +33,7 @@ CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 VOCAB = "vocab.txt"
 #: the architecture a folder decides; everything else (finetune, windows) stays the user's
-ARCHITECTURE = ("dim", "layers", "heads", "ff_mult", "max_len")
+ARCHITECTURE = ("dim", "layers", "heads", "ff_mult", "max_len", "conv")
 PAIR_PREFIX = "channels.sequence.backbone."
 
 

@@ -55,15 +55,19 @@ class ScratchLM(nn.Module):
         return self.backbone.config
 
     def forward(
-        self, ids: torch.Tensor, keep: torch.Tensor
+        self, ids: torch.Tensor, keep: torch.Tensor, at: torch.Tensor | None = None
     ) -> tuple[torch.Tensor, torch.Tensor | None]:
         """Token logits and, with a GO head, term logits of the mean residue state.
 
+        ``at`` (bool, like ``ids``) limits the token logits to the positions the
+        loss reads, which spares the LM head the rest.
+
         Shapes:
-            ids ``(B, T)``, keep ``(B, T)`` -> logits ``(B, T, V)`` and ``(B, T_go)`` or None.
+            ids ``(B, T)``, keep ``(B, T)`` -> logits ``(B, T, V)`` (``(S, V)`` for the
+            S positions of ``at``) and ``(B, T_go)`` or None.
         """
         hidden = self.backbone.encode_ids(ids, keep)  # (B, T, D)
-        logits = self.lm_head(hidden)  # (B, T, V)
+        logits = self.lm_head(hidden if at is None else hidden[at])  # (B, T, V) or (S, V)
         if self.go_head is None:
             return logits, None
         residues = keep & (ids != self.tokenizer.cls_id) & (ids != self.tokenizer.eos_id)

@@ -60,8 +60,9 @@ def test_shapes_and_mask():
     assert torch.count_nonzero(emb[1, 2:]) == 0  # padding carries zeros
 
 
-def test_padding_invariance():
-    model = tiny().eval()
+@pytest.mark.parametrize("conv", [0, 5])
+def test_padding_invariance(conv):
+    model = tiny(conv=conv).eval()
     alone, _ = model.embed_windows(["MKTAYIAKQR"])
     batched, mask = model.embed_windows(["MKTAYIAKQR", "G" * 60])
     assert mask[0].sum() == 10
@@ -143,6 +144,8 @@ def test_long_sequences_go_through_windows():
         ({"ff_mult": 0}, "ff_mult"),
         ({"dropout": 1.5}, "dropout"),
         ({"max_len": -2}, "max_len"),
+        ({"conv": 4}, "conv"),
+        ({"conv": -1}, "conv"),
     ],
 )
 def test_bad_config_names_the_key(fields, key):
@@ -157,3 +160,27 @@ def test_build_config_from_mapping():
         build(ScratchConfig, {"depth": 3}, "backbone")
     with pytest.raises(ConfigError, match="backbone.dim: expected an integer"):
         build(ScratchConfig, {"dim": "wide"}, "backbone")
+
+
+def test_local_convolution_sees_its_neighbours_only():
+    from ppi.backbones.scratch import LocalConv
+
+    torch.manual_seed(0)
+    conv = LocalConv(8, 3)
+    x = torch.randn(1, 6, 8)
+    keep = torch.ones(1, 6, dtype=torch.bool)
+    base = conv(x, keep)
+    near, far = x.clone(), x.clone()
+    near[0, 1] += 1.0
+    far[0, 3] += 1.0
+    assert not torch.allclose(conv(near, keep)[0, 0], base[0, 0])
+    torch.testing.assert_close(conv(far, keep)[0, :2], base[0, :2])
+    padded = x.clone()
+    padded[0, 5] = 99.0  # behind the sequence's end: zeroed before the convolution
+    keep[0, 5] = False
+    torch.testing.assert_close(conv(padded, keep)[0, :5], conv(x, keep)[0, :5])
+
+
+def test_blocks_have_a_convolution_only_when_asked():
+    assert any(".conv." in n for n, _ in tiny(conv=3).named_parameters())
+    assert not any(".conv." in n for n, _ in tiny(conv=0).named_parameters())

@@ -213,3 +213,97 @@ def test_held_out_scoring_splits_over_processes_without_changing_the_sums(yeast_
     assert torch.allclose(sum(p[0] for p in parts), one, rtol=1e-12)
     rows = sorted(i for p in parts for g, _ in p[1] for i in g)
     assert rows == list(range(len(seqs))) == sorted(i for g, _ in go_one for i in g)
+
+
+def test_held_out_figures_hide_fifteen_percent_whatever_the_training_rate(yeast_slice):
+    """Runs trained with other mask rates are scored on the same held-out positions."""
+    from ppi.backbones.configs import ScratchConfig
+    from ppi.lm import pretrain as pt
+    from ppi.lm.model import ScratchLM
+    from ppi.lm.pretrain_data import batches
+
+    torch.manual_seed(0)
+    net = ScratchLM(ScratchConfig(dim=16, layers=1, heads=2, max_len=64)).eval()
+    seqs = [s[:64] for s in read_fasta(yeast_slice).values()][:40]
+    groups = batches([len(s) + 2 for s in seqs], 512, torch.Generator().manual_seed(0))
+    unigram = torch.full((len(net.tokenizer),), -math.log(20))
+    sums = []
+    for rate in (0.15, 0.4):
+        config = pt.PretrainConfig(pretrain=pt.PretrainSettings(batch_tokens=512, mask_rate=rate))
+        with torch.no_grad():
+            sums.append(
+                pt._score_heldout(
+                    net, net.tokenizer, seqs, groups, range(len(groups)), config, unigram, "cpu"
+                )[0]
+            )
+    residues = sum(len(s) for s in seqs)
+    assert torch.equal(sums[0], sums[1])
+    assert 0.1 < float(sums[0][2]) / residues < 0.2
+
+
+def test_a_convolutional_backbone_round_trips_through_its_folder(yeast_slice, tmp_path):
+    """backbone.conv is part of the folder's architecture: the sequence channel rebuilds it."""
+    from ppi.backbones.scratch import ScratchBackbone, ScratchConfig
+
+    out = tmp_path / "lm"
+    args = ["pretrain", "--out", str(out), str(yeast_slice), *FAST, "backbone.conv=3"]
+    assert run([*args, "pretrain.epochs=1"]) == 0
+    assert json.loads((out / "config.json").read_text())["backbone"]["conv"] == 3
+    loaded = ScratchBackbone(ScratchConfig(path=str(out)))
+    assert loaded.config.conv == 3 and loaded.pretrained
+    saved = load_file(str(out / "model.safetensors"))
+    conv = "layers.0.conv.depthwise.weight"
+    assert torch.equal(loaded.state_dict()[conv], saved["backbone." + conv])
+
+
+def test_shortcut_baselines_score_the_models_own_held_out_positions(pretrained, yeast_slice):
+    from ppi.lm.baselines import shortcut_baselines
+
+    out = shortcut_baselines(pretrained, [str(yeast_slice)], passes=2, epochs=1)
+    last = metrics(pretrained)[-1]
+    # the same positions and weights as the run's own last evaluation
+    assert out["model"]["perplexity"] == pytest.approx(last["heldout_perplexity"], rel=1e-4)
+    assert out["unigram"]["perplexity"] == pytest.approx(last["unigram_perplexity"], rel=1e-4)
+    assert out["model"]["ratio"] == pytest.approx(last["perplexity_ratio"], rel=1e-4)
+    assert out["positions"] > 100 and out["training_positions"] > out["positions"]
+    for name in ("composition", "window"):
+        assert 0.5 < out[name]["ratio"] < 1.5
+
+
+def test_position_features_see_visible_neighbours_and_composition():
+    from ppi.backbones.scratch import ScratchTokenizer
+    from ppi.lm.baselines import position_features
+    from ppi.lm.masking import IGNORE
+
+    tok = ScratchTokenizer()
+    ids, _ = tok.encode(["ACDA"])  # <cls> A C D A <eos>
+    inputs, labels = ids.clone(), torch.full_like(ids, IGNORE)
+    inputs[0, 2], labels[0, 2] = tok.mask_id, ids[0, 2]  # C hidden
+    got = position_features(inputs, labels, tok.pad_id, 2)
+    assert got.target.tolist() == [tok.vocab["C"] - 5]
+    v = tok.vocab
+    assert got.window.tolist() == [[v["<cls>"], v["A"], v["D"], v["A"]]]
+    comp = dict(zip("ACDEFGHIKLMNPQRSTVWY", got.composition[0].tolist(), strict=True))
+    assert comp["A"] == pytest.approx(2 / 3) and comp["D"] == pytest.approx(1 / 3)
+    assert comp["C"] == 0  # hidden residues do not count
+    far = position_features(inputs, labels, tok.pad_id, 4)
+    assert far.window.tolist()[0][:2] == [tok.pad_id, tok.pad_id]  # beyond the row
+
+
+def test_the_window_baseline_learns_what_neighbours_say():
+    """On sequences of runs, a hidden residue is its neighbours': the window sees it."""
+    import random
+
+    from ppi.backbones.scratch import ScratchTokenizer
+    from ppi.lm.baselines import WindowMLP, fit, nll_sum, training_positions
+
+    rng = random.Random(0)
+    aas = "ACDEFGHIKLMNPQRSTVWY"
+    seqs = ["".join(rng.choice(aas) * 6 for _ in range(10)) for _ in range(200)]
+    tok = ScratchTokenizer()
+    train = training_positions(tok, seqs, 60, 3, 2, seed=0)
+    test = training_positions(tok, seqs, 60, 1, 2, seed=1)
+    window = fit(WindowMLP(len(tok), 2), train, epochs=5, seed=0, batch=128)
+    comp = fit(WindowMLP(len(tok), 2, use_window=False), train, epochs=5, seed=0, batch=128)
+    n = len(test.target)
+    assert nll_sum(window, test) / n < 0.5 < nll_sum(comp, test) / n
