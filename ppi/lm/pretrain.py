@@ -193,7 +193,7 @@ def step_loss(model, tok, seqs, go_rows, data: Data, config, gen, device) -> tor
     )
     at = labels != IGNORE  # (B, T)
     logits, go_logits = model(inputs.to(device), keep.to(device), at.to(device))  # (S, V)
-    # summed over at least one position: a batch that drew no position adds 0, not NaN
+    # divided by at least 1: a batch that drew no position adds 0, not NaN
     picked = labels[at].to(device)
     loss = functional.cross_entropy(logits.float(), picked, reduction="sum") / max(len(picked), 1)
     if go_logits is not None and config.pretrain.go_weight > 0:

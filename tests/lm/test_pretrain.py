@@ -307,3 +307,19 @@ def test_the_window_baseline_learns_what_neighbours_say():
     comp = fit(WindowMLP(len(tok), 2, use_window=False), train, epochs=5, seed=0, batch=128)
     n = len(test.target)
     assert nll_sum(window, test) / n < 0.5 < nll_sum(comp, test) / n
+
+
+def test_a_batch_without_hidden_residues_adds_zero_loss_not_nan():
+    from ppi.backbones.configs import ScratchConfig
+    from ppi.lm import pretrain as pt
+    from ppi.lm.model import ScratchLM
+
+    torch.manual_seed(0)
+    net = ScratchLM(ScratchConfig(dim=16, layers=1, heads=2, max_len=64))
+    gen = torch.Generator().manual_seed(0)
+    none = pt.PretrainConfig(pretrain=pt.PretrainSettings(mask_rate=1e-12))
+    loss = pt.step_loss(net, net.tokenizer, ["MKV"], [0], None, none, gen, "cpu")
+    assert float(loss.detach()) == 0.0
+    some = pt.PretrainConfig(pretrain=pt.PretrainSettings(mask_rate=0.99))
+    loss = pt.step_loss(net, net.tokenizer, ["MKVLA"], [0], None, some, gen, "cpu")
+    assert 0 < float(loss.detach()) < 10
