@@ -177,8 +177,7 @@ def shortcut_baselines(
     net = ScratchLM.from_pretrained(folder)
     tok = net.tokenizer
     unigram = pt.unigram_log_probs(data, len(tok))
-    size = config.backbone.max_len
-    held = [data.proteins[p][:size] for p in data.held]
+    held = pt.heldout_sequences(data, config)
     groups = pt.heldout_groups(held, config)
     with torch.no_grad():
         everything = range(len(groups))
@@ -192,7 +191,9 @@ def shortcut_baselines(
     count = len(test.target)
     if count != int(sums[2]):
         raise RuntimeError(f"baseline positions {count} != the model's {int(sums[2])}")
-    train = training_positions(tok, [data.proteins[p] for p in data.train], size, passes, w, seed)
+    train = training_positions(
+        tok, [data.proteins[p] for p in data.train], config.backbone.max_len, passes, w, seed
+    )
     out: dict = {"positions": count, "training_positions": len(train.target)}
     uni = float(sums[1]) / count
     out["unigram"] = {"perplexity": math.exp(uni), "ratio": 1.0}

@@ -227,8 +227,7 @@ def evaluate(model, tok, data: Data, config: PretrainConfig, unigram: torch.Tens
     """
     net = acc.unwrap_model(model)
     model.eval()
-    size = config.backbone.max_len
-    seqs = [data.proteins[p][:size] for p in data.held]
+    seqs = heldout_sequences(data, config)
     groups = heldout_groups(seqs, config)
     mine = range(acc.process_index, len(groups), acc.num_processes)
     sums, go_scores = _score_heldout(net, tok, seqs, groups, mine, config, unigram, acc.device)
@@ -252,6 +251,11 @@ def evaluate(model, tok, data: Data, config: PretrainConfig, unigram: torch.Tens
         out["go_fmax"] = go.fmax(truth, scores.numpy())
         out["go_fmax_naive"] = go.fmax(truth, go.naive_scores(data.train_go, len(seqs)))
     return out
+
+
+def heldout_sequences(data: Data, config: PretrainConfig) -> list[str]:
+    """What the held-out figures read of each held-out protein: its first ``max_len`` residues."""
+    return [data.proteins[p][: config.backbone.max_len] for p in data.held]
 
 
 def heldout_groups(seqs: list[str], config: PretrainConfig) -> list[list[int]]:

@@ -175,7 +175,7 @@ def _train_members(config: Config, run_dir: Path, on_epoch: EpochHook | None) ->
     if config.task != "pair":
         raise ConfigError("train.members: ensembles average pair models; set it to 1")
     state = PartialState()
-    folders, memo = [], EvidenceMemo()  # the members share the split, so the pairs' evidence
+    folders, memo = [], EvidenceMemo()  # one memo: the members share the split and its evidence
     # the run's config is written with a member's folder, once its checks passed (bad input
     # writes nothing) and before its first epoch (so that resume=<run> finds the run)
     keep_run = functools.partial(_keep_config, config, run_dir)
