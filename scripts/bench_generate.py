@@ -4,9 +4,10 @@
    perplexity against the unigram perplexity of the same held-out positions
    (target: at most 0.85 of it) and GO Fmax against the naive baseline
    (target: naive + 0.05), read from the folder's last epoch. With ``--dumps``
-   (the dumps the folder was pretrained on) also the shortcut baselines of
-   :mod:`ppi.lm.baselines` on the same held-out positions: a regression on
-   each crop's composition and an MLP on the 8 neighbours each side.
+   (the dumps the folder was pretrained on) both are measured again on the
+   folder's weights as ``ppi pretrain`` measures them today, and the shortcut
+   baselines of :mod:`ppi.lm.baselines` on the same held-out positions: a
+   regression on each crop's composition and an MLP on the 8 neighbours each side.
 2. AntiBERTy on its real weights filling the CDR-H3 (IMGT: the residues between
    the Cys of ``YYC`` and the Trp of ``WGxG``) of the bundled BCR test antibodies,
    the rest kept: native residue recovery against sampling each residue from the
@@ -39,16 +40,23 @@ from ppi.data.examples import resolve
 from ppi.lm.adapters import load_masked_lm
 from ppi.lm.baselines import shortcut_baselines
 from ppi.lm.constraints import Constraints
+from ppi.lm.folder import CONFIG, read_json
 from ppi.lm.generate import SamplerConfig, generate, pseudo_log_likelihood
+from ppi.lm.pretrain import evaluate_folder
 
 CDR3 = re.compile(r"(?<=Y[YFH]C)([A-Z]{3,30}?)(?=WG.G)")
 
 
-def pretraining(folder: Path) -> dict:
-    meta = json.loads((folder / "config.json").read_text())
-    m = meta["metrics"]
+def pretraining(folder: Path, dumps: list[str] | None) -> dict:
+    """The folder's held-out figures: measured now with ``dumps``, else its last epoch's record."""
+    if dumps:
+        m = evaluate_folder(folder, dumps)
+        m["epoch"] = read_json(folder / CONFIG)["metrics"]["epoch"]
+    else:
+        m = read_json(folder / CONFIG)["metrics"]
     out = {
         "epochs": m["epoch"],
+        "measured": "now" if dumps else "recorded",
         "heldout_perplexity": m["heldout_perplexity"],
         "unigram_perplexity": m["unigram_perplexity"],
         "ratio": m["perplexity_ratio"],
@@ -157,7 +165,7 @@ def main() -> None:
     cfg = SamplerConfig(rounds=4, sweeps=2)
     result: dict = {}
     if args.lm:
-        result["pretraining"] = pretraining(args.lm)
+        result["pretraining"] = pretraining(args.lm, args.dumps)
         print("pretraining", json.dumps(result["pretraining"]))
     if args.lm and args.dumps:
         result["shortcut_baselines"] = shortcut_baselines(args.lm, args.dumps, seed=args.seed)

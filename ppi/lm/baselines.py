@@ -18,7 +18,6 @@ the unigram perplexity compare directly.
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 from pathlib import Path
 
@@ -27,11 +26,8 @@ from torch import nn
 from torch.nn import functional
 from tqdm.auto import tqdm
 
-from ppi.config.tools import build
 from ppi.lm import pretrain as pt
-from ppi.lm.folder import CONFIG
 from ppi.lm.masking import IGNORE, eval_mask
-from ppi.lm.model import ScratchLM
 from ppi.lm.pretrain_data import crops, encode
 
 FIRST_RESIDUE = 5  # token id of the first amino acid (after the five specials)
@@ -169,15 +165,10 @@ def shortcut_baselines(
     Returns ``{"positions": S, "unigram": {...}, "model": {...}, "composition": {...},
     "window": {...}}``, each predictor with its ``perplexity`` and ``ratio`` to the unigram.
     """
-    folder = Path(folder)
-    meta = json.loads((folder / CONFIG).read_text())
-    settings = dict(meta["pretrain"], annotations="", id_map="")  # the masked-LM figures only
-    config = build(pt.PretrainConfig, {"backbone": meta["backbone"], "pretrain": settings})
-    data = pt.load_data(config, dumps, folder, main=False)  # the folder's split.json
-    net = ScratchLM.from_pretrained(folder)
+    config, data, net = pt.load_run(folder, dumps, annotations=False)  # the masked-LM figures
     tok = net.tokenizer
     unigram = pt.unigram_log_probs(data, len(tok))
-    held = pt.heldout_sequences(data, config)
+    held, _ = pt.heldout_windows(data, config)
     groups = pt.heldout_groups(held, config)
     with torch.no_grad():
         everything = range(len(groups))

@@ -5,9 +5,9 @@ groups the crops into length-sorted batches under ``batch_tokens`` padded
 tokens, masks 15% of residues (80/10/10) and minimises the cross-entropy of
 the hidden residues, plus ``go_weight`` times the binary cross-entropy of
 the GO head for proteins that have terms. After each epoch it reports the
-held-out loss, perplexity (against the unigram perplexity of the same
-held-out positions) and GO Fmax (against the naive baseline), saves the
-Accelerate state for ``resume=true`` and writes the backbone folder.
+held-out loss and perplexity over every residue of the held-out proteins
+(against the unigram perplexity of the same positions) and GO Fmax (against
+the naive baseline), saves the Accelerate state for ``resume=true`` and writes the backbone folder.
 
 The crops, batches and masks of epoch ``e`` come from a generator seeded by
 ``(seed, e)``, so a run resumed after a kill repeats what the uninterrupted
@@ -31,9 +31,10 @@ from torch.nn import functional
 
 from ppi.backbones.base import RESIDUES
 from ppi.backbones.configs import ScratchConfig
-from ppi.config.tools import setting, to_dict
+from ppi.config.tools import build, setting, to_dict
 from ppi.errors import InputError
 from ppi.lm import go
+from ppi.lm.folder import CONFIG, read_json
 from ppi.lm.masking import IGNORE, eval_mask, mask_tokens
 from ppi.lm.model import ScratchLM
 from ppi.lm.pretrain_data import batches, crops, encode, load_or_split, read_sequences
@@ -217,21 +218,25 @@ HELDOUT_MASK_RATE = 0.15
 def evaluate(model, tok, data: Data, config: PretrainConfig, unigram: torch.Tensor, acc) -> dict:
     """Held-out masked-LM loss and perplexity (with the unigram baseline), and GO Fmax.
 
-    Each process scores every n-th held-out batch and the sums are added up
-    across processes, so every held-out sequence counts exactly once
-    (``heldout_sequences``); batch i is masked by a generator seeded with
-    ``HELDOUT_SEED + i``, so the figures do not depend on the number of
-    processes either. The forward runs on the unwrapped model: DDP's forward
+    Every residue of each held-out protein is read, in consecutive windows of
+    ``max_len`` residues (:func:`heldout_windows`). Each process scores every
+    n-th held-out batch and the sums are added up across processes, so every
+    window counts exactly once (``heldout_windows``); batch i is masked by a
+    generator seeded with ``HELDOUT_SEED + i``, so the figures do not depend
+    on the number of processes either. A protein's GO scores are the mean of
+    its windows'. The forward runs on the unwrapped model: DDP's forward
     broadcasts buffers, a collective that a process without held-out batches
     would never join.
     """
     net = acc.unwrap_model(model)
     model.eval()
-    seqs = heldout_sequences(data, config)
+    seqs, owner = heldout_windows(data, config)
     groups = heldout_groups(seqs, config)
     mine = range(acc.process_index, len(groups), acc.num_processes)
     sums, go_scores = _score_heldout(net, tok, seqs, groups, mine, config, unigram, acc.device)
-    totals = acc.reduce(sums.to(acc.device), "sum").cpu()  # model NLL, unigram NLL, residues, seqs
+    totals = acc.reduce(
+        sums.to(acc.device), "sum"
+    ).cpu()  # model NLL, unigram NLL, residues, windows
     model.train()
     n = max(float(totals[2]), 1.0)
     out = {
@@ -240,22 +245,45 @@ def evaluate(model, tok, data: Data, config: PretrainConfig, unigram: torch.Tens
         "unigram_perplexity": math.exp(totals[1] / n),
     }
     out["perplexity_ratio"] = out["heldout_perplexity"] / out["unigram_perplexity"]
-    out["heldout_sequences"] = int(totals[3])
+    out["heldout_sequences"] = len(data.held)
+    out["heldout_windows"] = int(totals[3])
     if acc.num_processes > 1:
         go_scores = gather_object(go_scores)
     if go_scores:
-        scores = torch.zeros(len(seqs), len(data.terms))
-        for g, prob in go_scores:
-            scores[g] = prob
+        scores = protein_scores(go_scores, owner, len(data.held), len(data.terms))
         truth = data.held_go.numpy()
         out["go_fmax"] = go.fmax(truth, scores.numpy())
-        out["go_fmax_naive"] = go.fmax(truth, go.naive_scores(data.train_go, len(seqs)))
+        out["go_fmax_naive"] = go.fmax(truth, go.naive_scores(data.train_go, len(data.held)))
     return out
 
 
-def heldout_sequences(data: Data, config: PretrainConfig) -> list[str]:
-    """What the held-out figures read of each held-out protein: its first ``max_len`` residues."""
-    return [data.proteins[p][: config.backbone.max_len] for p in data.held]
+def heldout_windows(data: Data, config: PretrainConfig) -> tuple[list[str], list[int]]:
+    """Every residue of each held-out protein in consecutive ``max_len`` windows, and their owners.
+
+    Returns the windows and, for each, the index of its protein in ``data.held``.
+    """
+    size = config.backbone.max_len
+    seqs, owner = [], []
+    for i, p in enumerate(data.held):
+        s = data.proteins[p]
+        for start in range(0, len(s), size):
+            seqs.append(s[start : start + size])
+            owner.append(i)
+    return seqs, owner
+
+
+def protein_scores(go_scores, owner: list[int], proteins: int, terms: int) -> torch.Tensor:
+    """Each protein's GO probabilities, the mean over its windows; ``(proteins, terms)``.
+
+    ``go_scores`` holds ``(window indices, (len, terms) probabilities)`` per batch.
+    """
+    total = torch.zeros(proteins, terms)
+    count = torch.zeros(proteins)
+    for g, prob in go_scores:
+        rows = torch.tensor([owner[i] for i in g])
+        total.index_add_(0, rows, prob)
+        count.index_add_(0, rows, torch.ones(len(g)))
+    return total / count.clamp(min=1).unsqueeze(1)
 
 
 def heldout_groups(seqs: list[str], config: PretrainConfig) -> list[list[int]]:
@@ -278,7 +306,7 @@ def heldout_batch(tok, seqs: list[str], groups: list[list[int]], index: int):
 
 def _score_heldout(net, tok, seqs, groups, mine, config, unigram, device):
     """NLL sums of the held-out batches ``mine`` and their GO probabilities."""
-    sums = torch.zeros(4, dtype=torch.float64)  # model NLL, unigram NLL, residues, sequences
+    sums = torch.zeros(4, dtype=torch.float64)  # model NLL, unigram NLL, residues, windows
     go_scores = []
     for index in mine:
         g = groups[index]
@@ -293,6 +321,30 @@ def _score_heldout(net, tok, seqs, groups, mine, config, unigram, device):
         if go_logits is not None:
             go_scores.append((g, torch.sigmoid(go_logits.float()).cpu()))
     return sums, go_scores
+
+
+def load_run(folder: str | Path, dumps: list[str], annotations: bool = True):
+    """A pretraining folder's config, data (its saved split) and model: ``(config, data, net)``.
+
+    ``annotations=False`` leaves the GO targets out (the masked-LM figures only).
+    """
+    folder = Path(folder)
+    meta = read_json(folder / CONFIG)
+    settings = dict(meta["pretrain"])
+    if not annotations:
+        settings.update(annotations="", id_map="")
+    config = build(PretrainConfig, {"backbone": meta["backbone"], "pretrain": settings})
+    data = load_data(config, dumps, folder, main=False)
+    return config, data, ScratchLM.from_pretrained(folder)
+
+
+def evaluate_folder(folder: str | Path, dumps: list[str]) -> dict:
+    """The held-out figures of a folder's weights, measured now as :func:`evaluate` does."""
+    from accelerate import Accelerator
+
+    config, data, net = load_run(folder, dumps)
+    unigram = unigram_log_probs(data, len(net.tokenizer))
+    return evaluate(net, net.tokenizer, data, config, unigram, Accelerator(cpu=True))
 
 
 def unigram_log_probs(data: Data, vocab: int) -> torch.Tensor:

@@ -1,6 +1,7 @@
 """Two real CPU processes through ``accelerate launch`` report what one process reports."""
 
 import json
+import math
 import os
 import subprocess
 import sys
@@ -129,5 +130,7 @@ def test_two_process_pretrain_scores_each_held_out_sequence_once_and_resumes(tmp
     ]
     held = json.loads((tmp_path / "lm" / "split.json").read_text())["held_out"]
     assert [r["epoch"] for r in rows] == [1, 2]
+    windows = sum(math.ceil(len(proteins[p]) / 64) for p in held)  # every residue, max_len 64
     assert all(r["processes"] == 2 and r["heldout_sequences"] == len(held) == 30 for r in rows)
+    assert all(r["heldout_windows"] == windows > 30 for r in rows)
     assert all(0 <= r["go_fmax"] <= 1 for r in rows)

@@ -38,12 +38,14 @@ def metrics(out):
     return [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
 
 
+# smaller batches than FAST: in 4 epochs enough steps to beat uniform on every held-out residue
+FIXTURE_RUN = ["pretrain.batch_tokens=512", "pretrain.epochs=4"]
+
+
 @pytest.fixture(scope="module")
 def pretrained(yeast_slice, tmp_path_factory):
     out = tmp_path_factory.mktemp("pre") / "lm"
-    assert (
-        run(["pretrain", "--out", str(out), str(yeast_slice), *FAST, *GO, "pretrain.epochs=4"]) == 0
-    )
+    assert run(["pretrain", "--out", str(out), str(yeast_slice), *FAST, *GO, *FIXTURE_RUN]) == 0
     return out
 
 
@@ -55,6 +57,11 @@ def test_pretraining_lowers_held_out_loss_below_uniform(pretrained):
     assert 0 <= rows[-1]["go_fmax"] <= 1 and 0 < rows[-1]["go_fmax_naive"] <= 1
     split = json.loads((pretrained / "split.json").read_text())
     assert not set(split["train"]) & set(split["held_out"]) and len(split["held_out"]) >= 20
+    # every residue of the held-out proteins is read, in windows of max_len (64)
+    proteins = read_fasta(resolve("example:yeast_swissprot/uniprot_sprot_yeast.fasta.gz"))
+    windows = sum(math.ceil(len(proteins[p]) / 64) for p in split["held_out"])
+    assert rows[-1]["heldout_sequences"] == len(split["held_out"])
+    assert rows[-1]["heldout_windows"] == windows > len(split["held_out"])
 
 
 def test_folder_holds_config_weights_vocab_and_go_terms(pretrained):
@@ -215,6 +222,26 @@ def test_held_out_scoring_splits_over_processes_without_changing_the_sums(yeast_
     assert rows == list(range(len(seqs))) == sorted(i for g, _ in go_one for i in g)
 
 
+def test_held_out_windows_cover_every_residue_once_and_go_is_a_proteins_mean():
+    from ppi.backbones.configs import ScratchConfig
+    from ppi.lm import pretrain as pt
+
+    proteins = {"a": "M" * 150, "b": "K" * 64, "c": "W" * 10, "d": "A" * 500}
+    data = pt.Data(proteins, ["d"], ["a", "b", "c"], [], torch.zeros(1, 0), torch.zeros(3, 0))
+    config = pt.PretrainConfig(backbone=ScratchConfig(max_len=64))
+    seqs, owner = pt.heldout_windows(data, config)
+    assert [len(s) for s in seqs] == [64, 64, 22, 64, 10] and owner == [0, 0, 0, 1, 2]
+    for i, p in enumerate(data.held):
+        assert "".join(s for s, o in zip(seqs, owner, strict=True) if o == i) == proteins[p]
+    # GO scores of a protein: the mean of its windows', whichever batch each window sat in
+    batch_scores = [
+        ([0, 3], torch.tensor([[0.2], [0.5]])),
+        ([4, 1, 2], torch.tensor([[0.9], [0.4], [0.6]])),
+    ]
+    scores = pt.protein_scores(batch_scores, owner, 3, 1)
+    assert torch.allclose(scores[:, 0], torch.tensor([0.4, 0.5, 0.9]))
+
+
 def test_held_out_figures_hide_fifteen_percent_whatever_the_training_rate(yeast_slice):
     """Runs trained with other mask rates are scored on the same held-out positions."""
     from ppi.backbones.configs import ScratchConfig
@@ -268,6 +295,17 @@ def test_shortcut_baselines_score_the_models_own_held_out_positions(pretrained, 
     assert out["positions"] > 100 and out["training_positions"] > out["positions"]
     for name in ("composition", "window"):
         assert 0.5 < out[name]["ratio"] < 1.5
+
+
+def test_a_folder_measured_again_gives_its_last_epochs_figures(pretrained, yeast_slice):
+    """evaluate_folder (bench_generate --dumps) reads the same split, weights and GO terms."""
+    from ppi.lm.pretrain import evaluate_folder
+
+    out, last = evaluate_folder(pretrained, [str(yeast_slice)]), metrics(pretrained)[-1]
+    for key in ("heldout_perplexity", "unigram_perplexity", "go_fmax", "go_fmax_naive"):
+        assert out[key] == pytest.approx(last[key], rel=1e-4), key
+    assert out["heldout_windows"] == last["heldout_windows"]
+    assert out["heldout_sequences"] == last["heldout_sequences"]
 
 
 def test_position_features_see_visible_neighbours_and_composition():
