@@ -7,7 +7,9 @@
    (the dumps the folder was pretrained on) both are measured again on the
    folder's weights as ``ppi pretrain`` measures them today, and the shortcut
    baselines of :mod:`ppi.lm.baselines` on the same held-out positions: a
-   regression on each crop's composition and an MLP on the 8 neighbours each side.
+   regression on each crop's composition and an MLP on the 8 neighbours each side;
+   and the same figures for as many training proteins, drawn at random (how well
+   the model fits what it learned from, against how well it predicts new proteins).
 2. AntiBERTy on its real weights filling the CDR-H3 (IMGT: the residues between
    the Cys of ``YYC`` and the Trp of ``WGxG``) of the bundled BCR test antibodies,
    the rest kept: native residue recovery against sampling each residue from the
@@ -44,6 +46,8 @@ from ppi.lm.folder import CONFIG, read_json
 from ppi.lm.generate import SamplerConfig, generate, pseudo_log_likelihood
 from ppi.lm.pretrain import evaluate_folder
 
+#: the figures of as many training proteins as are held out, scored as the held-out ones
+TRAINING_FIGURES = ("heldout_sequences", "heldout_windows", "perplexity_ratio", "go_fmax")
 CDR3 = re.compile(r"(?<=Y[YFH]C)([A-Z]{3,30}?)(?=WG.G)")
 
 
@@ -168,6 +172,9 @@ def main() -> None:
         result["pretraining"] = pretraining(args.lm, args.dumps)
         print("pretraining", json.dumps(result["pretraining"]))
     if args.lm and args.dumps:
+        fit = evaluate_folder(args.lm, args.dumps, on_training=True)
+        result["training_proteins"] = {k: fit[k] for k in TRAINING_FIGURES if k in fit}
+        print("training_proteins", json.dumps(result["training_proteins"]))
         result["shortcut_baselines"] = shortcut_baselines(args.lm, args.dumps, seed=args.seed)
         print("shortcut_baselines", json.dumps(result["shortcut_baselines"]))
     if args.pretraining_only:

@@ -20,6 +20,7 @@ import dataclasses
 import json
 import logging
 import math
+import random
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -338,11 +339,21 @@ def load_run(folder: str | Path, dumps: list[str], annotations: bool = True):
     return config, data, ScratchLM.from_pretrained(folder)
 
 
-def evaluate_folder(folder: str | Path, dumps: list[str]) -> dict:
-    """The held-out figures of a folder's weights, measured now as :func:`evaluate` does."""
+def evaluate_folder(folder: str | Path, dumps: list[str], on_training: bool = False) -> dict:
+    """The held-out figures of a folder's weights, measured now as :func:`evaluate` does.
+
+    ``on_training=True`` scores as many training proteins, drawn at random
+    (seed 0), in their place: how well the model fits proteins it learned
+    from, against how well it predicts new ones.
+    """
     from accelerate import Accelerator
 
     config, data, net = load_run(folder, dumps)
+    if on_training:
+        rows = sorted(random.Random(0).sample(range(len(data.train)), len(data.held)))
+        data = dataclasses.replace(
+            data, held=[data.train[i] for i in rows], held_go=data.train_go[rows]
+        )
     unigram = unigram_log_probs(data, len(net.tokenizer))
     return evaluate(net, net.tokenizer, data, config, unigram, Accelerator(cpu=True))
 

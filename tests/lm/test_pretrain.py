@@ -1,5 +1,6 @@
 import json
 import math
+import random
 
 import pytest
 import torch
@@ -306,6 +307,14 @@ def test_a_folder_measured_again_gives_its_last_epochs_figures(pretrained, yeast
         assert out[key] == pytest.approx(last[key], rel=1e-4), key
     assert out["heldout_windows"] == last["heldout_windows"]
     assert out["heldout_sequences"] == last["heldout_sequences"]
+    # as many training proteins in the held-out proteins' place, every residue read
+    fit = evaluate_folder(pretrained, [str(yeast_slice)], on_training=True)
+    split = json.loads((pretrained / "split.json").read_text())
+    drawn = random.Random(0).sample(split["train"], len(split["held_out"]))
+    proteins = read_fasta(yeast_slice)
+    assert fit["heldout_sequences"] == len(split["held_out"])
+    assert fit["heldout_windows"] == sum(math.ceil(len(proteins[p]) / 64) for p in drawn)
+    assert fit["heldout_windows"] != out["heldout_windows"]
 
 
 def test_position_features_see_visible_neighbours_and_composition():
