@@ -7,7 +7,8 @@ the hidden residues, plus ``go_weight`` times the binary cross-entropy of
 the GO head for proteins that have terms. After each epoch it reports the
 held-out loss and perplexity over every residue of the held-out proteins
 (against the unigram perplexity of the same positions) and GO Fmax (against
-the naive baseline), saves the Accelerate state for ``resume=true`` and writes the backbone folder.
+the naive baseline), saves the Accelerate state for ``resume=true`` and
+writes the backbone folder.
 
 The crops, batches and masks of epoch ``e`` come from a generator seeded by
 ``(seed, e)``, so a run resumed after a kill repeats what the uninterrupted
@@ -235,9 +236,8 @@ def evaluate(model, tok, data: Data, config: PretrainConfig, unigram: torch.Tens
     groups = heldout_groups(seqs, config)
     mine = range(acc.process_index, len(groups), acc.num_processes)
     sums, go_scores = _score_heldout(net, tok, seqs, groups, mine, config, unigram, acc.device)
-    totals = acc.reduce(
-        sums.to(acc.device), "sum"
-    ).cpu()  # model NLL, unigram NLL, residues, windows
+    # model NLL, unigram NLL, hidden residues, windows
+    totals = acc.reduce(sums.to(acc.device), "sum").cpu()
     model.train()
     n = max(float(totals[2]), 1.0)
     out = {
