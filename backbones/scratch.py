@@ -27,6 +27,8 @@ log = logging.getLogger("ppi")
 
 #: Special tokens, in id order: ``<pad>`` is 0, ``<mask>`` is 4.
 SPECIALS = ("<pad>", "<cls>", "<eos>", "<unk>", "<mask>")
+#: token id of the first amino acid; the 20 follow in :data:`ppi.backbones.base.RESIDUES` order
+FIRST_RESIDUE = len(SPECIALS)
 
 
 class ScratchTokenizer:

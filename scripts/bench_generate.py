@@ -53,11 +53,9 @@ CDR3 = re.compile(r"(?<=Y[YFH]C)([A-Z]{3,30}?)(?=WG.G)")
 
 def pretraining(folder: Path, dumps: list[str] | None) -> dict:
     """The folder's held-out figures: measured now with ``dumps``, else its last epoch's record."""
+    m = read_json(folder / CONFIG)["metrics"]
     if dumps:
-        m = evaluate_folder(folder, dumps)
-        m["epoch"] = read_json(folder / CONFIG)["metrics"]["epoch"]
-    else:
-        m = read_json(folder / CONFIG)["metrics"]
+        m = {**m, **evaluate_folder(folder, dumps)}
     out = {
         "epochs": m["epoch"],
         "measured": "now" if dumps else "recorded",

@@ -26,12 +26,13 @@ from torch import nn
 from torch.nn import functional
 from tqdm.auto import tqdm
 
+from ppi.backbones.base import RESIDUES as AMINO_ACIDS
+from ppi.backbones.scratch import FIRST_RESIDUE
 from ppi.lm import pretrain as pt
 from ppi.lm.masking import IGNORE, eval_mask
 from ppi.lm.pretrain_data import crops, encode
 
-FIRST_RESIDUE = 5  # token id of the first amino acid (after the five specials)
-RESIDUES = 20
+RESIDUES = len(AMINO_ACIDS)  # 20
 
 
 @dataclasses.dataclass

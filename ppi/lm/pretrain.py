@@ -33,6 +33,7 @@ from torch.nn import functional
 
 from ppi.backbones.base import RESIDUES
 from ppi.backbones.configs import ScratchConfig
+from ppi.backbones.scratch import FIRST_RESIDUE
 from ppi.config.tools import build, setting, to_dict
 from ppi.errors import InputError
 from ppi.lm import go
@@ -190,7 +191,7 @@ def step_loss(model, tok, seqs, go_rows, data: Data, config, gen, device) -> tor
         ids,
         residue,
         tok.mask_id,
-        torch.arange(5, 5 + len(RESIDUES)),
+        torch.arange(FIRST_RESIDUE, FIRST_RESIDUE + len(RESIDUES)),
         gen,
         config.pretrain.mask_rate,
     )
@@ -365,8 +366,8 @@ def unigram_log_probs(data: Data, vocab: int) -> torch.Tensor:
     for p in data.train:
         seen.update(data.proteins[p])
     for i, aa in enumerate(RESIDUES):
-        counts[5 + i] += seen[aa]
-    counts[:5] = 0
+        counts[FIRST_RESIDUE + i] += seen[aa]
+    counts[:FIRST_RESIDUE] = 0
     return torch.log(counts / counts.sum()).float()
 
 
