@@ -65,7 +65,9 @@ class PretrainSettings:
             report them), so runs with other training rates compare.
         heldout: share of proteins held out, by whole identity clusters.
         cluster_identity: proteins at or above this identity share a cluster.
-        cluster_measure: how identity is computed (``mmseqs``, ``phmmer``, ``kmer``).
+        cluster_measure: how identity is computed (``mmseqs``, ``phmmer``, ``kmer``), or
+            ``none`` for input already clustered below ``cluster_identity`` (UniRef50):
+            no search, each sequence its own cluster.
         annotations: an annotation store or a GO table for the GO objective (empty: none).
         id_map: maps a GO table's gene names to accessions (a UniProt FASTA's GN=).
         go_weight: weight of the GO loss.
@@ -87,7 +89,7 @@ class PretrainSettings:
     mask_rate: float = setting(0.15, "(0, 1)")
     heldout: float = setting(0.05, "(0, 0.5]")
     cluster_identity: float = setting(0.5, "(0, 1]")
-    cluster_measure: str = setting("mmseqs", choices=("mmseqs", "phmmer", "kmer"))
+    cluster_measure: str = setting("mmseqs", choices=("mmseqs", "phmmer", "kmer", "none"))
     annotations: str = ""
     id_map: str = ""
     go_weight: float = setting(1.0, "[0, inf)")

@@ -9,6 +9,7 @@ the held-out loss measures generalisation, not memory.
 from __future__ import annotations
 
 import json
+import logging
 import random
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from ppi.utils.batching import token_budget_groups
 from ppi.utils.files import atomic_write_text
 
 SPLIT = "split.json"
+log = logging.getLogger("ppi")
 
 
 def read_sequences(dumps: list[str]) -> dict[str, str]:
@@ -47,11 +49,26 @@ def read_sequences(dumps: list[str]) -> dict[str, str]:
 def cluster_split(
     proteins: dict[str, str], share: float, identity: float, measure: str, seed: int
 ) -> tuple[list[str], list[str]]:
-    """``(train, held_out)`` ids: whole identity clusters drawn until ``share`` are held out."""
+    """``(train, held_out)`` ids: whole identity clusters drawn until ``share`` are held out.
+
+    ``measure`` ``none`` runs no search: every sequence is its own cluster,
+    which is right only for input already clustered below ``identity``
+    (UniRef50 representatives, at 50%), where an all-against-all search of
+    tens of millions of sequences would be a large job for nothing.
+    """
     from ppi.data.leakage import cluster_groups
     from ppi.data.similarity import neighbours
 
-    groups = cluster_groups(neighbours(measure, proteins, identity), identity)
+    if measure == "none":
+        log.warning(
+            "pretrain.cluster_measure=none: held-out proteins are drawn one by one; "
+            "this holds them out by cluster only if the input is already clustered "
+            "below %.0f%% identity (as UniRef50 is at 50%%)",
+            100 * identity,
+        )
+        groups = {}
+    else:
+        groups = cluster_groups(neighbours(measure, proteins, identity), identity)
     members: dict[int, list[str]] = {}
     for pid in proteins:
         members.setdefault(groups.get(pid, -1 - len(members)), []).append(pid)

@@ -370,3 +370,29 @@ def test_a_batch_without_hidden_residues_adds_zero_loss_not_nan():
     some = pt.PretrainConfig(pretrain=pt.PretrainSettings(mask_rate=0.99))
     loss = pt.step_loss(net, net.tokenizer, ["MKVLA"], [0], None, some, gen, "cpu")
     assert 0 < float(loss.detach()) < 10
+
+
+def test_held_out_clusters_stay_whole_and_clustered_input_needs_no_search(monkeypatch):
+    from ppi.data import similarity
+    from ppi.lm.pretrain_data import cluster_split
+
+    rng = random.Random(0)
+    base = ["".join(rng.choice("ACDEFGHIKLMNPQRSTVWY") for _ in range(80)) for _ in range(20)]
+    # each family: a sequence and a copy with two residues changed (97% identity)
+    proteins = {}
+    for i, s in enumerate(base):
+        proteins[f"F{i}a"] = s
+        proteins[f"F{i}b"] = "W" + s[1:40] + "W" + s[41:]
+    for seed in range(5):
+        train, held = cluster_split(proteins, 0.2, 0.5, "kmer", seed)
+        assert len(held) == 8
+        assert {p[:-1] for p in held}.isdisjoint({p[:-1] for p in train})
+
+    def no_search(*args):
+        raise AssertionError("cluster_measure=none must not search")
+
+    monkeypatch.setattr(similarity, "neighbours", no_search)
+    train, held = cluster_split(proteins, 0.2, 0.5, "none", 0)
+    assert len(held) == 8 and set(train) | set(held) == set(proteins)
+    # drawn one by one: some family is cut in two, as the setting's warning says
+    assert {p[:-1] for p in held} & {p[:-1] for p in train}
