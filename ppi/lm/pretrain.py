@@ -380,6 +380,37 @@ def save_folder(model: ScratchLM, out: Path, data: Data, metrics: dict, config) 
     model.save_pretrained(out, data.terms, extra, seqs)
 
 
+#: the folder's plot of its held-out figures, redrawn after every epoch
+CURVES = "learning_curves.png"
+
+
+def plot_curves(out: Path) -> None:
+    """Draw ``metrics.jsonl`` as :data:`CURVES`: losses, and the ratios against their baselines.
+
+    The second panel holds the perplexity ratio to the unigram and, with the
+    GO objective, GO Fmax and its naive baseline, so a run's distance from
+    both targets can be read off it.
+    """
+    from ppi.evaluation.plots import plot_history
+
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    history = [
+        {"epoch": r["epoch"], **{name: r[key] for key, name in _PLOTTED.items() if key in r}}
+        for r in rows
+    ]
+    plot_history(history, out / CURVES)
+
+
+#: metrics.jsonl keys -> plot_history names (``*loss`` on the first panel, ``valid_*`` the second)
+_PLOTTED = {
+    "train_loss": "train_loss",
+    "heldout_loss": "heldout_loss",
+    "perplexity_ratio": "valid_perplexity_ratio",
+    "go_fmax": "valid_go_fmax",
+    "go_fmax_naive": "valid_go_fmax_naive",
+}
+
+
 def elapsed(start: float) -> float:
     """Seconds since ``start``."""
     return time.monotonic() - start

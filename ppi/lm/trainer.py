@@ -6,6 +6,7 @@ import json
 import math
 import os
 import shutil
+import time
 from pathlib import Path
 
 import torch
@@ -124,11 +125,15 @@ class _Loop:
         metrics: dict = {}
         for epoch in range(start, s.epochs):
             torch.manual_seed(s.seed * 7919 + epoch)  # dropout, the same after a resume
-            loss = self.epoch(epoch, bar)
+            began = time.monotonic()
+            loss, residues = self.epoch(epoch, bar)
             metrics = {
                 "epoch": epoch + 1,
                 "processes": acc.num_processes,
                 "train_loss": loss,
+                # the epoch's training steps on the main process's clock, evaluation aside
+                "train_seconds": round(pt.elapsed(began), 2),
+                "train_residues": residues,
                 **pt.evaluate(self.model, self.tok, self.data, self.config, self.unigram, acc),
             }
             acc.log(metrics, step=epoch + 1)
@@ -143,14 +148,16 @@ class _Loop:
         bar.close()
         return metrics
 
-    def epoch(self, epoch: int, bar) -> float:
+    def epoch(self, epoch: int, bar) -> tuple[float, int]:
+        """Train one epoch: the mean batch loss and the residues of its crops, all processes."""
         acc = self.acc
         mine, gen = pt.epoch_batches(
             self.data, self.config, epoch, acc.process_index, acc.num_processes
         )
-        total, n = 0.0, 0
+        total, n, residues = 0.0, 0, 0
         self.model.train()
         for seqs, rows in mine:
+            residues += sum(len(q) for q in seqs)
             with acc.accumulate(self.model):
                 with acc.autocast():
                     loss = pt.step_loss(
@@ -164,8 +171,9 @@ class _Loop:
             bar.update(acc.num_processes)
             bar.set_postfix(loss=f"{total / n:.3f}")
         # the mean over every process's batches, not the main process's alone
-        sums = acc.reduce(torch.tensor([total, n], dtype=torch.float64, device=acc.device), "sum")
-        return float(sums[0] / max(float(sums[1]), 1.0))
+        sums = torch.tensor([total, n, residues], dtype=torch.float64, device=acc.device)
+        sums = acc.reduce(sums, "sum")
+        return float(sums[0] / max(float(sums[1]), 1.0)), int(sums[2])
 
     def checkpoint(self, epoch: int, metrics: dict) -> None:
         """Accelerate state for resume, then the backbone folder and the metrics line."""
@@ -178,6 +186,7 @@ class _Loop:
         pt.save_folder(acc.unwrap_model(self.model), self.out, self.data, metrics, self.config)
         with open(self.out / "metrics.jsonl", "a") as handle:
             handle.write(json.dumps(metrics) + "\n")
+        pt.plot_curves(self.out)
         (ckpt / pt.STATE).write_text(json.dumps({"epoch": epoch, "job": self.key}))
         for old in (self.out / CHECKPOINTS).glob("epoch_*"):
             if old != ckpt:

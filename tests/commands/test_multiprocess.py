@@ -134,3 +134,11 @@ def test_two_process_pretrain_scores_each_held_out_sequence_once_and_resumes(tmp
     assert all(r["processes"] == 2 and r["heldout_sequences"] == len(held) == 30 for r in rows)
     assert all(r["heldout_windows"] == windows > 30 for r in rows)
     assert all(0 <= r["go_fmax"] <= 1 for r in rows)
+    # the residues trained on are counted on both processes, not the main one's alone
+    from ppi.lm import pretrain as pt
+
+    config, data, _ = pt.load_run(tmp_path / "lm", [str(tmp_path / "slice.fasta")])
+    for epoch, row in enumerate(rows):
+        both = [pt.epoch_batches(data, config, epoch, rank, 2)[0] for rank in (0, 1)]
+        mine = [sum(len(s) for seqs, _ in part for s in seqs) for part in both]
+        assert row["train_residues"] == sum(mine) and min(mine) > 0

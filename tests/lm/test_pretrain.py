@@ -396,3 +396,20 @@ def test_held_out_clusters_stay_whole_and_clustered_input_needs_no_search(monkey
     assert len(held) == 8 and set(train) | set(held) == set(proteins)
     # drawn one by one: some family is cut in two, as the setting's warning says
     assert {p[:-1] for p in held} & {p[:-1] for p in train}
+
+
+def test_each_epoch_records_its_residues_and_time_and_redraws_the_curves(pretrained, yeast_slice):
+    from PIL import Image
+
+    from ppi.lm import pretrain as pt
+
+    config, data, _ = pt.load_run(pretrained, [str(yeast_slice)])
+    rows = metrics(pretrained)
+    for epoch, row in enumerate(rows):
+        mine, _ = pt.epoch_batches(data, config, epoch, 0, 1)
+        assert row["train_residues"] == sum(len(s) for seqs, _ in mine for s in seqs)
+        assert row["train_seconds"] > 0
+        # one process trains on every crop: min(length, max_len 64) of each training protein
+        assert row["train_residues"] == sum(min(len(data.proteins[p]), 64) for p in data.train)
+    with Image.open(pretrained / pt.CURVES) as image:
+        assert image.format == "PNG" and image.size[0] > image.size[1] > 200
