@@ -42,6 +42,7 @@ from ppi.lm.masking import IGNORE, eval_mask, mask_tokens
 from ppi.lm.model import ScratchLM
 from ppi.lm.pretrain_data import batches, crops, encode, load_or_split, read_sequences
 from ppi.utils.cache import digest
+from ppi.utils.files import atomic_write_text
 
 log = logging.getLogger("ppi")
 STATE = "trainer_state.json"
@@ -129,11 +130,18 @@ class Data:
     held_go: torch.Tensor
 
 
-def load_data(config: PretrainConfig, dumps: list[str], out: Path, main: bool) -> Data:
-    """Read the dumps, split by cluster (or reuse the saved split), build GO targets."""
+def load_data(
+    config: PretrainConfig, dumps: list[str], out: Path, main: bool, saved: bool = False
+) -> Data:
+    """Read the dumps, split by cluster (or reuse the saved split), build GO targets.
+
+    ``saved=True`` takes the folder's saved split whatever settings drew it
+    (a finished folder read again); otherwise a saved split is reused only
+    if it was drawn for the same inputs and split settings.
+    """
     s = config.pretrain
     proteins = read_sequences(dumps)
-    train, held = load_or_split(out, proteins, s, main)
+    train, held = load_or_split(out, proteins, s, main, None if saved else split_key(s, dumps))
     missing = [p for p in train + held if p not in proteins]
     if missing:
         raise InputError(f"{out}: the saved split names {missing[0]}, which the dumps lack")
@@ -154,6 +162,12 @@ def load_data(config: PretrainConfig, dumps: list[str], out: Path, main: bool) -
             len(train),
         )
     return Data(proteins, train, held, terms, tgo, hgo)
+
+
+def split_key(settings: PretrainSettings, dumps: list[str]) -> str:
+    """What decides the held-out split: the inputs and the split settings."""
+    fields = (settings.heldout, settings.cluster_identity, settings.cluster_measure, settings.seed)
+    return digest("pretrain-split-v1", *map(str, fields), *dumps)
 
 
 def _fasta(dumps: list[str]) -> str:
@@ -338,7 +352,7 @@ def load_run(folder: str | Path, dumps: list[str], annotations: bool = True):
     if not annotations:
         settings.update(annotations="", id_map="")
     config = build(PretrainConfig, {"backbone": meta["backbone"], "pretrain": settings})
-    data = load_data(config, dumps, folder, main=False)
+    data = load_data(config, dumps, folder, main=False, saved=True)
     return config, data, ScratchLM.from_pretrained(folder)
 
 
@@ -378,6 +392,27 @@ def save_folder(model: ScratchLM, out: Path, data: Data, metrics: dict, config) 
     seqs = {p: data.proteins[p] for p in data.train} if config.pretrain.keep_sequences else None
     extra = {"pretrain": to_dict(config.pretrain), "metrics": metrics}
     model.save_pretrained(out, data.terms, extra, seqs)
+
+
+def trim_metrics(out: Path, epochs: int) -> None:
+    """Keep the ``metrics.jsonl`` lines of the first ``epochs`` epochs only.
+
+    A run killed after writing an epoch's line but before its checkpoint was
+    marked done trains that epoch again on resume; a kill can also cut a line
+    in half. Neither may leave a line behind that the resumed run repeats.
+    """
+    path = out / "metrics.jsonl"
+    if not path.is_file():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and isinstance(row.get("epoch"), int) and row["epoch"] <= epochs:
+            kept.append(line + "\n")
+    atomic_write_text(path, "".join(kept))
 
 
 #: the folder's plot of its held-out figures, redrawn after every epoch

@@ -91,12 +91,23 @@ def cluster_split(
     return train, sorted(held_set, key=list(proteins).index)
 
 
-def load_or_split(out: Path, proteins: dict[str, str], settings, main: bool) -> tuple[list, list]:
-    """The split saved in ``out`` (a resumed job) or a new one, written by the main process."""
+def load_or_split(
+    out: Path, proteins: dict[str, str], settings, main: bool, key: str | None
+) -> tuple[list, list]:
+    """The split saved in ``out`` or a new one, written by the main process.
+
+    A saved split is reused when ``key`` is None (a finished folder read
+    again) or when it was drawn under the same ``key`` (inputs, share,
+    identity, measure, seed); one drawn under another key is the leftover of
+    a run stopped before its first epoch ended, and is drawn again. Splits
+    saved before keys were recorded are reused.
+    """
     path = out / SPLIT
     if path.is_file():
         data = json.loads(path.read_text())
-        return data["train"], data["held_out"]
+        if key is None or data.get("key", key) == key:
+            return data["train"], data["held_out"]
+        log.info("%s: drawn for other inputs or settings; drawing the split again", path)
     train, held = cluster_split(
         proteins,
         settings.heldout,
@@ -106,7 +117,7 @@ def load_or_split(out: Path, proteins: dict[str, str], settings, main: bool) -> 
     )
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps({"train": train, "held_out": held}))
+        atomic_write_text(path, json.dumps({"key": key, "train": train, "held_out": held}))
     return train, held
 
 

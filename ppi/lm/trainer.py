@@ -92,6 +92,8 @@ def run(config: pt.PretrainConfig, dumps: list[str], out: Path) -> dict:
         acc.load_state(str(ckpt))
         start = json.loads((ckpt / pt.STATE).read_text())["epoch"]
         acc.print(f"resuming {out} after epoch {start}")
+    if acc.is_main_process:
+        pt.trim_metrics(out, start)
     if s.log_with:
         acc.init_trackers("ppi-pretrain", config={"dim": config.backbone.dim, "lr": s.lr})
     acc.print(

@@ -1,6 +1,7 @@
 import json
 import math
 import random
+import shutil
 
 import pytest
 import torch
@@ -87,7 +88,13 @@ def test_resume_after_a_kill_gives_the_same_weights(yeast_slice, tmp_path):
     args = ["pretrain", "--out", str(cut), str(yeast_slice), *FAST, "pretrain.epochs=2"]
     assert run([*args, "pretrain.stop_after=1"]) == 0
     assert [r["epoch"] for r in metrics(cut)] == [1]
+    # what a kill inside epoch 2's checkpoint leaves: its metrics line written, half a line
+    # after it, and a checkpoint folder never marked done
+    with open(cut / "metrics.jsonl", "a") as handle:
+        handle.write(json.dumps({**metrics(cut)[0], "epoch": 2}) + '\n{"epoch": 3, "heldo')
+    (cut / "checkpoints" / "epoch_2").mkdir()
     assert run([*args, "resume=true"]) == 0
+    assert [r["epoch"] for r in metrics(cut)] == [1, 2]
     a, b = load_file(str(full / "model.safetensors")), load_file(str(cut / "model.safetensors"))
     assert a.keys() == b.keys()
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
@@ -413,3 +420,50 @@ def test_each_epoch_records_its_residues_and_time_and_redraws_the_curves(pretrai
         assert row["train_residues"] == sum(min(len(data.proteins[p]), 64) for p in data.train)
     with Image.open(pretrained / pt.CURVES) as image:
         assert image.format == "PNG" and image.size[0] > image.size[1] > 200
+
+
+def test_a_real_kill_mid_run_resumes_to_the_same_weights(yeast_slice, tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    args = [str(yeast_slice), *FAST, "pretrain.batch_tokens=256", "pretrain.epochs=3"]
+    assert run(["pretrain", "--out", str(tmp_path / "full"), *args]) == 0
+    cut = tmp_path / "cut"
+    cmd = [sys.executable, "-m", "ppi", "pretrain", "--out", str(cut), *args]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    first = cut / "checkpoints" / "epoch_1" / "trainer_state.json"
+    deadline = time.monotonic() + 300
+    while not first.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    alive = proc.poll() is None
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert alive and first.is_file(), "the run ended before it could be killed in epoch 2"
+    assert not (cut / "checkpoints" / "epoch_3" / "trainer_state.json").is_file()
+    assert run(["pretrain", "--out", str(cut), *args, "resume=true"]) == 0
+    assert [r["epoch"] for r in metrics(cut)] == [1, 2, 3]
+    a = load_file(str(tmp_path / "full" / "model.safetensors"))
+    b = load_file(str(cut / "model.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+
+
+def test_a_split_left_by_a_run_stopped_in_its_first_epoch_is_not_reused_for_other_settings(
+    yeast_slice, tmp_path
+):
+    out = tmp_path / "lm"
+    base = ["pretrain", "--out", str(out), str(yeast_slice), *FAST, "pretrain.epochs=1"]
+    assert run(base) == 0
+    held = json.loads((out / "split.json").read_text())["held_out"]
+    # a run stopped before its first epoch ended leaves split.json and no checkpoint
+    for leftover in ("checkpoints", "metrics.jsonl"):
+        path = out / leftover
+        shutil.rmtree(path) if path.is_dir() else path.unlink()
+    assert run([*base, "pretrain.heldout=0.3"]) == 0
+    again = json.loads((out / "split.json").read_text())["held_out"]
+    assert len(held) == 30 and len(again) >= 40
+    # a finished folder read again keeps its own split, whatever settings are asked
+    from ppi.lm import pretrain as pt
+
+    assert pt.load_run(out, [str(yeast_slice)])[1].held == again
