@@ -88,7 +88,7 @@ def cluster_split(
             f"pretrain: cannot hold out {share:.0%} of {len(proteins)} proteins by cluster "
             f"at identity {identity} (clusters: {len(clusters)})"
         )
-    return train, sorted(held_set, key=list(proteins).index)
+    return train, [p for p in proteins if p in held_set]  # input order, in linear time
 
 
 def load_or_split(
