@@ -46,6 +46,8 @@ from ppi.utils.files import atomic_write_text
 
 log = logging.getLogger("ppi")
 STATE = "trainer_state.json"
+#: a line per finished epoch: its training figures and held-out metrics
+METRICS = "metrics.jsonl"
 
 
 @dataclass(frozen=True)
@@ -401,7 +403,7 @@ def trim_metrics(out: Path, epochs: int) -> None:
     marked done trains that epoch again on resume; a kill can also cut a line
     in half. Neither may leave a line behind that the resumed run repeats.
     """
-    path = out / "metrics.jsonl"
+    path = out / METRICS
     if not path.is_file():
         return
     kept = []
@@ -428,7 +430,7 @@ def plot_curves(out: Path) -> None:
     """
     from ppi.evaluation.plots import plot_history
 
-    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rows = [json.loads(line) for line in (out / METRICS).read_text().splitlines()]
     history = [
         {"epoch": r["epoch"], **{name: r[key] for key, name in _PLOTTED.items() if key in r}}
         for r in rows

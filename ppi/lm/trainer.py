@@ -186,7 +186,7 @@ class _Loop:
         if not acc.is_main_process:
             return
         pt.save_folder(acc.unwrap_model(self.model), self.out, self.data, metrics, self.config)
-        with open(self.out / "metrics.jsonl", "a") as handle:
+        with open(self.out / pt.METRICS, "a") as handle:
             handle.write(json.dumps(metrics) + "\n")
         pt.plot_curves(self.out)
         (ckpt / pt.STATE).write_text(json.dumps({"epoch": epoch, "job": self.key}))
