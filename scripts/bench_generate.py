@@ -45,6 +45,7 @@ from ppi.lm.constraints import Constraints
 from ppi.lm.folder import CONFIG, read_json
 from ppi.lm.generate import SamplerConfig, generate, pseudo_log_likelihood
 from ppi.lm.pretrain import evaluate_folder
+from ppi.lm.retrieval import retrieval_figures
 
 #: the figures of as many training proteins as are held out, scored as the held-out ones
 TRAINING_FIGURES = ("heldout_sequences", "heldout_windows", "perplexity_ratio", "go_fmax")
@@ -175,6 +176,8 @@ def main() -> None:
         print("training_proteins", json.dumps(result["training_proteins"]))
         result["shortcut_baselines"] = shortcut_baselines(args.lm, args.dumps, seed=args.seed)
         print("shortcut_baselines", json.dumps(result["shortcut_baselines"]))
+        result["retrieval"] = retrieval_figures(args.lm, args.dumps)
+        print("retrieval", json.dumps(result["retrieval"]))
     if args.pretraining_only:
         args.out.write_text(json.dumps(result, indent=1))
         return

@@ -79,9 +79,8 @@ def _threads() -> int:
     return len(cores) if cores else os.cpu_count() or 1
 
 
-@BACKENDS.register("phmmer")
-def phmmer(queries: Mapping[str, str], targets: Mapping[str, str], evalue: float) -> list[Hit]:
-    """Every query against every target with HMMER3's phmmer (``pyhmmer``)."""
+def phmmer_tops(queries: Mapping[str, str], targets: Mapping[str, str], evalue: float):
+    """HMMER3's phmmer of every query against every target: ``(query name, TopHits)`` per query."""
     try:
         import pyhmmer
     except ImportError:
@@ -95,9 +94,15 @@ def phmmer(queries: Mapping[str, str], targets: Mapping[str, str], evalue: float
         ]
 
     block = pyhmmer.easel.DigitalSequenceBlock(alphabet, digital(targets))
-    hits = []
     for top in pyhmmer.hmmer.phmmer(digital(queries), block, cpus=_threads(), E=evalue):
-        query = _text(top.query.name)
+        yield _text(top.query.name), top
+
+
+@BACKENDS.register("phmmer")
+def phmmer(queries: Mapping[str, str], targets: Mapping[str, str], evalue: float) -> list[Hit]:
+    """Every query against every target with HMMER3's phmmer (``pyhmmer``)."""
+    hits = []
+    for query, top in phmmer_tops(queries, targets, evalue):
         for hit in top:
             if not hit.included:
                 continue
@@ -109,6 +114,7 @@ def phmmer(queries: Mapping[str, str], targets: Mapping[str, str], evalue: float
 
 
 def _text(name) -> str:
+    """A pyhmmer name (bytes or str) as str."""
     return name.decode() if isinstance(name, bytes) else str(name)
 
 

@@ -79,6 +79,9 @@ class PretrainSettings:
         cpu_threads: torch threads on CPU (0 = the cores this process may use).
         log_with: Accelerate trackers (``tensorboard``, ``wandb``, ``mlflow``).
         keep_sequences: save the training sequences in the folder (novelty in ppi generate).
+        retrieval: each epoch, also the held-out perplexity ratio of the model mixed with
+            homologs phmmer retrieves from the training proteins under ``cluster_identity``
+            (:mod:`ppi.lm.retrieval`): ``perplexity_ratio_retrieval`` in the metrics.
     """
 
     epochs: int = setting(10, "[1, inf)")
@@ -101,6 +104,7 @@ class PretrainSettings:
     cpu_threads: int = setting(0, "[0, inf)")
     log_with: tuple[str, ...] = ()
     keep_sequences: bool = True
+    retrieval: bool = False
 
 
 @dataclass(frozen=True)
@@ -113,11 +117,13 @@ class PretrainConfig:
 
 
 def job_key(config: PretrainConfig, dumps: list[str]) -> str:
-    """What makes two invocations the same job (resume checks it); stop_after and resume aside."""
-    settings = dataclasses.replace(config.pretrain, stop_after=0, log_with=())
-    return digest(
-        "pretrain-v1", json.dumps(to_dict(config.backbone)), json.dumps(to_dict(settings)), *dumps
-    )
+    """What makes two invocations the same job (resume checks it).
+
+    ``stop_after``, ``log_with``, ``retrieval`` (what is reported) and ``resume`` aside.
+    """
+    settings = to_dict(dataclasses.replace(config.pretrain, stop_after=0, log_with=()))
+    settings.pop("retrieval")  # absent from the keys of jobs begun before it existed
+    return digest("pretrain-v1", json.dumps(to_dict(config.backbone)), json.dumps(settings), *dumps)
 
 
 @dataclass
@@ -324,16 +330,28 @@ def heldout_batch(tok, seqs: list[str], groups: list[list[int]], index: int):
     return keep, inputs, labels
 
 
+def hidden_log_probs(net, tok, seqs, groups, mine, device):
+    """For each held-out batch in ``mine``: ``(index, sel, labels, logp, go_logits)``.
+
+    Shapes:
+        sel, labels ``(B, T)``; logp ``(S, V)`` over the S hidden residues, in
+        ``sel.nonzero()`` order; go_logits ``(S, T)`` or None.
+    """
+    for index in mine:
+        keep, inputs, labels = heldout_batch(tok, seqs, groups, index)
+        sel = labels != IGNORE
+        logits, go_logits = net(inputs.to(device), keep.to(device), sel.to(device))  # (S, V)
+        yield index, sel, labels, torch.log_softmax(logits.float().cpu(), -1), go_logits
+
+
 def _score_heldout(net, tok, seqs, groups, mine, config, unigram, device):
     """NLL sums of the held-out batches ``mine`` and their GO probabilities."""
     sums = torch.zeros(4, dtype=torch.float64)  # model NLL, unigram NLL, residues, windows
     go_scores = []
-    for index in mine:
+    for index, sel, labels, logp, go_logits in hidden_log_probs(
+        net, tok, seqs, groups, mine, device
+    ):
         g = groups[index]
-        keep, inputs, labels = heldout_batch(tok, seqs, groups, index)
-        sel = labels != IGNORE
-        logits, go_logits = net(inputs.to(device), keep.to(device), sel.to(device))  # (S, V)
-        logp = torch.log_softmax(logits.float().cpu(), -1)
         sums[0] -= logp.gather(1, labels[sel][:, None]).sum().double()
         sums[1] -= unigram[labels[sel]].sum().double()
         sums[2] += int(sel.sum())
@@ -443,6 +461,7 @@ _PLOTTED = {
     "train_loss": "train_loss",
     "heldout_loss": "heldout_loss",
     "perplexity_ratio": "valid_perplexity_ratio",
+    "perplexity_ratio_retrieval": "valid_perplexity_ratio_retrieval",
     "go_fmax": "valid_go_fmax",
     "go_fmax_naive": "valid_go_fmax_naive",
 }

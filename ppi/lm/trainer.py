@@ -114,6 +114,12 @@ class _Loop:
         self.acc, self.model, self.opt, self.sched = acc, model, opt, sched
         self.config, self.data, self.out, self.key, self.unigram = config, data, out, key, unigram
         self.tok = acc.unwrap_model(model).tokenizer
+        self.retriever = None
+        if config.pretrain.retrieval and acc.is_main_process:
+            from ppi.lm.retrieval import Retriever
+
+            net = acc.unwrap_model(model)
+            self.retriever = Retriever(net, data, config, unigram, device=acc.device)
 
     def fit(self, start: int, per_epoch: int) -> dict:
         s, acc = self.config.pretrain, self.acc
@@ -137,6 +143,7 @@ class _Loop:
                 "train_seconds": round(pt.elapsed(began), 2),
                 "train_residues": residues,
                 **pt.evaluate(self.model, self.tok, self.data, self.config, self.unigram, acc),
+                **self.retrieval(),
             }
             acc.log(metrics, step=epoch + 1)
             acc.print(
@@ -149,6 +156,16 @@ class _Loop:
                 break
         bar.close()
         return metrics
+
+    def retrieval(self) -> dict:
+        """``pretrain.retrieval``: the held-out ratio mixed with training homologs (main only)."""
+        if self.retriever is None:
+            return {}
+        out = self.retriever.figures(self.acc.unwrap_model(self.model))
+        return {
+            "perplexity_ratio_retrieval": out["perplexity_ratio_mixed"],
+            "retrieval_covered": out["covered"],
+        }
 
     def epoch(self, epoch: int, bar) -> tuple[float, int]:
         """Train one epoch: the mean batch loss and the residues of its crops, all processes."""

@@ -123,7 +123,8 @@ def test_two_process_pretrain_scores_each_held_out_sequence_once_and_resumes(tmp
     # the held-out set is one batch: the second process scores none (this used to hang in DDP)
     first = _launch([*args, "pretrain.stop_after=1"], tmp_path)
     assert "2 process(es)" in first.stdout and first.stdout.count("pretrained ->") == 1
-    second = _launch([*args, "resume=true"], tmp_path)
+    # switching the retrieval figure on is the same job; the main process alone searches
+    second = _launch([*args, "resume=true", "pretrain.retrieval=true"], tmp_path)
     assert "resuming" in second.stdout
     rows = [
         json.loads(line) for line in (tmp_path / "lm" / "metrics.jsonl").read_text().splitlines()
@@ -134,6 +135,8 @@ def test_two_process_pretrain_scores_each_held_out_sequence_once_and_resumes(tmp
     assert all(r["processes"] == 2 and r["heldout_sequences"] == len(held) == 30 for r in rows)
     assert all(r["heldout_windows"] == windows > 30 for r in rows)
     assert all(0 <= r["go_fmax"] <= 1 for r in rows)
+    assert "perplexity_ratio_retrieval" not in rows[0]
+    assert 0 < rows[1]["perplexity_ratio_retrieval"] <= rows[1]["perplexity_ratio"] * 1.05
     # the residues trained on are counted on both processes, not the main one's alone
     from ppi.lm import pretrain as pt
 

@@ -1,0 +1,295 @@
+"""Homologs retrieved from a model's training proteins, mixed with its masked-LM predictions.
+
+A scratch masked LM of a million weights cannot hold the three million
+residues of the proteome it learned from, yet a training protein aligned to a
+new protein says much about a hidden residue. This module measures how much:
+each held-out protein, its hidden residues replaced by ``X``, is searched with
+phmmer (:func:`ppi.homologs.align.phmmer_tops`) against the training proteins;
+every aligned domain under ``cap`` identity (by default the split's
+``cluster_identity``, so no retrieved homolog is closer than the split
+promises) votes for the hidden residue it faces through a substitution table;
+and the vote is mixed with the model's probability, as a kNN-LM does
+(Khandelwal et al., 2020):
+
+    p(a) = w p_model(a) + (1 - w) p_homologs(a),   p_homologs(a) = sum_h s_h P(a | b_h) / sum_h s_h
+
+where b_h is homolog h's residue at that column, s_h its identity squared and
+``P(a | b)`` the substitution table of its identity bin (:data:`BINS`). The
+tables and the weights ``w`` (one per bin of the position's best identity)
+are fitted on as many training proteins, masked and searched the same way
+(themselves and homologs at or above ``cap`` left out); nothing is fitted
+on the held-out proteins. Positions no homolog covers keep the model's
+probability.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ppi.backbones.base import RESIDUES
+from ppi.backbones.scratch import FIRST_RESIDUE
+from ppi.homologs.align import SPLIT_EVALUE, _text, phmmer_tops
+from ppi.lm import pretrain as pt
+
+#: lower edges of the identity bins of a homolog (each bin has its own substitution table)
+BINS = (0.0, 0.3, 0.4)
+#: candidate mixture weights of the model
+GRID = np.linspace(0.0, 1.0, 21)
+
+
+@dataclass
+class Hidden:
+    """The hidden residues of a set of proteins, as the held-out figure hides them.
+
+    Shapes:
+        protein, position, residue, model, unigram: ``(S,)``; residue is 0-19
+        (-1 outside the 20), model and unigram the log-probabilities of the true token.
+    """
+
+    protein: np.ndarray
+    position: np.ndarray
+    residue: np.ndarray
+    model: np.ndarray
+    unigram: np.ndarray
+
+
+@torch.no_grad()
+def hidden_residues(net, data: pt.Data, config, unigram: torch.Tensor, device="cpu") -> Hidden:
+    """The hidden residues of ``data.held`` under :func:`ppi.lm.pretrain.evaluate`'s masks.
+
+    The positions are the same at every call; the model's log-probabilities are ``net``'s now.
+    """
+    seqs, owner = pt.heldout_windows(data, config)
+    starts = [0] * len(seqs)
+    for w in range(1, len(seqs)):
+        if owner[w] == owner[w - 1]:
+            starts[w] = starts[w - 1] + config.backbone.max_len
+    groups = pt.heldout_groups(seqs, config)
+    cols: list[list] = [[], [], [], [], []]
+    tok = net.tokenizer
+    was_training = net.training
+    net.eval()
+    for index, sel, labels, logp, _ in pt.hidden_log_probs(
+        net, tok, seqs, groups, range(len(groups)), device
+    ):
+        rows, t = sel.nonzero(as_tuple=True)  # (S,), (S,)
+        window = torch.tensor(groups[index])[rows]  # (S,)
+        lab = labels[sel]  # (S,)
+        cols[0].append(torch.tensor(owner)[window])
+        cols[1].append(torch.tensor(starts)[window] + t - 1)  # token 0 is <cls>
+        res = lab - FIRST_RESIDUE
+        cols[2].append(torch.where((res >= 0) & (res < len(RESIDUES)), res, -1))
+        cols[3].append(logp.gather(1, lab[:, None])[:, 0])
+        cols[4].append(unigram[lab])
+    net.train(was_training)
+    ints = [torch.cat(c).numpy() for c in cols[:3]]
+    return Hidden(*ints, *(torch.cat(c).double().numpy() for c in cols[3:]))
+
+
+def masked_queries(data: pt.Data, hidden: Hidden) -> dict[str, str]:
+    """Each protein of ``data.held`` (named by its index) with its hidden residues as ``X``."""
+    out = {}
+    for i, p in enumerate(data.held):
+        s = [c if c in RESIDUES else "X" for c in data.proteins[p]]
+        for pos in hidden.position[hidden.protein == i]:
+            s[pos] = "X"
+        out[str(i)] = "".join(s)
+    return out
+
+
+@dataclass
+class Domain:
+    """One aligned domain of a homolog: identity over the query's visible columns, and its columns.
+
+    Shapes:
+        position ``(C,)`` query positions (0-based), residue ``(C,)`` the homolog's residues 0-19.
+    """
+
+    identity: float
+    position: np.ndarray
+    residue: np.ndarray
+
+
+def domains(
+    queries: dict[str, str], targets: dict[str, str], cap: float, names: list[str] | None = None
+) -> dict[str, list[Domain]]:
+    """Every domain phmmer aligns to each query, under ``cap`` identity.
+
+    ``names`` gives each query's own name among the targets (a training
+    protein searched against the training proteins), which is left out.
+    """
+    found: dict[str, list[Domain]] = {q: [] for q in queries}
+    for query, top in phmmer_tops(queries, targets, SPLIT_EVALUE):
+        own = names[int(query)] if names else None
+        for hit in top:
+            if not hit.included or _text(hit.name) == own:
+                continue
+            for dom in hit.domains.included:
+                d = _domain(dom.alignment, queries[query])
+                if d is not None and d.identity < cap:
+                    found[query].append(d)
+    return found
+
+
+def _domain(ali, query: str) -> Domain | None:
+    """The query columns of a phmmer alignment that face a homolog residue."""
+    q, pos, res, same, seen = ali.hmm_from - 1, [], [], 0, 0
+    for a, b in zip(ali.hmm_sequence, ali.target_sequence, strict=True):
+        if a == ".":  # a residue the homolog inserts
+            continue
+        b = b.upper()
+        if query[q] != "X" and b != "-":
+            seen += 1
+            same += query[q] == b
+        if b in RESIDUES:
+            pos.append(q)
+            res.append(RESIDUES.index(b))
+        q += 1
+    if not seen:
+        return None
+    return Domain(same / seen, np.array(pos, dtype=np.int64), np.array(res, dtype=np.int64))
+
+
+def bin_of(identity: float) -> int:
+    """The :data:`BINS` bin of an identity."""
+    return max(i for i, edge in enumerate(BINS) if identity >= edge)
+
+
+def substitution_tables(found: dict[str, list[Domain]], queries: dict[str, str]) -> np.ndarray:
+    """``P(query residue | homolog residue)`` per identity bin, from the visible aligned columns.
+
+    Shapes:
+        returns ``(len(BINS), 20, 20)``; ``[k, a, b]`` sums to 1 over ``a``.
+    """
+    counts = np.full((len(BINS), len(RESIDUES), len(RESIDUES)), 0.5)
+    for name, doms in found.items():
+        seq = queries[name]
+        for d in doms:
+            own = np.array([RESIDUES.find(seq[p]) for p in d.position])  # (C,)
+            ok = own >= 0
+            np.add.at(counts[bin_of(d.identity)], (own[ok], d.residue[ok]), 1)
+    return counts / counts.sum(1, keepdims=True)
+
+
+def homolog_votes(
+    hidden: Hidden, found: dict[str, list[Domain]], tables: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Each hidden residue's homolog probability and the best identity facing it.
+
+    Returns ``(probability, best)``, both ``(S,)``; ``best`` is -1 where no homolog covers it.
+    """
+    num = np.zeros(len(hidden.residue))
+    den = np.zeros(len(hidden.residue))
+    best = np.full(len(hidden.residue), -1.0)
+    where = {}
+    for k, (p, pos) in enumerate(zip(hidden.protein, hidden.position, strict=True)):
+        where[(int(p), int(pos))] = k
+    for name, doms in found.items():
+        for d in doms:
+            weight = d.identity**2
+            for pos, b in zip(d.position, d.residue, strict=True):
+                k = where.get((int(name), int(pos)))
+                if k is None or hidden.residue[k] < 0:
+                    continue
+                num[k] += weight * tables[bin_of(d.identity), hidden.residue[k], b]
+                den[k] += weight
+                best[k] = max(best[k], d.identity)
+    return num / np.maximum(den, 1e-12), best
+
+
+def fit_weights(model: np.ndarray, votes: np.ndarray, best: np.ndarray) -> np.ndarray:
+    """The model's weight per bin of best identity that minimises the NLL of these residues.
+
+    ``model`` holds the model's log-probabilities of the true residues ``(S,)``.
+    """
+    weights = np.ones(len(BINS))
+    bins = np.array([bin_of(b) if b >= 0 else -1 for b in best])
+    for k in range(len(BINS)):
+        on = bins == k
+        if on.any():
+            p = np.exp(model[on])
+            nll = [-np.log(w * p + (1 - w) * votes[on]).sum() for w in GRID]
+            weights[k] = GRID[int(np.argmin(nll))]
+    return weights
+
+
+def mixed_nll(model: np.ndarray, votes: np.ndarray, best: np.ndarray, weights: np.ndarray):
+    """Each hidden residue's NLL under the mixture (the model's alone where no homolog covers)."""
+    w = np.array([weights[bin_of(b)] if b >= 0 else 1.0 for b in best])
+    return -np.log(w * np.exp(model) + (1 - w) * votes)
+
+
+@dataclass
+class Side:
+    """A set of proteins, their hidden residues and the homolog vote and best identity at each."""
+
+    data: pt.Data
+    hidden: Hidden
+    votes: np.ndarray
+    best: np.ndarray
+
+
+class Retriever:
+    """The searches, run once; :meth:`figures` mixes them with a model's predictions of the day.
+
+    The held-out side is ``data.held``; the fitting side as many training
+    proteins, drawn at random (seed 0), searched without themselves.
+    """
+
+    def __init__(self, net, data: pt.Data, config, unigram, cap=None, device="cpu") -> None:
+        self.config, self.unigram, self.device = config, unigram, device
+        self.cap = config.pretrain.cluster_identity if cap is None else cap
+        targets = {p: data.proteins[p] for p in data.train}
+        rows = sorted(random.Random(0).sample(range(len(data.train)), len(data.held)))
+        fit = replace(data, held=[data.train[i] for i in rows])
+        self.fit = self._side(net, fit, targets, names=fit.held)
+        self.held = self._side(net, data, targets, names=None)
+
+    def _side(self, net, data: pt.Data, targets: dict, names) -> Side:
+        hidden = hidden_residues(net, data, self.config, self.unigram, self.device)
+        queries = masked_queries(data, hidden)
+        found = domains(queries, targets, self.cap, names=names)
+        if names is not None:  # the fitting side: its alignments give the tables
+            self.tables = substitution_tables(found, queries)
+        return Side(data, hidden, *homolog_votes(hidden, found, self.tables))
+
+    def _model(self, net, side: Side) -> np.ndarray:
+        now = hidden_residues(net, side.data, self.config, self.unigram, self.device)
+        if not np.array_equal(now.position, side.hidden.position):
+            raise RuntimeError("the hidden residues moved between the search and the model")
+        return now.model
+
+    def figures(self, net) -> dict:
+        """Held-out perplexity ratios: the model's, the homologs', the mixture's; and the fit."""
+        weights = fit_weights(self._model(net, self.fit), self.fit.votes, self.fit.best)
+        model, h = self._model(net, self.held), self.held
+        covered = h.best >= 0
+        homologs_only = np.where(covered, -np.log(np.maximum(h.votes, 1e-12)), -h.hidden.unigram)
+        uni = -h.hidden.unigram.mean()
+        return {
+            "identity_cap": self.cap,
+            "hidden_residues": int(len(model)),
+            "covered": float(covered.mean()),
+            "model_weights": {f">={edge}": float(w) for edge, w in zip(BINS, weights, strict=True)},
+            "perplexity_ratio_model": math.exp(-model.mean() - uni),
+            "perplexity_ratio_homologs": math.exp(homologs_only.mean() - uni),
+            "perplexity_ratio_mixed": math.exp(
+                mixed_nll(model, h.votes, h.best, weights).mean() - uni
+            ),
+        }
+
+
+def retrieval_figures(folder: str | Path, dumps: list[str], cap: float | None = None) -> dict:
+    """:meth:`Retriever.figures` of a ``ppi pretrain`` folder's model, on its saved split.
+
+    ``cap`` defaults to the split's ``cluster_identity``.
+    """
+    config, data, net = pt.load_run(folder, dumps, annotations=False)
+    unigram = pt.unigram_log_probs(data, len(net.tokenizer))
+    return Retriever(net, data, config, unigram, cap).figures(net)
