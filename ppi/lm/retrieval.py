@@ -248,16 +248,17 @@ class Retriever:
         targets = {p: data.proteins[p] for p in data.train}
         rows = sorted(random.Random(0).sample(range(len(data.train)), len(data.held)))
         fit = replace(data, held=[data.train[i] for i in rows])
-        self.fit = self._side(net, fit, targets, names=fit.held)
-        self.held = self._side(net, data, targets, names=None)
+        fit_hidden, fit_queries, fit_found = self._search(net, fit, targets, names=fit.held)
+        self.tables = substitution_tables(fit_found, fit_queries)
+        self.fit = Side(fit, fit_hidden, *homolog_votes(fit_hidden, fit_found, self.tables))
+        hidden, _, found = self._search(net, data, targets, names=None)
+        self.held = Side(data, hidden, *homolog_votes(hidden, found, self.tables))
 
-    def _side(self, net, data: pt.Data, targets: dict, names) -> Side:
+    def _search(self, net, data: pt.Data, targets: dict, names):
+        """The hidden residues of ``data.held``, their masked sequences and the domains found."""
         hidden = hidden_residues(net, data, self.config, self.unigram, self.device)
         queries = masked_queries(data, hidden)
-        found = domains(queries, targets, self.cap, names=names)
-        if names is not None:  # the fitting side: its alignments give the tables
-            self.tables = substitution_tables(found, queries)
-        return Side(data, hidden, *homolog_votes(hidden, found, self.tables))
+        return hidden, queries, domains(queries, targets, self.cap, names=names)
 
     def _model(self, net, side: Side) -> np.ndarray:
         now = hidden_residues(net, side.data, self.config, self.unigram, self.device)
