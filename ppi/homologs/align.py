@@ -95,7 +95,7 @@ def phmmer_tops(queries: Mapping[str, str], targets: Mapping[str, str], evalue: 
 
     block = pyhmmer.easel.DigitalSequenceBlock(alphabet, digital(targets))
     for top in pyhmmer.hmmer.phmmer(digital(queries), block, cpus=_threads(), E=evalue):
-        yield _text(top.query.name), top
+        yield hmmer_name(top.query.name), top
 
 
 @BACKENDS.register("phmmer")
@@ -109,11 +109,11 @@ def phmmer(queries: Mapping[str, str], targets: Mapping[str, str], evalue: float
             middle = hit.best_domain.alignment.identity_sequence
             same = sum(c.isalpha() for c in middle)
             identity = same / max(len(middle), 1)
-            hits.append(Hit(query, _text(hit.name), hit.score, hit.evalue, identity, same))
+            hits.append(Hit(query, hmmer_name(hit.name), hit.score, hit.evalue, identity, same))
     return hits
 
 
-def _text(name) -> str:
+def hmmer_name(name) -> str:
     """A pyhmmer name (bytes or str) as str."""
     return name.decode() if isinstance(name, bytes) else str(name)
 

@@ -34,7 +34,7 @@ import torch
 
 from ppi.backbones.base import RESIDUES
 from ppi.backbones.scratch import FIRST_RESIDUE
-from ppi.homologs.align import SPLIT_EVALUE, _text, phmmer_tops
+from ppi.homologs.align import SPLIT_EVALUE, hmmer_name, phmmer_tops
 from ppi.lm import pretrain as pt
 
 #: lower edges of the identity bins of a homolog (each bin has its own substitution table)
@@ -128,7 +128,7 @@ def domains(
     for query, top in phmmer_tops(queries, targets, SPLIT_EVALUE):
         own = names[int(query)] if names else None
         for hit in top:
-            if not hit.included or _text(hit.name) == own:
+            if not hit.included or hmmer_name(hit.name) == own:
                 continue
             for dom in hit.domains.included:
                 d = _domain(dom.alignment, queries[query])
