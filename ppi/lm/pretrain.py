@@ -67,6 +67,9 @@ class PretrainSettings:
             figures always hide :data:`HELDOUT_MASK_RATE` (15%, as ESM and BERT
             report them), so runs with other training rates compare.
         heldout: share of proteins held out, by whole identity clusters.
+        train_share: share of the training proteins learned from, drawn at random
+            with ``seed`` after the split (the held-out set unchanged): a learning
+            curve over data, with ``epochs`` scaled up to keep the compute.
         cluster_identity: proteins at or above this identity share a cluster.
         cluster_measure: how identity is computed (``mmseqs``, ``phmmer``, ``kmer``), or
             ``none`` for input already clustered below ``cluster_identity`` (UniRef50):
@@ -94,6 +97,7 @@ class PretrainSettings:
     crop: int = setting(0, "[0, inf)")
     mask_rate: float = setting(0.15, "(0, 1)")
     heldout: float = setting(0.05, "(0, 0.5]")
+    train_share: float = setting(1.0, "(0, 1]")
     cluster_identity: float = setting(0.5, "(0, 1]")
     cluster_measure: str = setting("mmseqs", choices=("mmseqs", "phmmer", "kmer", "none"))
     annotations: str = ""
@@ -123,6 +127,8 @@ def job_key(config: PretrainConfig, dumps: list[str]) -> str:
     """
     settings = to_dict(dataclasses.replace(config.pretrain, stop_after=0, log_with=()))
     settings.pop("retrieval")  # absent from the keys of jobs begun before it existed
+    if settings["train_share"] == 1:
+        settings.pop("train_share")  # the same: jobs begun before it keep their key
     return digest("pretrain-v1", json.dumps(to_dict(config.backbone)), json.dumps(settings), *dumps)
 
 
@@ -153,6 +159,12 @@ def load_data(
     missing = [p for p in train + held if p not in proteins]
     if missing:
         raise InputError(f"{out}: the saved split names {missing[0]}, which the dumps lack")
+    if s.train_share < 1:
+        kept = set(random.Random(s.seed).sample(train, max(1, round(s.train_share * len(train)))))
+        train = [p for p in train if p in kept]
+        log.info(
+            "pretrain.train_share=%g: learning from %d training proteins", s.train_share, len(train)
+        )
     terms, tgo, hgo = [], torch.zeros(len(train), 0), torch.zeros(len(held), 0)
     if s.annotations:
         known = go.read_terms(s.annotations, s.id_map or _fasta(dumps))

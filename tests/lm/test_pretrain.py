@@ -467,3 +467,26 @@ def test_a_split_left_by_a_run_stopped_in_its_first_epoch_is_not_reused_for_othe
     from ppi.lm import pretrain as pt
 
     assert pt.load_run(out, [str(yeast_slice)])[1].held == again
+
+
+def test_a_share_of_the_training_proteins_keeps_the_held_out_set(yeast_slice, tmp_path, capsys):
+    base = ["pretrain", str(yeast_slice), *FAST, "pretrain.epochs=1"]
+    assert run([*base[:1], "--out", str(tmp_path / "all"), *base[1:]]) == 0
+    half = [*base[:1], "--out", str(tmp_path / "half"), *base[1:], "pretrain.train_share=0.5"]
+    assert run([*half, "pretrain.stop_after=1"]) == 0
+    everything = read_fasta(tmp_path / "all" / "train.fasta.gz")
+    learned = read_fasta(tmp_path / "half" / "train.fasta.gz")
+    assert len(learned) == round(len(everything) / 2) and set(learned) < set(everything)
+    split = [json.loads((tmp_path / d / "split.json").read_text()) for d in ("all", "half")]
+    assert split[0]["held_out"] == split[1]["held_out"]
+    assert (
+        metrics(tmp_path / "half")[0]["train_residues"]
+        < metrics(tmp_path / "all")[0]["train_residues"]
+    )
+    from ppi.lm import pretrain as pt
+
+    assert sorted(pt.load_run(tmp_path / "half", [str(yeast_slice)])[1].train) == sorted(learned)
+    # another share is another job
+    half[half.index("pretrain.train_share=0.5")] = "pretrain.train_share=0.6"
+    assert run([*half, "resume=true"]) == 2
+    assert "another job" in capsys.readouterr().err
