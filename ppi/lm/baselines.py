@@ -173,7 +173,7 @@ def shortcut_baselines(
     groups = pt.heldout_groups(held, config)
     with torch.no_grad():
         everything = range(len(groups))
-        sums, _ = pt._score_heldout(net, tok, held, groups, everything, config, unigram, "cpu")
+        sums, _ = pt._score_heldout(net, tok, held, groups, everything, unigram, "cpu")
     test = Positions.join(
         [
             position_features(*pt.heldout_batch(tok, held, groups, i)[1:], tok.pad_id, w)

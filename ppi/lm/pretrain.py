@@ -254,7 +254,9 @@ HELDOUT_MASK_RATE = 0.15
 
 
 @torch.no_grad()
-def evaluate(model, tok, data: Data, config: PretrainConfig, unigram: torch.Tensor, acc) -> dict:
+def evaluate(
+    model, tok, data: Data, config: PretrainConfig, unigram: torch.Tensor, acc, log_probs=None
+) -> dict:
     """Held-out masked-LM loss and perplexity (with the unigram baseline), and GO Fmax.
 
     Every residue of each held-out protein is read, in consecutive windows of
@@ -265,14 +267,16 @@ def evaluate(model, tok, data: Data, config: PretrainConfig, unigram: torch.Tens
     on the number of processes either. A protein's GO scores are the mean of
     its windows'. The forward runs on the unwrapped model: DDP's forward
     broadcasts buffers, a collective that a process without held-out batches
-    would never join.
+    would never join. ``log_probs``, a dict, receives this process's
+    log-probabilities of the true residues, ``(S,)`` per batch index
+    (``pretrain.retrieval`` mixes them without running the model again).
     """
     net = acc.unwrap_model(model)
     model.eval()
     seqs, owner = heldout_windows(data, config)
     groups = heldout_groups(seqs, config)
     mine = range(acc.process_index, len(groups), acc.num_processes)
-    sums, go_scores = _score_heldout(net, tok, seqs, groups, mine, config, unigram, acc.device)
+    sums, go_scores = _score_heldout(net, tok, seqs, groups, mine, unigram, acc.device, log_probs)
     # model NLL, unigram NLL, hidden residues, windows
     totals = acc.reduce(sums.to(acc.device), "sum").cpu()
     model.train()
@@ -356,15 +360,20 @@ def hidden_log_probs(net, tok, seqs, groups, mine, device):
         yield index, sel, labels, torch.log_softmax(logits.float().cpu(), -1), go_logits
 
 
-def _score_heldout(net, tok, seqs, groups, mine, config, unigram, device):
-    """NLL sums of the held-out batches ``mine`` and their GO probabilities."""
+def _score_heldout(net, tok, seqs, groups, mine, unigram, device, log_probs: dict | None = None):
+    """NLL sums of the held-out batches ``mine`` and their GO probabilities.
+
+    ``log_probs``, if given, receives each batch's log-probabilities of its true residues.
+    """
+    log_probs = {} if log_probs is None else log_probs
     sums = torch.zeros(4, dtype=torch.float64)  # model NLL, unigram NLL, residues, windows
     go_scores = []
     for index, sel, labels, logp, go_logits in hidden_log_probs(
         net, tok, seqs, groups, mine, device
     ):
         g = groups[index]
-        sums[0] -= logp.gather(1, labels[sel][:, None]).sum().double()
+        log_probs[index] = logp.gather(1, labels[sel][:, None])[:, 0].double()  # (S,)
+        sums[0] -= log_probs[index].sum()
         sums[1] -= unigram[labels[sel]].sum().double()
         sums[2] += int(sel.sum())
         sums[3] += len(g)

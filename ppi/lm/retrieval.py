@@ -36,6 +36,7 @@ from ppi.backbones.base import RESIDUES
 from ppi.backbones.scratch import FIRST_RESIDUE
 from ppi.homologs.align import SPLIT_EVALUE, hmmer_name, phmmer_tops
 from ppi.lm import pretrain as pt
+from ppi.lm.masking import IGNORE
 
 #: lower edges of the identity bins of a homolog (each bin has its own substitution table)
 BINS = (0.0, 0.3, 0.4)
@@ -48,22 +49,21 @@ class Hidden:
     """The hidden residues of a set of proteins, as the held-out figure hides them.
 
     Shapes:
-        protein, position, residue, model, unigram: ``(S,)``; residue is 0-19
-        (-1 outside the 20), model and unigram the log-probabilities of the true token.
+        protein, position, residue, unigram: ``(S,)``; residue is 0-19 (-1
+        outside the 20), unigram the log-probability of the true token.
     """
 
     protein: np.ndarray
     position: np.ndarray
     residue: np.ndarray
-    model: np.ndarray
     unigram: np.ndarray
 
 
-@torch.no_grad()
-def hidden_residues(net, data: pt.Data, config, unigram: torch.Tensor, device="cpu") -> Hidden:
-    """The hidden residues of ``data.held`` under :func:`ppi.lm.pretrain.evaluate`'s masks.
+def hidden_residues(tok, data: pt.Data, config, unigram: torch.Tensor) -> Hidden:
+    """The residues of ``data.held`` that :func:`ppi.lm.pretrain.evaluate`'s masks hide.
 
-    The positions are the same at every call; the model's log-probabilities are ``net``'s now.
+    The masks depend on the windows and the batch index only, so no model is run;
+    :func:`model_log_probs` gives a model's predictions in the same order.
     """
     seqs, owner = pt.heldout_windows(data, config)
     starts = [0] * len(seqs)
@@ -71,13 +71,10 @@ def hidden_residues(net, data: pt.Data, config, unigram: torch.Tensor, device="c
         if owner[w] == owner[w - 1]:
             starts[w] = starts[w - 1] + config.backbone.max_len
     groups = pt.heldout_groups(seqs, config)
-    cols: list[list] = [[], [], [], [], []]
-    tok = net.tokenizer
-    was_training = net.training
-    net.eval()
-    for index, sel, labels, logp, _ in pt.hidden_log_probs(
-        net, tok, seqs, groups, range(len(groups)), device
-    ):
+    cols: list[list] = [[], [], [], []]
+    for index in range(len(groups)):
+        _, _, labels = pt.heldout_batch(tok, seqs, groups, index)
+        sel = labels != IGNORE
         rows, t = sel.nonzero(as_tuple=True)  # (S,), (S,)
         window = torch.tensor(groups[index])[rows]  # (S,)
         lab = labels[sel]  # (S,)
@@ -85,11 +82,26 @@ def hidden_residues(net, data: pt.Data, config, unigram: torch.Tensor, device="c
         cols[1].append(torch.tensor(starts)[window] + t - 1)  # token 0 is <cls>
         res = lab - FIRST_RESIDUE
         cols[2].append(torch.where((res >= 0) & (res < len(RESIDUES)), res, -1))
-        cols[3].append(logp.gather(1, lab[:, None])[:, 0])
-        cols[4].append(unigram[lab])
-    net.train(was_training)
+        cols[3].append(unigram[lab])
     ints = [torch.cat(c).numpy() for c in cols[:3]]
-    return Hidden(*ints, *(torch.cat(c).double().numpy() for c in cols[3:]))
+    return Hidden(*ints, torch.cat(cols[3]).double().numpy())
+
+
+@torch.no_grad()
+def model_log_probs(net, data: pt.Data, config, device="cpu") -> np.ndarray:
+    """``net``'s log-probability of each hidden residue of ``data.held`` (:class:`Hidden` order)."""
+    seqs, _ = pt.heldout_windows(data, config)
+    groups = pt.heldout_groups(seqs, config)
+    was_training = net.training
+    net.eval()
+    out = [
+        logp.gather(1, labels[sel][:, None])[:, 0]
+        for _, sel, labels, logp, _ in pt.hidden_log_probs(
+            net, net.tokenizer, seqs, groups, range(len(groups)), device
+        )
+    ]
+    net.train(was_training)
+    return torch.cat(out).double().numpy()
 
 
 def masked_queries(data: pt.Data, hidden: Hidden) -> dict[str, str]:
@@ -239,49 +251,54 @@ class Retriever:
     """The searches, run once; :meth:`figures` mixes them with a model's predictions of the day.
 
     The held-out side is ``data.held``; the fitting side as many training
-    proteins, drawn at random (seed 0), searched without themselves.
+    proteins, drawn at random (seed 0), searched without themselves. Which
+    residues are hidden depends on the tokenizer and the windows only, so
+    the searches need no model.
     """
 
-    def __init__(self, net, data: pt.Data, config, unigram, cap=None, device="cpu") -> None:
+    def __init__(self, tok, data: pt.Data, config, unigram, cap=None, device="cpu") -> None:
         self.config, self.unigram, self.device = config, unigram, device
         self.cap = config.pretrain.cluster_identity if cap is None else cap
         targets = {p: data.proteins[p] for p in data.train}
         rows = sorted(random.Random(0).sample(range(len(data.train)), len(data.held)))
         fit = replace(data, held=[data.train[i] for i in rows])
-        fit_hidden, fit_queries, fit_found = self._search(net, fit, targets, names=fit.held)
+        fit_hidden, fit_queries, fit_found = self._search(tok, fit, targets, names=fit.held)
         self.tables = substitution_tables(fit_found, fit_queries)
         self.fit = Side(fit, fit_hidden, *homolog_votes(fit_hidden, fit_found, self.tables))
-        hidden, _, found = self._search(net, data, targets, names=None)
+        hidden, _, found = self._search(tok, data, targets, names=None)
         self.held = Side(data, hidden, *homolog_votes(hidden, found, self.tables))
 
-    def _search(self, net, data: pt.Data, targets: dict, names):
+    def _search(self, tok, data: pt.Data, targets: dict, names):
         """The hidden residues of ``data.held``, their masked sequences and the domains found."""
-        hidden = hidden_residues(net, data, self.config, self.unigram, self.device)
+        hidden = hidden_residues(tok, data, self.config, self.unigram)
         queries = masked_queries(data, hidden)
         return hidden, queries, domains(queries, targets, self.cap, names=names)
 
-    def _model(self, net, side: Side) -> np.ndarray:
-        now = hidden_residues(net, side.data, self.config, self.unigram, self.device)
-        if not np.array_equal(now.position, side.hidden.position):
-            raise RuntimeError("the hidden residues moved between the search and the model")
-        return now.model
+    def figures(self, net, held: np.ndarray | None = None) -> dict:
+        """Held-out perplexity ratios: the model's, the homologs', the mixture's; and the fit.
 
-    def figures(self, net) -> dict:
-        """Held-out perplexity ratios: the model's, the homologs', the mixture's; and the fit."""
-        weights = fit_weights(self._model(net, self.fit), self.fit.votes, self.fit.best)
-        model, h = self._model(net, self.held), self.held
+        ``held``: the model's log-probabilities of the held-out hidden residues when
+        the caller has them already (:func:`ppi.lm.pretrain.evaluate` scored them).
+        """
+        fit_model = model_log_probs(net, self.fit.data, self.config, self.device)
+        weights = fit_weights(fit_model, self.fit.votes, self.fit.best)
+        h = self.held
+        if held is None:
+            held = model_log_probs(net, h.data, self.config, self.device)
+        if len(held) != len(h.best):
+            raise RuntimeError(f"{len(held)} held-out predictions for {len(h.best)} residues")
         covered = h.best >= 0
         homologs_only = np.where(covered, -np.log(np.maximum(h.votes, 1e-12)), -h.hidden.unigram)
         uni = -h.hidden.unigram.mean()
         return {
             "identity_cap": self.cap,
-            "hidden_residues": int(len(model)),
+            "hidden_residues": int(len(held)),
             "covered": float(covered.mean()),
             "model_weights": {f">={edge}": float(w) for edge, w in zip(BINS, weights, strict=True)},
-            "perplexity_ratio_model": math.exp(-model.mean() - uni),
+            "perplexity_ratio_model": math.exp(-held.mean() - uni),
             "perplexity_ratio_homologs": math.exp(homologs_only.mean() - uni),
             "perplexity_ratio_mixed": math.exp(
-                mixed_nll(model, h.votes, h.best, weights).mean() - uni
+                mixed_nll(held, h.votes, h.best, weights).mean() - uni
             ),
         }
 
@@ -293,4 +310,4 @@ def retrieval_figures(folder: str | Path, dumps: list[str], cap: float | None = 
     """
     config, data, net = pt.load_run(folder, dumps, annotations=False)
     unigram = pt.unigram_log_probs(data, len(net.tokenizer))
-    return Retriever(net, data, config, unigram, cap).figures(net)
+    return Retriever(net.tokenizer, data, config, unigram, cap).figures(net)

@@ -11,7 +11,12 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator, PartialState
-from accelerate.utils import ProjectConfiguration, parse_flag_from_env, set_seed
+from accelerate.utils import (
+    ProjectConfiguration,
+    gather_object,
+    parse_flag_from_env,
+    set_seed,
+)
 from tqdm.auto import tqdm
 
 from ppi.errors import InputError
@@ -118,8 +123,7 @@ class _Loop:
         if config.pretrain.retrieval and acc.is_main_process:
             from ppi.lm.retrieval import Retriever
 
-            net = acc.unwrap_model(model)
-            self.retriever = Retriever(net, data, config, unigram, device=acc.device)
+            self.retriever = Retriever(self.tok, data, config, unigram, device=acc.device)
 
     def fit(self, start: int, per_epoch: int) -> dict:
         s, acc = self.config.pretrain, self.acc
@@ -135,6 +139,7 @@ class _Loop:
             torch.manual_seed(s.seed * 7919 + epoch)  # dropout, the same after a resume
             began = time.monotonic()
             loss, residues = self.epoch(epoch, bar)
+            log_probs: dict = {}  # the held-out predictions, for pretrain.retrieval
             metrics = {
                 "epoch": epoch + 1,
                 "processes": acc.num_processes,
@@ -142,8 +147,10 @@ class _Loop:
                 # the epoch's training steps on the main process's clock, evaluation aside
                 "train_seconds": round(pt.elapsed(began), 2),
                 "train_residues": residues,
-                **pt.evaluate(self.model, self.tok, self.data, self.config, self.unigram, acc),
-                **self.retrieval(),
+                **pt.evaluate(
+                    self.model, self.tok, self.data, self.config, self.unigram, acc, log_probs
+                ),
+                **self.retrieval(log_probs),
             }
             acc.log(metrics, step=epoch + 1)
             acc.print(
@@ -157,11 +164,20 @@ class _Loop:
         bar.close()
         return metrics
 
-    def retrieval(self) -> dict:
-        """``pretrain.retrieval``: the held-out ratio mixed with training homologs (main only)."""
+    def retrieval(self, log_probs: dict) -> dict:
+        """``pretrain.retrieval``: the held-out ratio mixed with training homologs (main only).
+
+        ``log_probs`` holds this process's held-out predictions from :func:`pt.evaluate`,
+        by batch index; every process sends its own to the main one.
+        """
+        if not self.config.pretrain.retrieval:
+            return {}
+        if self.acc.num_processes > 1:
+            log_probs = {k: v for part in gather_object([log_probs]) for k, v in part.items()}
         if self.retriever is None:
             return {}
-        out = self.retriever.figures(self.acc.unwrap_model(self.model))
+        held = torch.cat([log_probs[i] for i in sorted(log_probs)]).numpy()
+        out = self.retriever.figures(self.acc.unwrap_model(self.model), held)
         return {
             "perplexity_ratio_retrieval": out["perplexity_ratio_mixed"],
             "retrieval_covered": out["covered"],

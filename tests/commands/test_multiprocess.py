@@ -120,7 +120,7 @@ def test_two_process_pretrain_scores_each_held_out_sequence_once_and_resumes(tmp
         "pretrain.id_map=example:yeast_swissprot/uniprot_sprot_yeast.fasta.gz",
         *("pretrain.min_freq=3", "pretrain.cpu_threads=1", "pretrain.epochs=2"),
     ]
-    # the held-out set is one batch: the second process scores none (this used to hang in DDP)
+    # the held-out windows fill about ten batches: each process scores every other one
     first = _launch([*args, "pretrain.stop_after=1"], tmp_path)
     assert "2 process(es)" in first.stdout and first.stdout.count("pretrained ->") == 1
     # switching the retrieval figure on is the same job; the main process alone searches
@@ -137,6 +137,13 @@ def test_two_process_pretrain_scores_each_held_out_sequence_once_and_resumes(tmp
     assert all(0 <= r["go_fmax"] <= 1 for r in rows)
     assert "perplexity_ratio_retrieval" not in rows[0]
     assert 0 < rows[1]["perplexity_ratio_retrieval"] <= rows[1]["perplexity_ratio"] * 1.05
+    # the two processes' held-out predictions, gathered, are those of the weights in one process
+    from ppi.lm.retrieval import retrieval_figures
+
+    again = retrieval_figures(tmp_path / "lm", [str(tmp_path / "slice.fasta")])
+    assert again["perplexity_ratio_mixed"] == pytest.approx(
+        rows[1]["perplexity_ratio_retrieval"], rel=1e-5
+    )
     # the residues trained on are counted on both processes, not the main one's alone
     from ppi.lm import pretrain as pt
 

@@ -210,17 +210,16 @@ def test_held_out_scoring_splits_over_processes_without_changing_the_sums(yeast_
 
     torch.manual_seed(0)
     net = ScratchLM(ScratchConfig(dim=16, layers=1, heads=2, max_len=64), go_terms=3).eval()
-    config = pt.PretrainConfig(pretrain=pt.PretrainSettings(batch_tokens=512))
     seqs = [s[:64] for s in read_fasta(yeast_slice).values()][:40]
     groups = batches([len(s) + 2 for s in seqs], 512, torch.Generator().manual_seed(0))
     unigram = torch.full((len(net.tokenizer),), -math.log(20))
     with torch.no_grad():
         one, go_one = pt._score_heldout(
-            net, net.tokenizer, seqs, groups, range(len(groups)), config, unigram, "cpu"
+            net, net.tokenizer, seqs, groups, range(len(groups)), unigram, "cpu"
         )
         parts = [
             pt._score_heldout(
-                net, net.tokenizer, seqs, groups, range(r, len(groups), 3), config, unigram, "cpu"
+                net, net.tokenizer, seqs, groups, range(r, len(groups), 3), unigram, "cpu"
             )
             for r in range(3)
         ]
@@ -252,28 +251,35 @@ def test_held_out_windows_cover_every_residue_once_and_go_is_a_proteins_mean():
 
 def test_held_out_figures_hide_fifteen_percent_whatever_the_training_rate(yeast_slice):
     """Runs trained with other mask rates are scored on the same held-out positions."""
+    from accelerate import Accelerator
+
     from ppi.backbones.configs import ScratchConfig
     from ppi.lm import pretrain as pt
     from ppi.lm.model import ScratchLM
-    from ppi.lm.pretrain_data import batches
 
     torch.manual_seed(0)
-    net = ScratchLM(ScratchConfig(dim=16, layers=1, heads=2, max_len=64)).eval()
-    seqs = [s[:64] for s in read_fasta(yeast_slice).values()][:40]
-    groups = batches([len(s) + 2 for s in seqs], 512, torch.Generator().manual_seed(0))
+    arch = ScratchConfig(dim=16, layers=1, heads=2, max_len=64)
+    net = ScratchLM(arch).eval()
+    proteins = dict(list(read_fasta(yeast_slice).items())[:40])
+    none = torch.zeros(0, 0)
+    data = pt.Data(proteins, [], list(proteins), [], none, torch.zeros(len(proteins), 0))
     unigram = torch.full((len(net.tokenizer),), -math.log(20))
-    sums = []
+    figures, hidden = [], []
     for rate in (0.15, 0.4):
-        config = pt.PretrainConfig(pretrain=pt.PretrainSettings(batch_tokens=512, mask_rate=rate))
-        with torch.no_grad():
-            sums.append(
-                pt._score_heldout(
-                    net, net.tokenizer, seqs, groups, range(len(groups)), config, unigram, "cpu"
-                )[0]
-            )
-    residues = sum(len(s) for s in seqs)
-    assert torch.equal(sums[0], sums[1])
-    assert 0.1 < float(sums[0][2]) / residues < 0.2
+        settings = pt.PretrainSettings(batch_tokens=512, mask_rate=rate)
+        config = pt.PretrainConfig(backbone=arch, pretrain=settings)
+        log_probs: dict = {}
+        figures.append(
+            pt.evaluate(net, net.tokenizer, data, config, unigram, Accelerator(cpu=True), log_probs)
+        )
+        hidden.append(sum(len(v) for v in log_probs.values()))
+    residues = sum(len(s) for s in proteins.values())
+    assert figures[0] == figures[1] and hidden[0] == hidden[1]
+    assert 0.1 < hidden[0] / residues < 0.2
+    # the log-probabilities handed out are the ones the loss sums
+    assert figures[0]["heldout_loss"] == pytest.approx(
+        -float(sum(v.sum() for v in log_probs.values())) / hidden[0]
+    )
 
 
 def test_a_convolutional_backbone_round_trips_through_its_folder(yeast_slice, tmp_path):

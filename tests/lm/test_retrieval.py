@@ -108,16 +108,16 @@ def test_tables_and_weights_follow_the_evidence():
         protein=np.zeros(300, dtype=np.int64),
         position=np.arange(300),
         residue=exact.residue.copy(),
-        model=np.full(300, np.log(0.05)),
         unigram=np.full(300, np.log(0.05)),
     )
+    model = np.full(300, np.log(0.05))
     votes, best = retrieval.homolog_votes(hidden, {"0": [exact]}, tables)
     assert (best == 0.45).all() and (votes > 0.5).all()
-    weights = retrieval.fit_weights(hidden.model, votes, best)
+    weights = retrieval.fit_weights(model, votes, best)
     assert weights[k] < 0.5  # the homolog is right: trust it
-    useless = retrieval.fit_weights(hidden.model, np.full(300, 1e-4), best)
+    useless = retrieval.fit_weights(model, np.full(300, 1e-4), best)
     assert useless[k] == 1.0  # a homolog that is always wrong gets no weight
-    assert (retrieval.mixed_nll(hidden.model, votes, best, weights) < -hidden.model).all()
+    assert (retrieval.mixed_nll(model, votes, best, weights) < -model).all()
 
 
 def test_reporting_retrieval_is_not_another_job():
