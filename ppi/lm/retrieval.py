@@ -251,7 +251,8 @@ class Retriever:
     """The searches, run once; :meth:`figures` mixes them with a model's predictions of the day.
 
     The held-out side is ``data.held``; the fitting side as many training
-    proteins, drawn at random (seed 0), searched without themselves. Which
+    proteins (all of them when there are fewer), drawn at random (seed 0),
+    searched without themselves. Which
     residues are hidden depends on the tokenizer and the windows only, so
     the searches need no model.
     """
@@ -260,7 +261,8 @@ class Retriever:
         self.config, self.unigram, self.device = config, unigram, device
         self.cap = config.pretrain.cluster_identity if cap is None else cap
         targets = {p: data.proteins[p] for p in data.train}
-        rows = sorted(random.Random(0).sample(range(len(data.train)), len(data.held)))
+        count = min(len(data.held), len(data.train))
+        rows = sorted(random.Random(0).sample(range(len(data.train)), count))
         fit = replace(data, held=[data.train[i] for i in rows])
         fit_hidden, fit_queries, fit_found = self._search(tok, fit, targets, names=fit.held)
         self.tables = substitution_tables(fit_found, fit_queries)

@@ -129,3 +129,19 @@ def test_reporting_retrieval_is_not_another_job():
     other = build(pt.PretrainConfig, {"pretrain": {"mask_rate": 0.3}})
     assert pt.job_key(off, ["a.fasta"]) == pt.job_key(on, ["a.fasta"])
     assert pt.job_key(off, ["a.fasta"]) != pt.job_key(other, ["a.fasta"])
+
+
+def test_fewer_training_proteins_than_held_out_ones_fit_on_all_of_them(families):
+    """A small pretrain.train_share can leave fewer training proteins than held-out ones."""
+    from dataclasses import replace
+
+    from ppi.lm import pretrain as pt
+
+    folder, dumps = families
+    config, data, net = pt.load_run(folder, dumps, annotations=False)
+    few = replace(data, train=data.train[:5])
+    assert len(few.held) > 5
+    unigram = pt.unigram_log_probs(few, len(net.tokenizer))
+    found = retrieval.Retriever(net.tokenizer, few, config, unigram)
+    assert sorted(found.fit.data.held) == sorted(few.train)
+    assert 0 < found.figures(net)["perplexity_ratio_mixed"] < 2
