@@ -400,20 +400,29 @@ def load_run(folder: str | Path, dumps: list[str], annotations: bool = True):
 def evaluate_folder(folder: str | Path, dumps: list[str], on_training: bool = False) -> dict:
     """The held-out figures of a folder's weights, measured now as :func:`evaluate` does.
 
-    ``on_training=True`` scores as many training proteins, drawn at random
-    (seed 0), in their place: how well the model fits proteins it learned
-    from, against how well it predicts new ones.
+    ``on_training=True`` scores :func:`training_stand_in` proteins in their
+    place: how well the model fits proteins it learned from, against how well
+    it predicts new ones.
     """
     from accelerate import Accelerator
 
     config, data, net = load_run(folder, dumps)
     if on_training:
-        rows = sorted(random.Random(0).sample(range(len(data.train)), len(data.held)))
-        data = dataclasses.replace(
-            data, held=[data.train[i] for i in rows], held_go=data.train_go[rows]
-        )
+        data = training_stand_in(data)
     unigram = unigram_log_probs(data, len(net.tokenizer))
     return evaluate(net, net.tokenizer, data, config, unigram, Accelerator(cpu=True))
+
+
+def training_stand_in(data: Data) -> Data:
+    """``data`` with as many training proteins as are held out (all, if fewer) in their place.
+
+    Drawn at random with seed 0, in training order, with their GO targets: the
+    same proteins each time, to score a model on what it learned from.
+    """
+    count = min(len(data.held), len(data.train))
+    rows = sorted(random.Random(0).sample(range(len(data.train)), count))
+    held = [data.train[i] for i in rows]
+    return dataclasses.replace(data, held=held, held_go=data.train_go[rows])
 
 
 def unigram_log_probs(data: Data, vocab: int) -> torch.Tensor:

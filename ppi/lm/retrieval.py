@@ -25,8 +25,7 @@ probability.
 from __future__ import annotations
 
 import math
-import random
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -250,20 +249,17 @@ class Side:
 class Retriever:
     """The searches, run once; :meth:`figures` mixes them with a model's predictions of the day.
 
-    The held-out side is ``data.held``; the fitting side as many training
-    proteins (all of them when there are fewer), drawn at random (seed 0),
-    searched without themselves. Which
-    residues are hidden depends on the tokenizer and the windows only, so
-    the searches need no model.
+    The held-out side is ``data.held``; the fitting side the training proteins
+    of :func:`ppi.lm.pretrain.training_stand_in`, searched without themselves.
+    Which residues are hidden depends on the tokenizer and the windows only,
+    so the searches need no model.
     """
 
     def __init__(self, tok, data: pt.Data, config, unigram, cap=None, device="cpu") -> None:
         self.config, self.unigram, self.device = config, unigram, device
         self.cap = config.pretrain.cluster_identity if cap is None else cap
         targets = {p: data.proteins[p] for p in data.train}
-        count = min(len(data.held), len(data.train))
-        rows = sorted(random.Random(0).sample(range(len(data.train)), count))
-        fit = replace(data, held=[data.train[i] for i in rows])
+        fit = pt.training_stand_in(data)
         fit_hidden, fit_queries, fit_found = self._search(tok, fit, targets, names=fit.held)
         self.tables = substitution_tables(fit_found, fit_queries)
         self.fit = Side(fit, fit_hidden, *homolog_votes(fit_hidden, fit_found, self.tables))
