@@ -288,6 +288,7 @@ def evaluate(
     }
     out["perplexity_ratio"] = out["heldout_perplexity"] / out["unigram_perplexity"]
     out["heldout_sequences"] = len(data.held)
+    out["training_sequences"] = len(data.train)
     out["heldout_windows"] = int(totals[3])
     if acc.num_processes > 1:
         go_scores = gather_object(go_scores)
@@ -397,16 +398,18 @@ def load_run(folder: str | Path, dumps: list[str], annotations: bool = True):
     return config, data, ScratchLM.from_pretrained(folder)
 
 
-def evaluate_folder(folder: str | Path, dumps: list[str], on_training: bool = False) -> dict:
+def evaluate_folder(
+    folder: str | Path, dumps: list[str], on_training: bool = False, annotations: bool = True
+) -> dict:
     """The held-out figures of a folder's weights, measured now as :func:`evaluate` does.
 
     ``on_training=True`` scores :func:`training_stand_in` proteins in their
     place: how well the model fits proteins it learned from, against how well
-    it predicts new ones.
+    it predicts new ones. ``annotations=False``: the masked-LM figures only.
     """
     from accelerate import Accelerator
 
-    config, data, net = load_run(folder, dumps)
+    config, data, net = load_run(folder, dumps, annotations)
     if on_training:
         data = training_stand_in(data)
     unigram = unigram_log_probs(data, len(net.tokenizer))

@@ -496,3 +496,66 @@ def test_a_share_of_the_training_proteins_keeps_the_held_out_set(yeast_slice, tm
     half[half.index("pretrain.train_share=0.5")] = "pretrain.train_share=0.6"
     assert run([*half, "resume=true"]) == 2
     assert "another job" in capsys.readouterr().err
+
+
+def test_the_data_curve_script_measures_runs_on_one_split(yeast_slice, tmp_path, capsys):
+    import runpy
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[2] / "scripts" / "lm_data_curve.py"
+    main = runpy.run_path(str(script))["main"]
+    folders = []
+    for share, epochs in ((0.5, 2), (1.0, 1)):
+        out = tmp_path / f"share{share}"
+        args = [*FAST, f"pretrain.train_share={share}", f"pretrain.epochs={epochs}"]
+        assert run(["pretrain", "--out", str(out), str(yeast_slice), *args]) == 0
+        folders.append(out)
+    result, png = tmp_path / "curve.json", tmp_path / "curve.png"
+    argv = [
+        *map(str, folders),
+        "--dumps",
+        str(yeast_slice),
+        "--plot",
+        str(png),
+        "--out",
+        str(result),
+    ]
+    assert main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "a doubling of the training proteins" in printed and png.stat().st_size > 1000
+    curve = json.loads(result.read_text())
+    # measured again on each folder's weights: the figure its last epoch reported
+    for point, folder in zip(curve["points"], folders, strict=True):
+        assert point["perplexity_ratio"] == pytest.approx(metrics(folder)[-1]["perplexity_ratio"])
+        assert point["proteins"] == len(read_fasta(folder / "train.fasta.gz"))
+    small, large = curve["points"]
+    assert small["share"] == 0.5 and small["proteins"] == round(large["proteins"] / 2)
+    slope = (large["perplexity_ratio"] - small["perplexity_ratio"]) / math.log2(
+        large["proteins"] / small["proteins"]
+    )
+    assert curve["fit"]["per_doubling"] == pytest.approx(slope)
+    # a run on another split is refused in one line, and nothing is written
+    other = tmp_path / "other"
+    args = [*FAST, "pretrain.heldout=0.3", "pretrain.epochs=1"]
+    assert run(["pretrain", "--out", str(other), str(yeast_slice), *args]) == 0
+    result.unlink()
+    assert main([*argv[:2], str(other), *argv[2:]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "other" in err and "held-out proteins differ" in err and len(err.splitlines()) == 1
+    assert not result.exists()
+
+
+def test_the_data_curve_line_and_what_it_needs():
+    from ppi.errors import InputError
+    from ppi.lm.curve import Point, fit
+
+    def point(n, r):
+        return Point("f", n, 1.0, 1, r, r * 18, 18.0)
+
+    line = fit([point(1000, 0.96), point(2000, 0.95), point(4000, 0.94)], 0.85)
+    assert line.per_doubling == pytest.approx(-0.01)
+    assert line.proteins_for_target == pytest.approx(4000 * 2**9)  # 0.09 / 0.01 doublings more
+    assert line.ratio_at(8000) == pytest.approx(0.93)
+    assert fit([point(1000, 0.95), point(2000, 0.96)], 0.85).proteins_for_target is None
+    with pytest.raises(InputError, match="at least 2 training-set sizes"):
+        fit([point(1000, 0.95), point(1000, 0.96)], 0.85)
