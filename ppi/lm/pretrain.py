@@ -57,6 +57,9 @@ class PretrainSettings:
     Attributes:
         epochs: passes over the training sequences.
         stop_after: end this invocation after this many epochs (0 = never); resume later.
+        save_every: also checkpoint every this many batches (per process) inside an
+            epoch, so a kill loses at most that much of a long epoch (0 = at epoch
+            ends only); ``resume=true`` continues from the batch after it.
         lr: peak learning rate (AdamW; linear warm-up, cosine decay).
         warmup: share of the steps spent warming up.
         weight_decay: AdamW weight decay.
@@ -89,6 +92,7 @@ class PretrainSettings:
 
     epochs: int = setting(10, "[1, inf)")
     stop_after: int = setting(0, "[0, inf)")
+    save_every: int = setting(0, "[0, inf)")
     lr: float = setting(1e-3, "(0, 1)")
     warmup: float = setting(0.05, "[0, 1)")
     weight_decay: float = setting(0.01, "[0, 1)")
@@ -123,10 +127,13 @@ class PretrainConfig:
 def job_key(config: PretrainConfig, dumps: list[str]) -> str:
     """What makes two invocations the same job (resume checks it).
 
-    ``stop_after``, ``log_with``, ``retrieval`` (what is reported) and ``resume`` aside.
+    ``stop_after``, ``save_every``, ``log_with``, ``retrieval`` (what is reported) and
+    ``resume`` aside.
     """
-    settings = to_dict(dataclasses.replace(config.pretrain, stop_after=0, log_with=()))
+    kept = dataclasses.replace(config.pretrain, stop_after=0, save_every=0, log_with=())
+    settings = to_dict(kept)
     settings.pop("retrieval")  # absent from the keys of jobs begun before it existed
+    settings.pop("save_every")  # the same
     if settings["train_share"] == 1:
         settings.pop("train_share")  # the same: jobs begun before it keep their key
     return digest("pretrain-v1", json.dumps(to_dict(config.backbone)), json.dumps(settings), *dumps)

@@ -28,9 +28,23 @@ CHECKPOINTS = "checkpoints"
 
 
 def latest_checkpoint(out: Path) -> Path | None:
-    """The newest finished epoch checkpoint of a job folder."""
+    """The newest finished checkpoint of a job folder: ``epoch_E`` or ``epoch_E_batch_B``.
+
+    ``epoch_E`` is saved when E epochs are done; ``epoch_E_batch_B`` when B
+    batches of each process's share of epoch E + 1 are done as well.
+    """
     done = [p for p in (out / CHECKPOINTS).glob("epoch_*") if (p / pt.STATE).is_file()]
-    return max(done, key=lambda p: int(p.name.split("_")[1]), default=None)
+    return max(done, key=_place, default=None)
+
+
+def _place(ckpt: Path) -> tuple[int, int]:
+    """``(epochs done, batches done of the next)`` from a checkpoint's name."""
+    parts = ckpt.name.split("_")  # epoch, E[, batch, B]
+    return int(parts[1]), int(parts[3]) if len(parts) == 4 else 0
+
+
+#: each process's random generators at a checkpoint inside an epoch (rank-numbered)
+RNG = "rng_{}.pt"
 
 
 def check_resume(config: pt.PretrainConfig, out: Path, key: str) -> Path | None:
@@ -95,8 +109,8 @@ def run(config: pt.PretrainConfig, dumps: list[str], out: Path) -> dict:
     start = 0
     if ckpt is not None:
         acc.load_state(str(ckpt))
-        start = json.loads((ckpt / pt.STATE).read_text())["epoch"]
-        acc.print(f"resuming {out} after epoch {start}")
+        start, skip = _place(ckpt)
+        acc.print(f"resuming {out} after epoch {start}" + (f", batch {skip}" if skip else ""))
     if acc.is_main_process:
         pt.trim_metrics(out, start)
     if s.log_with:
@@ -106,6 +120,7 @@ def run(config: pt.PretrainConfig, dumps: list[str], out: Path) -> dict:
         f"{per_epoch // acc.num_processes} batches each an epoch, {len(data.held)} held out"
     )
     loop = _Loop(acc, model, opt, sched, config, data, out, key, unigram)
+    loop.resumed = ckpt if ckpt is not None and _place(ckpt)[1] else None
     metrics = loop.fit(start, per_epoch)
     if s.log_with:
         acc.end_training()
@@ -119,6 +134,7 @@ class _Loop:
         self.acc, self.model, self.opt, self.sched = acc, model, opt, sched
         self.config, self.data, self.out, self.key, self.unigram = config, data, out, key, unigram
         self.tok = acc.unwrap_model(model).tokenizer
+        self.resumed: Path | None = None  # a checkpoint inside the first epoch to run
         self.retriever = None
         if config.pretrain.retrieval and acc.is_main_process:
             from ppi.lm.retrieval import Retriever
@@ -127,16 +143,16 @@ class _Loop:
 
     def fit(self, start: int, per_epoch: int) -> dict:
         s, acc = self.config.pretrain, self.acc
+        skip = _place(self.resumed)[1] if self.resumed else 0
         bar = tqdm(
             total=per_epoch * s.epochs,
-            initial=per_epoch * start,
+            initial=per_epoch * start + skip * acc.num_processes,
             unit="batch",
             desc="pretraining",
             disable=not acc.is_main_process or None,
         )
         metrics: dict = {}
         for epoch in range(start, s.epochs):
-            torch.manual_seed(s.seed * 7919 + epoch)  # dropout, the same after a resume
             began = time.monotonic()
             loss, residues = self.epoch(epoch, bar)
             log_probs: dict = {}  # the held-out predictions, for pretrain.retrieval
@@ -184,15 +200,25 @@ class _Loop:
         }
 
     def epoch(self, epoch: int, bar) -> tuple[float, int]:
-        """Train one epoch: the mean batch loss and the residues of its crops, all processes."""
-        acc = self.acc
+        """Train one epoch: the mean batch loss and the residues of its crops, all processes.
+
+        After a checkpoint inside this epoch, the batches it holds are skipped and
+        the mask and dropout generators and the loss sums are where it left them.
+        """
+        acc, s = self.acc, self.config.pretrain
         mine, gen = pt.epoch_batches(
             self.data, self.config, epoch, acc.process_index, acc.num_processes
         )
-        total, n, residues = 0.0, 0, 0
+        sums = torch.zeros(3, dtype=torch.float64)  # loss, batches, residues
+        skip = 0
+        if self.resumed is not None:
+            skip, sums = self.restore(self.resumed, gen)
+            self.resumed = None
+        else:
+            torch.manual_seed(s.seed * 7919 + epoch)  # dropout, the same after a resume
         self.model.train()
-        for seqs, rows in mine:
-            residues += sum(len(q) for q in seqs)
+        for i in range(skip, len(mine)):
+            seqs, rows = mine[i]
             with acc.accumulate(self.model):
                 with acc.autocast():
                     loss = pt.step_loss(
@@ -202,13 +228,57 @@ class _Loop:
                 self.opt.step()
                 self.sched.step()
                 self.opt.zero_grad()
-            total, n = total + float(loss.detach()), n + 1
+            sums += torch.tensor([float(loss.detach()), 1, sum(len(q) for q in seqs)])
             bar.update(acc.num_processes)
-            bar.set_postfix(loss=f"{total / n:.3f}")
+            bar.set_postfix(loss=f"{sums[0] / sums[1]:.3f}")
+            done = i + 1
+            if s.save_every and done % s.save_every == 0 and done < len(mine):
+                if acc.sync_gradients:  # on an optimizer step: no gradient is half accumulated
+                    self.checkpoint_within(epoch, done, gen, sums)
         # the mean over every process's batches, not the main process's alone
-        sums = torch.tensor([total, n, residues], dtype=torch.float64, device=acc.device)
-        sums = acc.reduce(sums, "sum")
+        sums = acc.reduce(sums.to(acc.device), "sum").cpu()
         return float(sums[0] / max(float(sums[1]), 1.0)), int(sums[2])
+
+    def checkpoint_within(self, epoch: int, done: int, gen, sums: torch.Tensor) -> None:
+        """Accelerate state, each process's generators and the loss sums so far in the epoch.
+
+        The main process keeps the sums of all processes (the others start again
+        from zero), so the epoch's mean loss comes out as if never stopped.
+        """
+        acc = self.acc
+        ckpt = self.out / CHECKPOINTS / f"epoch_{epoch}_batch_{done}"
+        acc.save_state(str(ckpt))
+        ckpt.mkdir(parents=True, exist_ok=True)
+        state = {"mask": gen.get_state(), "torch": torch.get_rng_state()}
+        if acc.device.type == "cuda":
+            state["cuda"] = torch.cuda.get_rng_state(acc.device)
+        torch.save(state, ckpt / RNG.format(acc.process_index))
+        total = acc.reduce(sums.to(acc.device), "sum").cpu()
+        acc.wait_for_everyone()
+        if acc.is_main_process:
+            marker = {"epoch": epoch, "batch": done, "job": self.key, "sums": total.tolist()}
+            (ckpt / pt.STATE).write_text(json.dumps(marker))
+            self.drop_older(ckpt)
+
+    def restore(self, ckpt: Path, gen) -> tuple[int, torch.Tensor]:
+        """The batches done, and this process's sums, at a checkpoint inside the epoch."""
+        acc = self.acc
+        state = torch.load(ckpt / RNG.format(acc.process_index))
+        gen.set_state(state["mask"])
+        torch.set_rng_state(state["torch"])
+        if "cuda" in state and acc.device.type == "cuda":
+            torch.cuda.set_rng_state(state["cuda"], acc.device)
+        marker = json.loads((ckpt / pt.STATE).read_text())
+        sums = torch.zeros(3, dtype=torch.float64)
+        if acc.is_main_process:
+            sums = torch.tensor(marker["sums"], dtype=torch.float64)
+        return marker["batch"], sums
+
+    def drop_older(self, ckpt: Path) -> None:
+        """Remove every checkpoint but ``ckpt`` (main process)."""
+        for old in (self.out / CHECKPOINTS).glob("epoch_*"):
+            if old != ckpt:
+                shutil.rmtree(old, ignore_errors=True)
 
     def checkpoint(self, epoch: int, metrics: dict) -> None:
         """Accelerate state for resume, then the backbone folder and the metrics line."""
@@ -223,6 +293,4 @@ class _Loop:
             handle.write(json.dumps(metrics) + "\n")
         pt.plot_curves(self.out)
         (ckpt / pt.STATE).write_text(json.dumps({"epoch": epoch, "job": self.key}))
-        for old in (self.out / CHECKPOINTS).glob("epoch_*"):
-            if old != ckpt:
-                shutil.rmtree(old, ignore_errors=True)
+        self.drop_older(ckpt)

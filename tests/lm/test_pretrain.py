@@ -559,3 +559,42 @@ def test_the_data_curve_line_and_what_it_needs():
     assert fit([point(1000, 0.95), point(2000, 0.96)], 0.85).proteins_for_target is None
     with pytest.raises(InputError, match="at least 2 training-set sizes"):
         fit([point(1000, 0.95), point(1000, 0.96)], 0.85)
+
+
+def test_a_stop_inside_an_epoch_resumes_from_its_last_batch_to_the_same_run(
+    yeast_slice, tmp_path, monkeypatch
+):
+    """pretrain.save_every: a run stopped mid-epoch resumes there, as if never stopped."""
+    from ppi.lm import pretrain as pt
+    from ppi.lm.trainer import latest_checkpoint
+
+    args = [str(yeast_slice), *FAST, "pretrain.batch_tokens=256", "pretrain.epochs=2"]
+    args += ["backbone.dropout=0.1"]  # dropout draws too: its generator must be restored
+    full, cut = tmp_path / "full", tmp_path / "cut"
+    assert run(["pretrain", "--out", str(full), *args]) == 0
+    config, data, _ = pt.load_run(full, [str(yeast_slice)])
+    per_epoch = len(pt.epoch_batches(data, config, 1, 0, 1)[0])
+    assert per_epoch > 12
+    real, calls, stop = pt.step_loss, [], [per_epoch + 11]  # the 11th batch of epoch 2
+
+    def counted(*a, **k):
+        calls.append(1)
+        if len(calls) in stop:
+            raise KeyboardInterrupt
+        return real(*a, **k)
+
+    monkeypatch.setattr(pt, "step_loss", counted)
+    assert run(["pretrain", "--out", str(cut), *args, "pretrain.save_every=4"]) == 130
+    assert latest_checkpoint(cut).name == "epoch_1_batch_8"
+    calls.clear()
+    stop.clear()
+    assert run(["pretrain", "--out", str(cut), *args, "pretrain.save_every=4", "resume=true"]) == 0
+    assert len(calls) == per_epoch - 8  # the rest of epoch 2 only: batches 9 to the end
+    a, b = load_file(str(full / "model.safetensors")), load_file(str(cut / "model.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    one, two = metrics(full), metrics(cut)
+    assert [r["epoch"] for r in two] == [1, 2]
+    assert two[-1]["train_loss"] == pytest.approx(one[-1]["train_loss"], rel=1e-9)
+    assert two[-1]["train_residues"] == one[-1]["train_residues"]
+    assert two[-1]["heldout_loss"] == pytest.approx(one[-1]["heldout_loss"], abs=1e-6)
+    assert [p.name for p in (cut / "checkpoints").iterdir()] == ["epoch_2"]
