@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 from ppi.bench.train import TWO_CPU_PROCESSES
 from ppi.cli import run
@@ -152,3 +153,64 @@ def test_two_process_pretrain_scores_each_held_out_sequence_once_and_resumes(tmp
         both = [pt.epoch_batches(data, config, epoch, rank, 2)[0] for rank in (0, 1)]
         mine = [sum(len(s) for seqs, _ in part for s in seqs) for part in both]
         assert row["train_residues"] == sum(mine) and min(mine) > 0
+
+
+def test_two_process_pretrain_killed_inside_an_epoch_resumes_to_the_same_weights(tmp_path):
+    """pretrain.save_every under two processes: each keeps its generators, the main one the sums."""
+    import signal
+    import time
+
+    import psutil
+
+    from ppi.data.examples import resolve
+    from ppi.data.fasta import read_fasta, write_fasta
+    from ppi.lm.trainer import latest_checkpoint
+
+    proteins = read_fasta(resolve("example:yeast_swissprot/uniprot_sprot_yeast.fasta.gz"))
+    write_fasta(dict(list(proteins.items())[:150]), tmp_path / "slice.fasta")
+
+    def args(out, *more):
+        return [
+            *("-m", "ppi", "pretrain", "--out", str(tmp_path / out), str(tmp_path / "slice.fasta")),
+            *("backbone.dim=16", "backbone.layers=1", "backbone.heads=2", "backbone.max_len=64"),
+            *("pretrain.cluster_measure=kmer", "pretrain.heldout=0.2", "pretrain.batch_tokens=256"),
+            *("backbone.dropout=0.1", "pretrain.cpu_threads=1", "pretrain.epochs=2", *more),
+        ]
+
+    _launch(args("full"), tmp_path)
+    env = {**os.environ, "ACCELERATE_USE_CPU": "1", "OMP_NUM_THREADS": "1"}
+    env["MASTER_PORT"] = str(29500 + os.getpid() % 1000)
+    cut = args("cut", "pretrain.save_every=2")
+    proc = subprocess.Popen(
+        [*LAUNCH, *cut],
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    marker = tmp_path / "cut" / "checkpoints" / "epoch_1_batch_2" / "trainer_state.json"
+    deadline = time.monotonic() + 300
+    while not marker.is_file() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    alive = proc.poll() is None
+    # the launcher and both workers (torch's elastic agent starts them in their own sessions)
+    for p in [*psutil.Process(proc.pid).children(recursive=True), psutil.Process(proc.pid)]:
+        p.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert alive and marker.is_file(), "the run ended before it could be killed in epoch 2"
+    stopped = latest_checkpoint(tmp_path / "cut").name
+    assert stopped.startswith("epoch_1_batch_"), stopped
+    second = _launch([*cut, "resume=true"], tmp_path)
+    assert f"after epoch 1, batch {stopped.split('_')[-1]}" in second.stdout
+    from safetensors.torch import load_file
+
+    a = load_file(str(tmp_path / "full" / "model.safetensors"))
+    b = load_file(str(tmp_path / "cut" / "model.safetensors"))
+    assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
+    rows = [
+        [json.loads(x) for x in (tmp_path / d / "metrics.jsonl").read_text().splitlines()]
+        for d in ("full", "cut")
+    ]
+    assert [r["epoch"] for r in rows[1]] == [1, 2]
+    assert rows[1][-1]["train_loss"] == pytest.approx(rows[0][-1]["train_loss"], rel=1e-9)
+    assert rows[1][-1]["train_residues"] == rows[0][-1]["train_residues"]
