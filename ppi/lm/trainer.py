@@ -23,6 +23,7 @@ from ppi.errors import InputError
 from ppi.lm import pretrain as pt
 from ppi.lm.folder import load_strict, read_backbone, read_tensors
 from ppi.lm.model import ScratchLM
+from ppi.utils.locks import exclusive_across
 
 CHECKPOINTS = "checkpoints"
 
@@ -83,8 +84,18 @@ def build_model(config: pt.PretrainConfig, terms: int) -> ScratchLM:
 
 
 def run(config: pt.PretrainConfig, dumps: list[str], out: Path) -> dict:
-    """Pretrain into ``out``; returns the last epoch's held-out metrics."""
+    """Pretrain into ``out``; returns the last epoch's held-out metrics.
+
+    One job per folder at a time: ``<out>.lock`` is held for the whole run, so
+    a second invocation (or a resume while the workers of a killed launcher
+    still run) is refused in one line instead of writing beside it.
+    """
     state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    with exclusive_across(out, "--out", state):
+        return _run(config, dumps, out, state)
+
+
+def _run(config: pt.PretrainConfig, dumps: list[str], out: Path, state) -> dict:
     key = pt.job_key(config, dumps)
     ckpt = check_resume(config, out, key)
     s = config.pretrain

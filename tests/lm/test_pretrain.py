@@ -598,3 +598,15 @@ def test_a_stop_inside_an_epoch_resumes_from_its_last_batch_to_the_same_run(
     assert two[-1]["train_residues"] == one[-1]["train_residues"]
     assert two[-1]["heldout_loss"] == pytest.approx(one[-1]["heldout_loss"], abs=1e-6)
     assert [p.name for p in (cut / "checkpoints").iterdir()] == ["epoch_2"]
+
+
+def test_a_folder_another_pretraining_writes_is_refused(yeast_slice, tmp_path, capsys):
+    from ppi.utils.locks import exclusive
+
+    out = tmp_path / "lm"
+    with exclusive(out, "--out"):  # as a running ppi pretrain holds it
+        assert run(["pretrain", "--out", str(out), str(yeast_slice), *FAST]) == 2
+    err = capsys.readouterr().err.strip()
+    assert str(out) in err and len(err.splitlines()) == 1
+    assert not out.exists()
+    assert run(["pretrain", "--out", str(out), str(yeast_slice), *FAST, "pretrain.epochs=1"]) == 0
