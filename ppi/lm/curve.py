@@ -39,8 +39,12 @@ class Point:
 
 
 def measure(folders: list[str | Path], dumps: list[str]) -> list[Point]:
-    """Each folder's held-out figures, measured now; the folders must share one held-out set."""
-    points, held = [], None
+    """Each folder's held-out figures, measured now; the folders must share one held-out set.
+
+    The splits are compared before any folder is measured, so a wrong folder
+    is refused at once.
+    """
+    held = None
     for folder in map(Path, folders):
         split = folder / SPLIT
         if not split.is_file():
@@ -53,6 +57,8 @@ def measure(folders: list[str | Path], dumps: list[str]) -> list[Point]:
                 f"{folder}: its held-out proteins differ from those of {first}; "
                 "a learning curve compares runs on one split (same dumps, heldout, seed)"
             )
+    points = []
+    for folder in map(Path, folders):
         settings = read_json(folder / CONFIG)["pretrain"]
         fig = pt.evaluate_folder(folder, dumps, annotations=False)
         points.append(

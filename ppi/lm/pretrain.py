@@ -299,7 +299,7 @@ def evaluate(
     out["heldout_windows"] = int(totals[3])
     if acc.num_processes > 1:
         go_scores = gather_object(go_scores)
-    if go_scores:
+    if go_scores and data.terms:  # a model with a GO head read without its terms: none
         scores = protein_scores(go_scores, owner, len(data.held), len(data.terms))
         truth = data.held_go.numpy()
         out["go_fmax"] = go.fmax(truth, scores.numpy())
