@@ -98,6 +98,14 @@ def run(config: pt.PretrainConfig, dumps: list[str], out: Path) -> dict:
 def _run(config: pt.PretrainConfig, dumps: list[str], out: Path, state) -> dict:
     key = pt.job_key(config, dumps)
     ckpt = check_resume(config, out, key)
+    if ckpt is not None and _place(ckpt)[1]:
+        saved = json.loads((ckpt / pt.STATE).read_text()).get("processes")
+        if saved != state.num_processes:
+            raise InputError(
+                f"resume=true: {ckpt} was saved inside an epoch by {saved} process(es), whose "
+                f"batches are split {saved} ways; resume it with {saved}, not "
+                f"{state.num_processes}"
+            )
     s = config.pretrain
     if state.device.type == "cpu":
         cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1
@@ -268,6 +276,7 @@ class _Loop:
         acc.wait_for_everyone()
         if acc.is_main_process:
             marker = {"epoch": epoch, "batch": done, "job": self.key, "sums": total.tolist()}
+            marker["processes"] = acc.num_processes
             (ckpt / pt.STATE).write_text(json.dumps(marker))
             self.drop_older(ckpt)
 

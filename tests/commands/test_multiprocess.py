@@ -200,6 +200,9 @@ def test_two_process_pretrain_killed_inside_an_epoch_resumes_to_the_same_weights
     assert alive and marker.is_file(), "the run ended before it could be killed in epoch 2"
     stopped = latest_checkpoint(tmp_path / "cut").name
     assert stopped.startswith("epoch_1_batch_"), stopped
+    # one process would split the epoch's batches otherwise: refused, the checkpoint kept
+    assert run([*cut[2:], "resume=true"]) == 2
+    assert latest_checkpoint(tmp_path / "cut").name == stopped
     second = _launch([*cut, "resume=true"], tmp_path)
     assert f"after epoch 1, batch {stopped.split('_')[-1]}" in second.stdout
     from safetensors.torch import load_file
