@@ -23,6 +23,7 @@ from ppi.errors import InputError
 from ppi.lm import pretrain as pt
 from ppi.lm.folder import load_strict, read_backbone, read_tensors
 from ppi.lm.model import ScratchLM
+from ppi.utils.files import atomic_write_text
 from ppi.utils.locks import exclusive_across
 
 CHECKPOINTS = "checkpoints"
@@ -48,6 +49,23 @@ def _place(ckpt: Path) -> tuple[int, int]:
 RNG = "rng_{}.pt"
 
 
+def read_marker(ckpt: Path) -> dict:
+    """The record that marks ``ckpt`` finished (written atomically, last)."""
+    path = ckpt / pt.STATE
+    text = path.read_text()
+    try:
+        marker = json.loads(text)
+    except ValueError:
+        marker = None
+    if not isinstance(marker, dict) or "job" not in marker:
+        raise InputError(
+            f"{path}: expected the JSON record of a finished checkpoint, got {text[:60]!r}; "
+            "the file was changed outside ppi: remove that checkpoint folder to resume "
+            "from an earlier one, or start again"
+        )
+    return marker
+
+
 def check_resume(config: pt.PretrainConfig, out: Path, key: str) -> Path | None:
     """The checkpoint to resume from; an error when resuming another job or overwriting one."""
     ckpt = latest_checkpoint(out)
@@ -60,7 +78,7 @@ def check_resume(config: pt.PretrainConfig, out: Path, key: str) -> Path | None:
         return None
     if ckpt is None:
         raise InputError(f"resume=true: {out} has no finished epoch checkpoint to resume from")
-    saved = json.loads((ckpt / pt.STATE).read_text())
+    saved = read_marker(ckpt)
     if saved.get("job") != key:
         raise InputError(
             f"resume=true: {out} holds another job (its settings or inputs differ); "
@@ -99,7 +117,7 @@ def _run(config: pt.PretrainConfig, dumps: list[str], out: Path, state) -> dict:
     key = pt.job_key(config, dumps)
     ckpt = check_resume(config, out, key)
     if ckpt is not None and _place(ckpt)[1]:
-        saved = json.loads((ckpt / pt.STATE).read_text()).get("processes")
+        saved = read_marker(ckpt).get("processes")
         if saved != state.num_processes:
             raise InputError(
                 f"resume=true: {ckpt} was saved inside an epoch by {saved} process(es), whose "
@@ -277,7 +295,7 @@ class _Loop:
         if acc.is_main_process:
             marker = {"epoch": epoch, "batch": done, "job": self.key, "sums": total.tolist()}
             marker["processes"] = acc.num_processes
-            (ckpt / pt.STATE).write_text(json.dumps(marker))
+            atomic_write_text(ckpt / pt.STATE, json.dumps(marker))
             self.drop_older(ckpt)
 
     def restore(self, ckpt: Path, gen) -> tuple[int, torch.Tensor]:
@@ -288,7 +306,7 @@ class _Loop:
         torch.set_rng_state(state["torch"])
         if "cuda" in state and acc.device.type == "cuda":
             torch.cuda.set_rng_state(state["cuda"], acc.device)
-        marker = json.loads((ckpt / pt.STATE).read_text())
+        marker = read_marker(ckpt)
         sums = torch.zeros(3, dtype=torch.float64)
         if acc.is_main_process:
             sums = torch.tensor(marker["sums"], dtype=torch.float64)
@@ -312,5 +330,5 @@ class _Loop:
         with open(self.out / pt.METRICS, "a") as handle:
             handle.write(json.dumps(metrics) + "\n")
         pt.plot_curves(self.out)
-        (ckpt / pt.STATE).write_text(json.dumps({"epoch": epoch, "job": self.key}))
+        atomic_write_text(ckpt / pt.STATE, json.dumps({"epoch": epoch, "job": self.key}))
         self.drop_older(ckpt)

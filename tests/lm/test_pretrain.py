@@ -612,3 +612,17 @@ def test_a_folder_another_pretraining_writes_is_refused(yeast_slice, tmp_path, c
     assert str(out) in err and len(err.splitlines()) == 1
     assert not out.exists()
     assert run(["pretrain", "--out", str(out), str(yeast_slice), *FAST, "pretrain.epochs=1"]) == 0
+
+
+def test_a_checkpoint_record_changed_outside_ppi_is_one_line(yeast_slice, tmp_path, capsys):
+    out = tmp_path / "lm"
+    args = ["pretrain", "--out", str(out), str(yeast_slice), *FAST, "pretrain.epochs=2"]
+    assert run([*args, "pretrain.stop_after=1"]) == 0
+    marker = out / "checkpoints" / "epoch_1" / "trainer_state.json"
+    assert json.loads(marker.read_text())["epoch"] == 1
+    marker.write_text('{"epoch": 1, "jo')
+    capsys.readouterr()
+    assert run([*args, "resume=true"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "trainer_state.json" in err and "expected the JSON record" in err
+    assert len(err.splitlines()) == 1
