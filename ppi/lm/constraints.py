@@ -140,6 +140,11 @@ class Constraints:
                 )
             if set(f.residues) <= set(self.forbidden) and lo > have:
                 out.append(f"fraction {f.residues}>={f.low}: those residues are forbidden")
+            elif lo > (most := self._most(f.residues, fixed, length)):
+                out.append(
+                    f"fraction {f.residues}>={f.low}: the maximum fractions let at most {most} "
+                    f"of those residues into length {length}, fewer than {lo}"
+                )
             needed += max(lo - have, 0)
         if needed > free + floating:
             out.append(
@@ -154,6 +159,21 @@ class Constraints:
                 "generated positions"
             )
         return out
+
+    def _most(self, residues: str, fixed: dict[int, str], length: int) -> int:
+        """Most residues of ``residues`` a sequence of ``length`` may hold under the maxima.
+
+        Each residue up to its own maximum (only its fixed copies when it is
+        forbidden), and the set up to every group maximum that contains it.
+        """
+        each = 0
+        for aa in set(residues):
+            if aa in self.forbidden:
+                each += sum(1 for x in fixed.values() if x == aa)
+            else:
+                each += _cap(self.fractions, aa, length)
+        groups = [f.bounds(length)[1] for f in self.fractions if set(residues) <= set(f.residues)]
+        return min([each, length, *groups])
 
 
 def _cap(fractions: tuple[Fraction, ...], aa: str, length: int) -> int:

@@ -60,6 +60,16 @@ def test_malformed_constraints_are_input_errors(fn, text):
         (Constraints((10, 10), template="XXXXXXXXXX", motifs=(Motif("HEH", 12),)), "beyond"),
         (Constraints((6, 6), template="AXXXXX", motifs=(Motif("HE", 0),)), "template"),
         (Constraints((4, 4), motifs=(Motif("CC"),), forbidden="C"), "forbidden"),
+        # a minimum above a maximum: of the same residue, of a group, through its members
+        (Constraints((60, 60), fractions=(Fraction("Q", 0.5), Fraction("Q", 0, 0.01))), "at most"),
+        (Constraints((60, 60), fractions=(Fraction("Q", 0.5), Fraction("QN", 0, 0.3))), "at most"),
+        (
+            Constraints(
+                (60, 60),
+                fractions=(Fraction("QN", 0.5), Fraction("Q", 0, 0.2), Fraction("N", 0, 0.2)),
+            ),
+            "at most 24",
+        ),
     ],
 )
 def test_impossible_constraints_are_named(cons, words):
@@ -70,6 +80,9 @@ def test_impossible_constraints_are_named(cons, words):
 def test_possible_constraints_have_no_problems():
     cons = Constraints((80, 120), motifs=(Motif("HEXXH", 39),), fractions=(Fraction("C", 0, 0.03),))
     assert cons.problems() == []
+    # a minimum of a group its members' maxima can reach together
+    split = (Fraction("QN", 0.5), Fraction("Q", 0, 0.3), Fraction("N", 0, 0.3))
+    assert Constraints((60, 60), fractions=split).problems() == []
 
 
 def test_check_names_each_failed_kind():
