@@ -138,6 +138,13 @@ class Constraints:
                     f"fraction {f.residues}<={f.high}: the fixed residues already hold {have} "
                     f"of {length}, more than {hi}"
                 )
+            for m in self.motifs:  # a motif placed anywhere still writes its letters somewhere
+                inside = sum(1 for aa in m.fixed.values() if aa in f.residues)
+                if m.start is None and inside > hi >= have:
+                    out.append(
+                        f"fraction {f.residues}<={f.high}: motif {m} holds {inside} of those "
+                        f"residues, more than {hi} at length {length}"
+                    )
             if set(f.residues) <= set(self.forbidden) and lo > have:
                 out.append(f"fraction {f.residues}>={f.low}: those residues are forbidden")
             elif lo > (most := self._most(f.residues, fixed, length)):

@@ -70,6 +70,10 @@ def test_malformed_constraints_are_input_errors(fn, text):
             ),
             "at most 24",
         ),
+        (
+            Constraints((60, 60), motifs=(Motif("CXCC"),), fractions=(Fraction("C", 0, 0.04),)),
+            "CXCC",
+        ),
     ],
 )
 def test_impossible_constraints_are_named(cons, words):
