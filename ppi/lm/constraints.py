@@ -161,10 +161,10 @@ class Constraints:
         allowed = [aa for aa in RESIDUES if aa not in self.forbidden]
         caps = sum(_cap(self.fractions, aa, length) for aa in allowed)
         if caps < free:
-            out.append(
-                f"fractions: the maximum fractions leave no residue for some of the {free} "
-                "generated positions"
-            )
+            why = "the maximum fractions" if allowed else "--forbid, which names every residue,"
+            if allowed and self.forbidden:
+                why = "the forbidden residues and the maximum fractions"
+            out.append(f"{why} leave no residue for some of the {free} generated positions")
         return out
 
     def _most(self, residues: str, fixed: dict[int, str], length: int) -> int:
