@@ -18,6 +18,7 @@ from torch import nn
 
 from ppi.backbones.base import RESIDUES, one_line
 from ppi.errors import ConfigError, WeightsError
+from ppi.lm.folder import TRAIN_FASTA
 
 #: backbone name -> builder ``(settings) -> MaskedLM``
 MASKED_LMS: dict[str, Any] = {}
@@ -116,7 +117,7 @@ class ScratchMaskedLM(MaskedLM):
         )
         self.residue_ids = torch.tensor([tok.vocab[aa] for aa in RESIDUES])
         self.max_len = self.model.config.max_len
-        beside = folder / "train.fasta.gz"
+        beside = folder / TRAIN_FASTA
         self.reference = beside if beside.is_file() else None
 
     def logits(self, ids: torch.Tensor, attention: torch.Tensor) -> torch.Tensor:

@@ -32,6 +32,7 @@ FORMAT = "ppi-scratch-lm"
 CONFIG = "config.json"
 WEIGHTS = "model.safetensors"
 VOCAB = "vocab.txt"
+TRAIN_FASTA = "train.fasta.gz"
 #: the architecture a folder decides; everything else (finetune, windows) stays the user's
 ARCHITECTURE = ("dim", "layers", "heads", "ff_mult", "max_len", "conv")
 PAIR_PREFIX = "channels.sequence.backbone."

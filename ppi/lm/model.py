@@ -93,7 +93,7 @@ class ScratchLM(nn.Module):
             atomic_write_text(directory / "go_terms.json", json.dumps({"terms": go_terms}))
         if train_sequences is not None:
             text = "".join(f">{k}\n{v}\n" for k, v in train_sequences.items())
-            atomic_write(directory / "train.fasta.gz", gzip.compress(text.encode(), 6))
+            atomic_write(directory / layout.TRAIN_FASTA, gzip.compress(text.encode(), 6))
         meta = {
             "format": FORMAT,
             "ppi_version": __version__,

@@ -37,7 +37,7 @@ from ppi.backbones.scratch import FIRST_RESIDUE
 from ppi.config.tools import build, setting, to_dict
 from ppi.errors import InputError
 from ppi.lm import go
-from ppi.lm.folder import CONFIG, read_json
+from ppi.lm.folder import CONFIG, TRAIN_FASTA, read_json
 from ppi.lm.masking import IGNORE, eval_mask, mask_tokens
 from ppi.lm.model import ScratchLM
 from ppi.lm.pretrain_data import batches, crops, encode, load_or_split, read_sequences
@@ -447,11 +447,32 @@ def unigram_log_probs(data: Data, vocab: int) -> torch.Tensor:
     return torch.log(counts / counts.sum()).float()
 
 
+#: ``config.json`` key: the digest of the training proteins ``train.fasta.gz`` holds
+TRAIN_DIGEST = "train_sequences_digest"
+
+
 def save_folder(model: ScratchLM, out: Path, data: Data, metrics: dict, config) -> None:
-    """The backbone folder, and a line per epoch in ``metrics.jsonl``."""
-    seqs = {p: data.proteins[p] for p in data.train} if config.pretrain.keep_sequences else None
+    """The backbone folder, rewritten each epoch; its training sequences only when it lacks them.
+
+    The training set does not change within a job, and for UniRef50 writing it
+    again each epoch would compress some 16 GB of text every time.
+    """
     extra = {"pretrain": to_dict(config.pretrain), "metrics": metrics}
+    seqs = None
+    if config.pretrain.keep_sequences:
+        extra[TRAIN_DIGEST] = digest("pretrain-train", "\n".join(data.train))
+        if not _holds_sequences(out, extra[TRAIN_DIGEST]):
+            seqs = {p: data.proteins[p] for p in data.train}
     model.save_pretrained(out, data.terms, extra, seqs)
+
+
+def _holds_sequences(out: Path, key: str) -> bool:
+    """Whether ``out`` holds ``train.fasta.gz`` of the training set whose digest is ``key``."""
+    try:
+        saved = json.loads((out / CONFIG).read_text()).get(TRAIN_DIGEST)
+    except (OSError, ValueError, AttributeError):
+        return False
+    return saved == key and (out / TRAIN_FASTA).is_file()
 
 
 def trim_metrics(out: Path, epochs: int) -> None:

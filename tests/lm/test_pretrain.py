@@ -626,3 +626,19 @@ def test_a_checkpoint_record_changed_outside_ppi_is_one_line(yeast_slice, tmp_pa
     err = capsys.readouterr().err.strip()
     assert "trainer_state.json" in err and "expected the JSON record" in err
     assert len(err.splitlines()) == 1
+
+
+def test_the_training_sequences_are_written_once_a_job(yeast_slice, tmp_path):
+    """Each epoch rewrites the folder but not train.fasta.gz, whose training set is fixed."""
+    out = tmp_path / "lm"
+    args = ["pretrain", "--out", str(out), str(yeast_slice), *FAST, "pretrain.epochs=3"]
+    assert run([*args, "pretrain.stop_after=1"]) == 0
+    fasta, weights = out / "train.fasta.gz", out / "model.safetensors"
+    first = (fasta.stat().st_ino, weights.stat().st_ino)
+    train = json.loads((out / "split.json").read_text())["train"]
+    assert list(read_fasta(fasta)) == train
+    assert run([*args, "pretrain.stop_after=1", "resume=true"]) == 0
+    assert fasta.stat().st_ino == first[0] and weights.stat().st_ino != first[1]
+    fasta.unlink()  # a folder that lost it gets it back at the next save
+    assert run([*args, "resume=true"]) == 0
+    assert list(read_fasta(fasta)) == train
