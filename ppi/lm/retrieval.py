@@ -87,20 +87,23 @@ def hidden_residues(tok, data: pt.Data, config, unigram: torch.Tensor) -> Hidden
 
 
 @torch.no_grad()
-def model_log_probs(net, data: pt.Data, config, device="cpu") -> np.ndarray:
+def model_log_probs(net, data: pt.Data, config, unigram, device="cpu") -> np.ndarray:
     """``net``'s log-probability of each hidden residue of ``data.held`` (:class:`Hidden` order)."""
     seqs, _ = pt.heldout_windows(data, config)
     groups = pt.heldout_groups(seqs, config)
     was_training = net.training
     net.eval()
-    out = [
-        logp.gather(1, labels[sel][:, None])[:, 0]
-        for _, sel, labels, logp, _ in pt.hidden_log_probs(
-            net, net.tokenizer, seqs, groups, range(len(groups)), device
-        )
-    ]
+    by_batch: dict = {}
+    pt._score_heldout(
+        net, net.tokenizer, seqs, groups, range(len(groups)), unigram, device, by_batch
+    )
     net.train(was_training)
-    return torch.cat(out).double().numpy()
+    return in_batch_order(by_batch)
+
+
+def in_batch_order(by_batch: dict) -> np.ndarray:
+    """Held-out log-probabilities kept per batch index, as one array in :class:`Hidden` order."""
+    return torch.cat([by_batch[i] for i in sorted(by_batch)]).double().numpy()
 
 
 def masked_queries(data: pt.Data, hidden: Hidden) -> dict[str, str]:
@@ -278,11 +281,11 @@ class Retriever:
         ``held``: the model's log-probabilities of the held-out hidden residues when
         the caller has them already (:func:`ppi.lm.pretrain.evaluate` scored them).
         """
-        fit_model = model_log_probs(net, self.fit.data, self.config, self.device)
+        fit_model = model_log_probs(net, self.fit.data, self.config, self.unigram, self.device)
         weights = fit_weights(fit_model, self.fit.votes, self.fit.best)
         h = self.held
         if held is None:
-            held = model_log_probs(net, h.data, self.config, self.device)
+            held = model_log_probs(net, h.data, self.config, self.unigram, self.device)
         if len(held) != len(h.best):
             raise RuntimeError(f"{len(held)} held-out predictions for {len(h.best)} residues")
         covered = h.best >= 0

@@ -116,7 +116,8 @@ def run(config: pt.PretrainConfig, dumps: list[str], out: Path) -> dict:
 def _run(config: pt.PretrainConfig, dumps: list[str], out: Path, state) -> dict:
     key = pt.job_key(config, dumps)
     ckpt = check_resume(config, out, key)
-    if ckpt is not None and _place(ckpt)[1]:
+    start, skip = _place(ckpt) if ckpt is not None else (0, 0)
+    if skip:
         saved = read_marker(ckpt).get("processes")
         if saved != state.num_processes:
             raise InputError(
@@ -143,10 +144,8 @@ def _run(config: pt.PretrainConfig, dumps: list[str], out: Path, state) -> dict:
     opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, pt.lr_lambda(total, s.warmup))
     model, opt, sched = acc.prepare(model, opt, sched)
-    start = 0
     if ckpt is not None:
         acc.load_state(str(ckpt))
-        start, skip = _place(ckpt)
         acc.print(f"resuming {out} after epoch {start}" + (f", batch {skip}" if skip else ""))
     if acc.is_main_process:
         pt.trim_metrics(out, start)
@@ -157,7 +156,7 @@ def _run(config: pt.PretrainConfig, dumps: list[str], out: Path, state) -> dict:
         f"{per_epoch // acc.num_processes} batches each an epoch, {len(data.held)} held out"
     )
     loop = _Loop(acc, model, opt, sched, config, data, out, key, unigram)
-    loop.resumed = ckpt if ckpt is not None and _place(ckpt)[1] else None
+    loop.resumed = ckpt if skip else None
     metrics = loop.fit(start, per_epoch)
     if s.log_with:
         acc.end_training()
@@ -229,7 +228,9 @@ class _Loop:
             log_probs = {k: v for part in gather_object([log_probs]) for k, v in part.items()}
         if self.retriever is None:
             return {}
-        held = torch.cat([log_probs[i] for i in sorted(log_probs)]).numpy()
+        from ppi.lm.retrieval import in_batch_order
+
+        held = in_batch_order(log_probs)
         out = self.retriever.figures(self.acc.unwrap_model(self.model), held)
         return {
             "perplexity_ratio_retrieval": out["perplexity_ratio_mixed"],
