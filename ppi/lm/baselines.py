@@ -184,7 +184,7 @@ def shortcut_baselines(
     if count != int(sums[2]):
         raise RuntimeError(f"baseline positions {count} != the model's {int(sums[2])}")
     train = training_positions(
-        tok, [data.proteins[p] for p in data.train], config.backbone.max_len, passes, w, seed
+        tok, data.store.sequences(data.train), config.backbone.max_len, passes, w, seed
     )
     out: dict = {"positions": count, "training_positions": len(train.target)}
     uni = float(sums[1]) / count

@@ -11,7 +11,9 @@ from __future__ import annotations
 import dataclasses
 import gzip
 import json
+from collections.abc import Iterable
 from pathlib import Path
+from typing import BinaryIO
 
 import torch
 from torch import nn
@@ -81,9 +83,12 @@ class ScratchLM(nn.Module):
         directory: str | Path,
         go_terms: list[str] | None = None,
         extra: dict | None = None,
-        train_sequences: dict[str, str] | None = None,
+        train_sequences: Iterable[tuple[str, str]] | None = None,
     ) -> Path:
-        """Write ``config.json``, ``model.safetensors``, ``vocab.txt`` (and GO terms, sequences)."""
+        """Write ``config.json``, ``model.safetensors``, ``vocab.txt`` (and GO terms, sequences).
+
+        ``train_sequences``: ``(name, sequence)`` pairs, written to ``train.fasta.gz`` as they come.
+        """
         directory = Path(directory)
         directory.mkdir(parents=True, exist_ok=True)
         state = {k: v.detach().cpu().contiguous().clone() for k, v in self.state_dict().items()}
@@ -92,8 +97,7 @@ class ScratchLM(nn.Module):
         if go_terms:
             atomic_write_text(directory / "go_terms.json", json.dumps({"terms": go_terms}))
         if train_sequences is not None:
-            text = "".join(f">{k}\n{v}\n" for k, v in train_sequences.items())
-            atomic_write(directory / layout.TRAIN_FASTA, gzip.compress(text.encode(), 6))
+            atomic_write(directory / layout.TRAIN_FASTA, lambda out: _fasta(out, train_sequences))
         meta = {
             "format": FORMAT,
             "ppi_version": __version__,
@@ -126,3 +130,10 @@ def go_terms_of(directory: Path) -> list[str]:
     """The GO head's terms saved in a pretrain folder (empty without one)."""
     path = Path(directory) / "go_terms.json"
     return json.loads(path.read_text())["terms"] if path.is_file() else []
+
+
+def _fasta(out: BinaryIO, named: Iterable[tuple[str, str]]) -> None:
+    """``named`` as gzipped FASTA into ``out``."""
+    with gzip.GzipFile(fileobj=out, mode="wb", compresslevel=6) as handle:
+        for name, seq in named:
+            handle.write(f">{name}\n{seq}\n".encode())

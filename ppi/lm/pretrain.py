@@ -23,10 +23,11 @@ import logging
 import math
 import random
 import time
-from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from accelerate.utils import gather_object
 from torch.nn import functional
@@ -35,12 +36,20 @@ from ppi.backbones.base import RESIDUES
 from ppi.backbones.configs import ScratchConfig
 from ppi.backbones.scratch import FIRST_RESIDUE
 from ppi.config.tools import build, setting, to_dict
+from ppi.data.sequence_store import SequenceStore, open_store
 from ppi.errors import InputError
 from ppi.lm import go
 from ppi.lm.folder import CONFIG, TRAIN_FASTA, read_json
 from ppi.lm.masking import IGNORE, eval_mask, mask_tokens
 from ppi.lm.model import ScratchLM
-from ppi.lm.pretrain_data import batches, crops, encode, load_or_split, read_sequences
+from ppi.lm.pretrain_data import (
+    STORE,
+    batch_order,
+    batches,
+    crop_starts,
+    encode,
+    load_or_split,
+)
 from ppi.utils.cache import digest
 from ppi.utils.files import atomic_write_text
 
@@ -141,11 +150,16 @@ def job_key(config: PretrainConfig, dumps: list[str]) -> str:
 
 @dataclass
 class Data:
-    """Sequences, the split and the GO targets (``(N, T)`` per side, empty without GO)."""
+    """Sequences, the split and the GO targets (``(N, T)`` per side, empty without GO).
 
-    proteins: dict[str, str]
-    train: list[str]
-    held: list[str]
+    ``train`` and ``held`` are indices into ``store`` (int64 arrays, in the
+    order of the dumps): the sequences stay on disk, memory-mapped, shared by
+    every process of the machine.
+    """
+
+    store: SequenceStore
+    train: np.ndarray
+    held: np.ndarray
     terms: list[str]
     train_go: torch.Tensor
     held_go: torch.Tensor
@@ -161,34 +175,32 @@ def load_data(
     if it was drawn for the same inputs and split settings.
     """
     s = config.pretrain
-    proteins = read_sequences(dumps)
-    train, held = load_or_split(out, proteins, s, main, None if saved else split_key(s, dumps))
-    missing = [p for p in train + held if p not in proteins]
-    if missing:
-        raise InputError(f"{out}: the saved split names {missing[0]}, which the dumps lack")
+    store = open_store(dumps, out / STORE)
+    train, held = load_or_split(out, store, s, main, None if saved else split_key(s, dumps))
     if s.train_share < 1:
-        kept = set(random.Random(s.seed).sample(train, max(1, round(s.train_share * len(train)))))
-        train = [p for p in train if p in kept]
+        count = max(1, round(s.train_share * len(train)))
+        train = train[sorted(random.Random(s.seed).sample(range(len(train)), count))]
         log.info(
             "pretrain.train_share=%g: learning from %d training proteins", s.train_share, len(train)
         )
     terms, tgo, hgo = [], torch.zeros(len(train), 0), torch.zeros(len(held), 0)
     if s.annotations:
         known = go.read_terms(s.annotations, s.id_map or _fasta(dumps))
-        terms = go.vocabulary(known, train, s.min_freq)
+        names = store.accessions(train)
+        terms = go.vocabulary(known, names, s.min_freq)
         if not terms:
             raise InputError(
                 f"pretrain.annotations={s.annotations}: no GO term is carried by "
                 f"{s.min_freq} training proteins (check pretrain.id_map)"
             )
-        tgo, hgo = go.targets(known, train, terms), go.targets(known, held, terms)
+        tgo, hgo = go.targets(known, names, terms), go.targets(known, store.accessions(held), terms)
         log.info(
             "GO objective: %d terms; %d of %d training proteins annotated",
             len(terms),
             int((tgo.sum(1) > 0).sum()),
             len(train),
         )
-    return Data(proteins, train, held, terms, tgo, hgo)
+    return Data(store, train, held, terms, tgo, hgo)
 
 
 def split_key(settings: PretrainSettings, dumps: list[str]) -> str:
@@ -216,15 +228,42 @@ def lr_lambda(total: int, warmup: float):
 
 
 def epoch_batches(data: Data, config: PretrainConfig, epoch: int, rank: int, world: int):
-    """This process's batches of ``epoch`` as ``(crops, GO rows)``; as many on every process."""
+    """This process's batches of ``epoch`` (:class:`EpochBatches`) and the epoch's generator.
+
+    As many batches on every process. The crops are drawn for every training
+    protein (their starts, not their residues), so each process draws the same.
+    """
     s = config.pretrain
     gen = torch.Generator().manual_seed(s.seed * 100_003 + epoch)
     size = s.crop or config.backbone.max_len
-    cut = crops([data.proteins[p] for p in data.train], size, gen)
-    groups = batches([len(c) + 2 for c in cut], s.batch_tokens, gen)
-    groups = groups[: len(groups) - len(groups) % world] if len(groups) >= world else groups
-    mine = groups[rank::world]
-    return [([cut[i] for i in g], g) for g in mine], gen
+    lengths = np.asarray(data.store.lengths[data.train])  # (N,)
+    starts = crop_starts(lengths, size, gen)
+    order, begins, ends = batch_order(np.minimum(lengths, size) + 2, s.batch_tokens, gen)
+    count = len(ends) - len(ends) % world if len(ends) >= world else len(ends)
+    mine = slice(rank, count, world)
+    return EpochBatches(data, order, begins[mine], ends[mine], starts, size), gen
+
+
+class EpochBatches(Sequence):
+    """An epoch's batches of one process, each read from the store when asked.
+
+    Item b is ``(crops, rows)``: the crops' residues and their positions in
+    ``data.train`` (the rows of ``data.train_go``). Only the batch being
+    trained on is held in memory, not the epoch's crops.
+    """
+
+    def __init__(self, data: Data, order, begins, ends, starts, size: int) -> None:
+        self.data, self.order, self.begins, self.ends = data, order, begins, ends
+        self.starts, self.size = starts, size
+
+    def __len__(self) -> int:
+        return len(self.begins)
+
+    def __getitem__(self, b: int) -> tuple[list[str], list[int]]:
+        rows = self.order[self.begins[b] : self.ends[b]].tolist()
+        store, train = self.data.store, self.data.train
+        seqs = [store.window(int(train[r]), int(self.starts[r]), self.size) for r in rows]
+        return seqs, rows
 
 
 def step_loss(model, tok, seqs, go_rows, data: Data, config, gen, device) -> torch.Tensor:
@@ -314,8 +353,7 @@ def heldout_windows(data: Data, config: PretrainConfig) -> tuple[list[str], list
     """
     size = config.backbone.max_len
     seqs, owner = [], []
-    for i, p in enumerate(data.held):
-        s = data.proteins[p]
+    for i, s in enumerate(data.store.sequences(data.held)):
         for start in range(0, len(s), size):
             seqs.append(s[start : start + size])
             owner.append(i)
@@ -431,18 +469,15 @@ def training_stand_in(data: Data) -> Data:
     """
     count = min(len(data.held), len(data.train))
     rows = sorted(random.Random(0).sample(range(len(data.train)), count))
-    held = [data.train[i] for i in rows]
-    return dataclasses.replace(data, held=held, held_go=data.train_go[rows])
+    return dataclasses.replace(data, held=data.train[rows], held_go=data.train_go[rows])
 
 
 def unigram_log_probs(data: Data, vocab: int) -> torch.Tensor:
     """Log-frequency of each token among training residues (Laplace-smoothed), ``(V,)``."""
     counts = torch.ones(vocab, dtype=torch.float64)
-    seen = Counter()
-    for p in data.train:
-        seen.update(data.proteins[p])
+    seen = data.store.counts(data.train)  # (256,) by byte
     for i, aa in enumerate(RESIDUES):
-        counts[FIRST_RESIDUE + i] += seen[aa]
+        counts[FIRST_RESIDUE + i] += int(seen[ord(aa)])
     counts[:FIRST_RESIDUE] = 0
     return torch.log(counts / counts.sum()).float()
 
@@ -460,9 +495,9 @@ def save_folder(model: ScratchLM, out: Path, data: Data, metrics: dict, config) 
     extra = {"pretrain": to_dict(config.pretrain), "metrics": metrics}
     seqs = None
     if config.pretrain.keep_sequences:
-        extra[TRAIN_DIGEST] = digest("pretrain-train", "\n".join(data.train))
+        extra[TRAIN_DIGEST] = data.store.digest("pretrain-train", data.train)
         if not _holds_sequences(out, extra[TRAIN_DIGEST]):
-            seqs = {p: data.proteins[p] for p in data.train}
+            seqs = ((data.store.accession(i), data.store.sequence(i)) for i in data.train)
     model.save_pretrained(out, data.terms, extra, seqs)
 
 

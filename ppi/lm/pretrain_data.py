@@ -13,52 +13,32 @@ import logging
 import random
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ppi.backbones.scratch import ScratchTokenizer
-from ppi.data.examples import resolve
+from ppi.data.sequence_store import SequenceStore
 from ppi.errors import InputError
-from ppi.utils.batching import token_budget_groups
+from ppi.utils.batching import token_budget_bounds
 from ppi.utils.files import atomic_write_text
 
 SPLIT = "split.json"
+#: the folder of the job's sequence store (:mod:`ppi.data.sequence_store`)
+STORE = "sequences"
 log = logging.getLogger("ppi")
 
 
-def read_sequences(dumps: list[str]) -> dict[str, str]:
-    """Accession -> sequence from FASTA, UniProt flat or XML dumps (plain or gzipped).
-
-    Repeated sequences are kept once (the first accession), so a duplicate
-    cannot sit on both sides of the split.
-    """
-    from ppi.data.uniprot_dump import read_dumps
-
-    seen: dict[str, str] = {}
-    out: dict[str, str] = {}
-    for entry in read_dumps([resolve(d) for d in dumps]):
-        if entry.sequence and entry.sequence not in seen:
-            seen[entry.sequence] = entry.accession
-            out[entry.accession] = entry.sequence
-    if len(out) < 2:
-        raise InputError(
-            f"{', '.join(dumps)}: expected at least 2 distinct sequences, got {len(out)}"
-        )
-    return out
-
-
 def cluster_split(
-    proteins: dict[str, str], share: float, identity: float, measure: str, seed: int
-) -> tuple[list[str], list[str]]:
-    """``(train, held_out)`` ids: whole identity clusters drawn until ``share`` are held out.
+    store: SequenceStore, share: float, identity: float, measure: str, seed: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(train, held_out)`` store indices, ascending: whole identity clusters until ``share``.
 
     ``measure`` ``none`` runs no search: every sequence is its own cluster,
     which is right only for input already clustered below ``identity``
     (UniRef50 representatives, at 50%), where an all-against-all search of
     tens of millions of sequences would be a large job for nothing.
     """
-    from ppi.data.leakage import cluster_groups
-    from ppi.data.similarity import neighbours
-
+    target = max(1, round(share * len(store)))
     if measure == "none":
         log.warning(
             "pretrain.cluster_measure=none: held-out proteins are drawn one by one; "
@@ -66,50 +46,69 @@ def cluster_split(
             "below %.0f%% identity (as UniRef50 is at 50%%)",
             100 * identity,
         )
-        groups = {}
+        # one cluster a protein, in accession order, shuffled: the first target are held out
+        order = np.argsort(np.asarray(store.ids), kind="stable").tolist()
+        random.Random(seed).shuffle(order)
+        held = np.sort(np.asarray(order[:target], dtype=np.int64))
     else:
-        groups = cluster_groups(neighbours(measure, proteins, identity), identity)
-    members: dict[int, list[str]] = {}
-    for pid in proteins:
-        members.setdefault(groups.get(pid, -1 - len(members)), []).append(pid)
-    clusters = sorted(members.values(), key=lambda m: m[0])
+        held = _held_clusters(store, identity, measure, seed, target)
+    train = np.setdiff1d(np.arange(len(store)), held)
+    if not len(train) or not len(held):
+        raise InputError(
+            f"pretrain: cannot hold out {share:.0%} of {len(store)} proteins by cluster "
+            f"at identity {identity}"
+        )
+    return train, held
+
+
+def _held_clusters(
+    store: SequenceStore, identity: float, measure: str, seed: int, target: int
+) -> np.ndarray:
+    """Whole single-linkage clusters drawn in a random order until ``target`` proteins."""
+    from ppi.data.leakage import cluster_groups
+    from ppi.data.similarity import neighbours
+
+    proteins = store.named(range(len(store)))
+    groups = cluster_groups(neighbours(measure, proteins, identity), identity)
+    members: dict[int, list[int]] = {}
+    for i, pid in enumerate(proteins):
+        members.setdefault(groups.get(pid, -1 - len(members)), []).append(i)
+    clusters = sorted(members.values(), key=lambda m: store.accession(m[0]))
     random.Random(seed).shuffle(clusters)
-    target = max(1, round(share * len(proteins)))
-    held: list[str] = []
+    held: list[int] = []
     for m in clusters:
         if len(held) >= target:
             break
         if len(held) + len(m) <= 2 * target:  # a giant cluster stays in training
             held.extend(m)
-    held_set = set(held)
-    train = [p for p in proteins if p not in held_set]
-    if not train or not held:
-        raise InputError(
-            f"pretrain: cannot hold out {share:.0%} of {len(proteins)} proteins by cluster "
-            f"at identity {identity} (clusters: {len(clusters)})"
-        )
-    return train, [p for p in proteins if p in held_set]  # input order, in linear time
+    return np.sort(np.asarray(held, dtype=np.int64))
 
 
 def load_or_split(
-    out: Path, proteins: dict[str, str], settings, main: bool, key: str | None
-) -> tuple[list, list]:
-    """The split saved in ``out`` or a new one, written by the main process.
+    out: Path, store: SequenceStore, settings, main: bool, key: str | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """The split saved in ``out`` or a new one, written by the main process; store indices.
 
     A saved split is reused when ``key`` is None (a finished folder read
     again) or when it was drawn under the same ``key`` (inputs, share,
     identity, measure, seed); one drawn under another key is the leftover of
     a run stopped before its first epoch ended, and is drawn again. Splits
-    saved before keys were recorded are reused.
+    saved before keys were recorded are reused. The file names the held-out
+    proteins; the training ones are all the others (files written before
+    this list them too, and are read as they are).
     """
     path = out / SPLIT
     if path.is_file():
         data = json.loads(path.read_text())
         if key is None or data.get("key", key) == key:
-            return data["train"], data["held_out"]
+            where = f"{path}: the saved split"
+            held = store.indices(data["held_out"], where)
+            if "train" in data:
+                return store.indices(data["train"], where), held
+            return np.setdiff1d(np.arange(len(store)), held), held
         log.info("%s: drawn for other inputs or settings; drawing the split again", path)
     train, held = cluster_split(
-        proteins,
+        store,
         settings.heldout,
         settings.cluster_identity,
         settings.cluster_measure,
@@ -117,25 +116,41 @@ def load_or_split(
     )
     if main:
         out.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps({"key": key, "train": train, "held_out": held}))
+        saved = {"key": key, "held_out": store.accessions(held), "sequences": len(store)}
+        atomic_write_text(path, json.dumps(saved))
     return train, held
+
+
+def crop_starts(lengths, size: int, gen: torch.Generator) -> np.ndarray:
+    """Where a random window of at most ``size`` residues begins in each sequence, ``(N,)``.
+
+    One draw from ``gen`` for each sequence longer than ``size``, in order.
+    """
+    lengths = np.asarray(lengths, dtype=np.int64)
+    out = np.zeros(len(lengths), dtype=np.int64)
+    for i in np.nonzero(lengths > size)[0]:
+        out[i] = int(torch.randint(int(lengths[i]) - size + 1, (1,), generator=gen))
+    return out
 
 
 def crops(seqs: list[str], size: int, gen: torch.Generator) -> list[str]:
     """A random window of at most ``size`` residues of each sequence."""
-    out = []
-    for s in seqs:
-        room = len(s) - size
-        start = int(torch.randint(room + 1, (1,), generator=gen)) if room > 0 else 0
-        out.append(s[start : start + size])
-    return out
+    starts = crop_starts([len(s) for s in seqs], size, gen).tolist()
+    return [s[a : a + size] for s, a in zip(seqs, starts, strict=True)]
+
+
+def batch_order(lengths, budget: int, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`batches` as arrays ``(order, begins, ends)``: batch b is order[begins[b]:ends[b]]."""
+    order, ends = token_budget_bounds(lengths, budget, max_batch=1 << 16)
+    begins = np.concatenate(([0], ends))[:-1]
+    shuffled = torch.randperm(len(ends), generator=gen).numpy()
+    return order, begins[shuffled], ends[shuffled]
 
 
 def batches(lengths: list[int], budget: int, gen: torch.Generator) -> list[list[int]]:
     """Length-sorted groups under a padded-token budget, in a random order."""
-    groups = token_budget_groups(lengths, budget, max_batch=1 << 16)
-    order = torch.randperm(len(groups), generator=gen).tolist()
-    return [groups[i] for i in order]
+    order, begins, ends = batch_order(lengths, budget, gen)
+    return [order[a:b].tolist() for a, b in zip(begins, ends, strict=True)]
 
 
 def encode(

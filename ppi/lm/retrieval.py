@@ -109,8 +109,8 @@ def in_batch_order(by_batch: dict) -> np.ndarray:
 def masked_queries(data: pt.Data, hidden: Hidden) -> dict[str, str]:
     """Each protein of ``data.held`` (named by its index) with its hidden residues as ``X``."""
     out = {}
-    for i, p in enumerate(data.held):
-        s = [c if c in RESIDUES else "X" for c in data.proteins[p]]
+    for i, seq in enumerate(data.store.sequences(data.held)):
+        s = [c if c in RESIDUES else "X" for c in seq]
         for pos in hidden.position[hidden.protein == i]:
             s[pos] = "X"
         out[str(i)] = "".join(s)
@@ -261,9 +261,11 @@ class Retriever:
     def __init__(self, tok, data: pt.Data, config, unigram, cap=None, device="cpu") -> None:
         self.config, self.unigram, self.device = config, unigram, device
         self.cap = config.pretrain.cluster_identity if cap is None else cap
-        targets = {p: data.proteins[p] for p in data.train}
+        targets = data.store.named(data.train)
         fit = pt.training_stand_in(data)
-        fit_hidden, fit_queries, fit_found = self._search(tok, fit, targets, names=fit.held)
+        fit_hidden, fit_queries, fit_found = self._search(
+            tok, fit, targets, names=data.store.accessions(fit.held)
+        )
         self.tables = substitution_tables(fit_found, fit_queries)
         self.fit = Side(fit, fit_hidden, *homolog_votes(fit_hidden, fit_found, self.tables))
         hidden, _, found = self._search(tok, data, targets, names=None)

@@ -135,7 +135,8 @@ def _run(config: pt.PretrainConfig, dumps: list[str], out: Path, state) -> dict:
         project_config=ProjectConfiguration(str(out), str(out / "tensorboard")),
     )
     set_seed(s.seed)
-    data = pt.load_data(config, dumps, out, acc.is_main_process)
+    with acc.local_main_process_first():  # one process a machine writes the sequence store
+        data = pt.load_data(config, dumps, out, acc.is_main_process)
     model = build_model(config, len(data.terms))
     tok = model.tokenizer
     unigram = pt.unigram_log_probs(data, len(tok))

@@ -35,9 +35,18 @@ def digest(*parts: str) -> str:
     h = hashlib.sha256()
     for part in parts:
         data = part.encode()
-        h.update(len(data).to_bytes(8, "little"))
-        h.update(data)
+        add_part(h, len(data), [data])
     return h.hexdigest()
+
+
+def add_part(h, length: int, chunks: Iterable[bytes]) -> None:
+    """Add one part of ``length`` bytes, given in ``chunks``, to ``h`` as :func:`digest` does.
+
+    For a part too large to hold as one string (the accessions of UniRef50).
+    """
+    h.update(length.to_bytes(8, "little"))
+    for chunk in chunks:
+        h.update(chunk)
 
 
 def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:

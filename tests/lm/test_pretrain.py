@@ -3,6 +3,7 @@ import math
 import random
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -51,14 +52,19 @@ def pretrained(yeast_slice, tmp_path_factory):
     return out
 
 
-def test_pretraining_lowers_held_out_loss_below_uniform(pretrained):
+def test_pretraining_lowers_held_out_loss_below_uniform(pretrained, yeast_slice):
+    from ppi.lm import pretrain as pt
+
     rows = metrics(pretrained)
     assert [r["epoch"] for r in rows] == [1, 2, 3, 4]
     assert rows[-1]["heldout_loss"] < rows[0]["heldout_loss"]
     assert rows[-1]["heldout_loss"] < math.log(20)
     assert 0 <= rows[-1]["go_fmax"] <= 1 and 0 < rows[-1]["go_fmax_naive"] <= 1
     split = json.loads((pretrained / "split.json").read_text())
-    assert not set(split["train"]) & set(split["held_out"]) and len(split["held_out"]) >= 20
+    data = pt.load_run(pretrained, [str(yeast_slice)])[1]
+    assert data.store.accessions(data.held) == split["held_out"] and len(split["held_out"]) >= 20
+    train = set(data.store.accessions(data.train))
+    assert not train & set(split["held_out"]) and len(train) + len(data.held) == len(data.store)
     # every residue of the held-out proteins is read, in windows of max_len (64)
     proteins = read_fasta(resolve("example:yeast_swissprot/uniprot_sprot_yeast.fasta.gz"))
     windows = sum(math.ceil(len(proteins[p]) / 64) for p in split["held_out"])
@@ -229,16 +235,17 @@ def test_held_out_scoring_splits_over_processes_without_changing_the_sums(yeast_
     assert rows == list(range(len(seqs))) == sorted(i for g, _ in go_one for i in g)
 
 
-def test_held_out_windows_cover_every_residue_once_and_go_is_a_proteins_mean():
+def test_held_out_windows_cover_every_residue_once_and_go_is_a_proteins_mean(store_of):
     from ppi.backbones.configs import ScratchConfig
     from ppi.lm import pretrain as pt
 
     proteins = {"a": "M" * 150, "b": "K" * 64, "c": "W" * 10, "d": "A" * 500}
-    data = pt.Data(proteins, ["d"], ["a", "b", "c"], [], torch.zeros(1, 0), torch.zeros(3, 0))
+    store, held = store_of(proteins), np.array([0, 1, 2])
+    data = pt.Data(store, np.array([3]), held, [], torch.zeros(1, 0), torch.zeros(3, 0))
     config = pt.PretrainConfig(backbone=ScratchConfig(max_len=64))
     seqs, owner = pt.heldout_windows(data, config)
     assert [len(s) for s in seqs] == [64, 64, 22, 64, 10] and owner == [0, 0, 0, 1, 2]
-    for i, p in enumerate(data.held):
+    for i, p in enumerate("abc"):
         assert "".join(s for s, o in zip(seqs, owner, strict=True) if o == i) == proteins[p]
     # GO scores of a protein: the mean of its windows', whichever batch each window sat in
     batch_scores = [
@@ -249,7 +256,7 @@ def test_held_out_windows_cover_every_residue_once_and_go_is_a_proteins_mean():
     assert torch.allclose(scores[:, 0], torch.tensor([0.4, 0.5, 0.9]))
 
 
-def test_held_out_figures_hide_fifteen_percent_whatever_the_training_rate(yeast_slice):
+def test_held_out_figures_hide_fifteen_percent_whatever_the_training_rate(yeast_slice, store_of):
     """Runs trained with other mask rates are scored on the same held-out positions."""
     from accelerate import Accelerator
 
@@ -262,7 +269,8 @@ def test_held_out_figures_hide_fifteen_percent_whatever_the_training_rate(yeast_
     net = ScratchLM(arch).eval()
     proteins = dict(list(read_fasta(yeast_slice).items())[:40])
     none = torch.zeros(0, 0)
-    data = pt.Data(proteins, [], list(proteins), [], none, torch.zeros(len(proteins), 0))
+    everyone = np.arange(len(proteins))
+    data = pt.Data(store_of(proteins), everyone[:0], everyone, [], none, torch.zeros(40, 0))
     unigram = torch.full((len(net.tokenizer),), -math.log(20))
     figures, hidden = [], []
     for rate in (0.15, 0.4):
@@ -313,6 +321,7 @@ def test_shortcut_baselines_score_the_models_own_held_out_positions(pretrained, 
 
 def test_a_folder_measured_again_gives_its_last_epochs_figures(pretrained, yeast_slice):
     """evaluate_folder (bench_generate --dumps) reads the same split, weights and GO terms."""
+    from ppi.lm import pretrain as pt
     from ppi.lm.pretrain import evaluate_folder
 
     out, last = evaluate_folder(pretrained, [str(yeast_slice)]), metrics(pretrained)[-1]
@@ -323,7 +332,9 @@ def test_a_folder_measured_again_gives_its_last_epochs_figures(pretrained, yeast
     # as many training proteins in the held-out proteins' place, every residue read
     fit = evaluate_folder(pretrained, [str(yeast_slice)], on_training=True)
     split = json.loads((pretrained / "split.json").read_text())
-    drawn = random.Random(0).sample(split["train"], len(split["held_out"]))
+    data = pt.load_run(pretrained, [str(yeast_slice)])[1]
+    train = data.store.accessions(data.train)
+    drawn = random.Random(0).sample(train, len(split["held_out"]))
     proteins = read_fasta(yeast_slice)
     assert fit["heldout_sequences"] == len(split["held_out"])
     assert fit["heldout_windows"] == sum(math.ceil(len(proteins[p]) / 64) for p in drawn)
@@ -385,7 +396,7 @@ def test_a_batch_without_hidden_residues_adds_zero_loss_not_nan():
     assert 0 < float(loss.detach()) < 10
 
 
-def test_held_out_clusters_stay_whole_and_clustered_input_needs_no_search(monkeypatch):
+def test_held_out_clusters_stay_whole_and_clustered_input_needs_no_search(monkeypatch, store_of):
     from ppi.data import similarity
     from ppi.lm.pretrain_data import cluster_split
 
@@ -396,8 +407,14 @@ def test_held_out_clusters_stay_whole_and_clustered_input_needs_no_search(monkey
     for i, s in enumerate(base):
         proteins[f"F{i}a"] = s
         proteins[f"F{i}b"] = "W" + s[1:40] + "W" + s[41:]
+    store = store_of(proteins)
+
+    def split(measure, seed):
+        train, held = cluster_split(store, 0.2, 0.5, measure, seed)
+        return store.accessions(train), store.accessions(held)
+
     for seed in range(5):
-        train, held = cluster_split(proteins, 0.2, 0.5, "kmer", seed)
+        train, held = split("kmer", seed)
         assert len(held) == 8
         assert {p[:-1] for p in held}.isdisjoint({p[:-1] for p in train})
 
@@ -405,7 +422,7 @@ def test_held_out_clusters_stay_whole_and_clustered_input_needs_no_search(monkey
         raise AssertionError("cluster_measure=none must not search")
 
     monkeypatch.setattr(similarity, "neighbours", no_search)
-    train, held = cluster_split(proteins, 0.2, 0.5, "none", 0)
+    train, held = split("none", 0)
     assert len(held) == 8 and set(train) | set(held) == set(proteins)
     # drawn one by one: some family is cut in two, as the setting's warning says
     assert {p[:-1] for p in held} & {p[:-1] for p in train}
@@ -423,7 +440,8 @@ def test_each_epoch_records_its_residues_and_time_and_redraws_the_curves(pretrai
         assert row["train_residues"] == sum(len(s) for seqs, _ in mine for s in seqs)
         assert row["train_seconds"] > 0
         # one process trains on every crop: min(length, max_len 64) of each training protein
-        assert row["train_residues"] == sum(min(len(data.proteins[p]), 64) for p in data.train)
+        lengths = [len(s) for s in data.store.sequences(data.train)]
+        assert row["train_residues"] == sum(min(n, 64) for n in lengths)
     with Image.open(pretrained / pt.CURVES) as image:
         assert image.format == "PNG" and image.size[0] > image.size[1] > 200
 
@@ -472,7 +490,8 @@ def test_a_split_left_by_a_run_stopped_in_its_first_epoch_is_not_reused_for_othe
     # a finished folder read again keeps its own split, whatever settings are asked
     from ppi.lm import pretrain as pt
 
-    assert pt.load_run(out, [str(yeast_slice)])[1].held == again
+    data = pt.load_run(out, [str(yeast_slice)])[1]
+    assert data.store.accessions(data.held) == again
 
 
 def test_a_share_of_the_training_proteins_keeps_the_held_out_set(yeast_slice, tmp_path, capsys):
@@ -491,7 +510,8 @@ def test_a_share_of_the_training_proteins_keeps_the_held_out_set(yeast_slice, tm
     )
     from ppi.lm import pretrain as pt
 
-    assert sorted(pt.load_run(tmp_path / "half", [str(yeast_slice)])[1].train) == sorted(learned)
+    data = pt.load_run(tmp_path / "half", [str(yeast_slice)])[1]
+    assert data.store.accessions(data.train) == list(learned)
     # another share is another job
     half[half.index("pretrain.train_share=0.5")] = "pretrain.train_share=0.6"
     assert run([*half, "resume=true"]) == 2
@@ -635,7 +655,8 @@ def test_the_training_sequences_are_written_once_a_job(yeast_slice, tmp_path):
     assert run([*args, "pretrain.stop_after=1"]) == 0
     fasta, weights = out / "train.fasta.gz", out / "model.safetensors"
     first = (fasta.stat().st_ino, weights.stat().st_ino)
-    train = json.loads((out / "split.json").read_text())["train"]
+    held = set(json.loads((out / "split.json").read_text())["held_out"])
+    train = [p for p in read_fasta(yeast_slice) if p not in held]
     assert list(read_fasta(fasta)) == train
     assert run([*args, "pretrain.stop_after=1", "resume=true"]) == 0
     assert fasta.stat().st_ino == first[0] and weights.stat().st_ino != first[1]

@@ -9,7 +9,7 @@ import pytest
 
 from ppi.backbones.base import RESIDUES
 from ppi.cli import run
-from ppi.data.fasta import write_fasta
+from ppi.data.fasta import read_fasta, write_fasta
 from ppi.lm import retrieval
 
 FAMILIES, MEMBERS, LENGTH, CHANGED = 30, 6, 90, 0.45
@@ -78,7 +78,8 @@ def test_nothing_is_fitted_on_or_retrieved_from_held_out_proteins(families, monk
     monkeypatch.setattr(retrieval, "phmmer_tops", spy)
     retrieval.retrieval_figures(folder, dumps)
     (fit_queries, fit_targets), (_, targets) = calls
-    assert fit_targets == targets == set(split["train"])
+    everyone = {p for d in dumps for p in read_fasta(d)}
+    assert fit_targets == targets == everyone - held and held < everyone
     assert not held & targets
     # the fit's queries are training proteins, as many as are held out
     assert len(fit_queries) == len(held)

@@ -1,6 +1,8 @@
+import random
+
 import torch
 
-from ppi.utils.batching import token_budget_batches
+from ppi.utils.batching import token_budget_batches, token_budget_groups
 from ppi.utils.cache import EmbeddingCache, digest
 
 
@@ -47,3 +49,19 @@ def test_token_budget_batches_sorted_and_bounded():
         assert len(batch) * max(map(len, batch)) <= 64 or len(batch) == 1
     lengths = [len(s) for b in batches for s in b]
     assert lengths == sorted(lengths, reverse=True)
+
+
+def test_token_budget_groups_are_greedy_longest_first_ties_in_index_order():
+    rng = random.Random(0)
+    for _ in range(300):
+        lengths = [rng.randint(0, 40) for _ in range(rng.randint(0, 50))]
+        budget, most = rng.randint(1, 120), rng.randint(1, 8)
+        groups = token_budget_groups(lengths, budget, most)
+        flat = [i for g in groups for i in g]
+        # longest first, equal lengths in index order: a stable sort
+        assert flat == sorted(range(len(lengths)), key=lambda i: -lengths[i])
+        for k, g in enumerate(groups):
+            longest = lengths[g[0]]
+            assert len(g) <= most and (len(g) * longest <= budget or len(g) == 1)
+            if k + 1 < len(groups):  # full: one more item would break the budget or the count
+                assert len(g) == most or (len(g) + 1) * longest > budget

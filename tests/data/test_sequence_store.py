@@ -1,0 +1,107 @@
+"""The memory-mapped sequence store of ``ppi pretrain``."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections import Counter
+
+import numpy as np
+import pytest
+
+from ppi.data import sequence_store
+from ppi.data.sequence_store import MANIFEST, SequenceStore, open_store
+from ppi.errors import InputError
+from ppi.utils.cache import digest
+
+
+def fasta(path, records):
+    path.write_text("".join(f">{name}\n{seq}\n" for name, seq in records))
+    return str(path)
+
+
+RECORDS = [
+    ("P1", "MKTAYIAKQR"),
+    ("P2", "MWWC"),
+    ("P3", "MKTAYIAKQR"),  # P1's sequence again: kept once, as P1
+    ("P4", "MSTNPKPQRKTKRNTNRRPQDVKFPGG"),
+]
+
+
+def test_sequences_are_kept_once_in_dump_order_and_read_back(tmp_path):
+    store = open_store([fasta(tmp_path / "a.fasta", RECORDS)], tmp_path / "store")
+    assert len(store) == 3 and store.accessions(range(3)) == ["P1", "P2", "P4"]
+    assert store.sequences(range(3)) == [RECORDS[0][1], RECORDS[1][1], RECORDS[3][1]]
+    assert store.window(2, 5, 4) == "KPQR" and store.window(1, 2, 10) == "WC"
+    assert store.named([1]) == {"P2": "MWWC"}
+    assert store.indices(["P4", "P1"], "here").tolist() == [2, 0]
+    with pytest.raises(InputError, match="here: names P3, which the dumps lack"):
+        store.indices(["P3"], "here")
+    with pytest.raises(InputError, match="names P4444, which"):  # longer than any stored
+        store.indices(["P4444"], "here")
+    which = np.array([2, 0])
+    assert store.gather(which).tobytes().decode() == RECORDS[3][1] + RECORDS[0][1]
+    counts = store.counts(which)
+    assert {chr(b): int(n) for b, n in enumerate(counts) if n} == Counter(
+        RECORDS[3][1] + RECORDS[0][1]
+    )
+    assert store.digest("t", which) == digest("t", "P4\nP1")
+
+
+def test_counts_in_chunks_add_up(tmp_path, monkeypatch):
+    monkeypatch.setattr(sequence_store, "CHUNK_RESIDUES", 5)  # every sequence a chunk or more
+    store = open_store([fasta(tmp_path / "a.fasta", RECORDS)], tmp_path / "store")
+    every = "".join(store.sequences(range(3)))
+    assert store.counts(np.arange(3)).sum() == len(every)
+    assert store.counts(np.arange(3))[ord("K")] == every.count("K")
+
+
+def test_a_current_store_is_reused_and_a_changed_dump_rebuilds_it(tmp_path):
+    dump = fasta(tmp_path / "a.fasta", RECORDS)
+    open_store([dump], tmp_path / "store")
+    first = os.stat(tmp_path / "store" / "residues.bin").st_ino
+    open_store([dump], tmp_path / "store")
+    assert os.stat(tmp_path / "store" / "residues.bin").st_ino == first
+    fasta(tmp_path / "a.fasta", [*RECORDS, ("P5", "MAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")])
+    assert len(open_store([dump], tmp_path / "store")) == 4
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.fasta", "store"]  # nothing left over
+
+
+def test_repeats_are_compared_in_full_not_by_hash(tmp_path, monkeypatch):
+    """With every hash the same, only true repeats are dropped."""
+
+    class Same:
+        def __init__(self, *args, **kwargs):
+            pass
+
+        def digest(self):
+            return bytes(8)
+
+    monkeypatch.setattr(sequence_store.hashlib, "blake2b", Same)
+    store = open_store([fasta(tmp_path / "a.fasta", RECORDS)], tmp_path / "store")
+    assert store.accessions(range(len(store))) == ["P1", "P2", "P4"]
+    assert hashlib.blake2b is Same  # the patch reached the store's hashing
+
+
+def test_bad_input_leaves_no_store(tmp_path):
+    one = fasta(tmp_path / "one.fasta", [("P1", "MKT"), ("P2", "MKT")])
+    with pytest.raises(InputError, match="expected at least 2 distinct sequences, got 1"):
+        open_store([one], tmp_path / "store")
+    twice = fasta(tmp_path / "twice.fasta", [("P1", "MKT"), ("P1", "MWW")])
+    with pytest.raises(InputError, match="accession P1 names 2 different sequences"):
+        open_store([twice], tmp_path / "store")
+    bad = tmp_path / "bad.fasta"
+    bad.write_text(">P1\nMKT\n>P2\nMK7\n")
+    with pytest.raises(InputError, match="bad.fasta"):
+        open_store([str(bad)], tmp_path / "store")
+    assert not (tmp_path / "store").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+
+
+def test_a_store_opens_without_the_dumps_read_again(tmp_path):
+    """Other processes map the written files; they read no dump."""
+    dump = fasta(tmp_path / "a.fasta", RECORDS)
+    open_store([dump], tmp_path / "store")
+    store = SequenceStore(tmp_path / "store")
+    assert isinstance(store.residues, np.memmap) and (tmp_path / "store" / MANIFEST).is_file()
+    assert store.meta["sequences"] == 3 and store.meta["residues"] == 10 + 4 + 27
