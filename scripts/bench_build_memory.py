@@ -13,15 +13,13 @@ ratio (a streaming build stays near 1 while the dump grows ten times).
 """
 
 import argparse
-import gzip
 import os
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
+from ppi.bench.dumps import write_dump
 from ppi.bench.timing import table, write_report
 
 CHILD = """
@@ -33,21 +31,6 @@ code = run(["build-index", "--out", sys.argv[1], sys.argv[2], "backbone.dim=64"]
 print("peak_kb", resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
 sys.exit(code)
 """
-
-
-def write_dump(path: Path, entries: int, seed: int = 0) -> int:
-    """A gzipped UniProt-style FASTA of ``entries`` random proteins; returns its residues."""
-    rng = np.random.default_rng(seed)
-    alphabet = np.frombuffer(b"ACDEFGHIKLMNPQRSTVWY", dtype=np.uint8)
-    lengths = np.clip(rng.lognormal(5.7, 0.6, entries).astype(int), 20, 5000)
-    with gzip.open(path, "wt", compresslevel=1) as handle:
-        for i, length in enumerate(lengths):
-            seq = alphabet[rng.integers(0, 20, length)].tobytes().decode()
-            handle.write(
-                f">sp|Q{i:07d}|S{i}_SYNTH Synthetic {i} OS=Homo sapiens OX=9606 PE=1 SV=1\n"
-            )
-            handle.writelines(seq[j : j + 60] + "\n" for j in range(0, length, 60))
-    return int(lengths.sum())
 
 
 def build(dump: Path, out: Path, cache: Path) -> dict:

@@ -65,6 +65,24 @@ def test_bench_build_memory_builds_both_dumps(tmp_path, monkeypatch):
     assert rows[0]["peak_vs_small"] == 1 and rows[1]["residues"] > rows[0]["residues"]
 
 
+def test_bench_pretrain_memory_reads_the_same_epoch_both_ways(tmp_path, monkeypatch):
+    out = tmp_path / "pretrain_memory.json"
+    _script("bench_pretrain_memory.py", monkeypatch, "--entries", 300, "--out", out)
+    report = json.loads(out.read_text())
+    rows = report["results"]
+    assert [(r["contender"], r["processes"]) for r in rows] == [
+        ("strings", 1),
+        ("store", 1),
+        ("strings", 2),
+        ("store", 2),
+    ]
+    # both contenders read every residue of one epoch's crops (the script checks they agree)
+    assert rows[0]["residues_read"] == rows[1]["residues_read"] > 0
+    assert rows[2]["residues_read"] == rows[3]["residues_read"] > 0
+    assert rows[1]["pss_vs_strings"] == rows[1]["pss_rise_mb"] / rows[0]["pss_rise_mb"]
+    assert report["sequences"] == 300 and report["store_mb"] > report["residues"] / 2**20
+
+
 def test_bench_transfer_runs_sharing_one_out_keep_each_other_s_rows(tmp_path):
     bench = runpy.run_path(str(SCRIPTS / "bench_transfer.py"))
     path = tmp_path / "results.json"
