@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import shutil
+import socket
 import uuid
 from array import array
 from collections.abc import Iterable
@@ -137,13 +138,13 @@ class SequenceStore:
         return self.residues[np.repeat(starts, lengths) + np.arange(len(first)) - first]
 
 
-def open_store(dumps: list[str], folder: Path) -> SequenceStore:
+def open_store(dumps: list[str], folder: str | Path) -> SequenceStore:
     """The store of ``dumps`` in ``folder``, written first if absent or read from other dumps.
 
     Call it in one process of a machine first (``main_process_first``); the
     others then find it written.
     """
-    sources = _sources(dumps)
+    folder, sources = Path(folder), _sources(dumps)
     if _fresh(folder, sources):
         return SequenceStore(folder)
     build(sources, folder)
@@ -174,7 +175,8 @@ def build(sources: list[list], folder: Path) -> None:
     """Stream the dumps into a new store, then put it in ``folder`` in one rename."""
     from ppi.data.uniprot_dump import read_dumps
 
-    tmp = folder.with_name(f".{folder.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    _remove_leftovers(folder)
+    tmp = _scratch(folder, "tmp")
     tmp.mkdir(parents=True)
     try:
         starts, lengths, hashes, width = array("q"), array("q"), array("Q"), 1
@@ -268,7 +270,7 @@ def _put_in_place(tmp: Path, folder: Path, sources: list[list]) -> None:
     if folder.exists():
         if _fresh(folder, sources):
             return
-        old = folder.with_name(f".{folder.name}.{uuid.uuid4().hex[:8]}.old")
+        old = _scratch(folder, "old")
         os.replace(folder, old)
         shutil.rmtree(old, ignore_errors=True)
     try:
@@ -276,3 +278,33 @@ def _put_in_place(tmp: Path, folder: Path, sources: list[list]) -> None:
     except OSError:
         if not _fresh(folder, sources):
             raise
+
+
+def _scratch(folder: Path, kind: str) -> Path:
+    """A hidden sibling of ``folder`` named by machine and process: ``.NAME.HOST.PID.X.KIND``."""
+    host = socket.gethostname().replace(".", "-")
+    return folder.with_name(f".{folder.name}.{host}.{os.getpid()}.{uuid.uuid4().hex[:8]}.{kind}")
+
+
+def _remove_leftovers(folder: Path) -> None:
+    """Remove what builds killed on this machine left beside ``folder`` (their process is gone).
+
+    A store of UniRef50 is some 18 GB; a kill during the build must not leave
+    that behind for good. Another machine's, or a running build's, stays.
+    """
+    host = socket.gethostname().replace(".", "-")
+    for path in folder.parent.glob(f".{folder.name}.{host}.*"):
+        parts = path.name[len(folder.name) + 2 :].split(".")
+        if len(parts) == 4 and parts[3] in ("tmp", "old") and parts[1].isdigit():
+            if not _running(int(parts[1])):
+                shutil.rmtree(path, ignore_errors=True)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    return True

@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from collections import Counter
 
 import numpy as np
@@ -105,3 +110,35 @@ def test_a_store_opens_without_the_dumps_read_again(tmp_path):
     store = SequenceStore(tmp_path / "store")
     assert isinstance(store.residues, np.memmap) and (tmp_path / "store" / MANIFEST).is_file()
     assert store.meta["sequences"] == 3 and store.meta["residues"] == 10 + 4 + 27
+
+
+def test_a_build_killed_midway_leaves_nothing_the_next_one_keeps(tmp_path):
+    from ppi.bench.dumps import write_dump
+
+    dump = tmp_path / "big.fasta"
+    write_dump(dump, 60_000, mean_log_length=5.4)
+    folder = tmp_path / "store"
+    code = "import sys; from ppi.data.sequence_store import open_store; "
+    code += "open_store([sys.argv[1]], sys.argv[2])"
+    child = subprocess.Popen([sys.executable, "-c", code, str(dump), str(folder)])
+    deadline = time.monotonic() + 120
+    while not any(p.suffix == ".tmp" for p in tmp_path.iterdir()):
+        assert child.poll() is None and time.monotonic() < deadline, "the build never started"
+        time.sleep(0.05)
+    child.send_signal(signal.SIGKILL)
+    child.wait()
+    left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".store.")]
+    assert left and not folder.exists()  # killed while writing: its scratch folder stays
+    # another machine's scratch folder and a running process's are not touched
+    host = socket.gethostname().replace(".", "-")
+    others = [
+        tmp_path / ".store.elsewhere.1.abcd0123.tmp",
+        tmp_path / f".store.{host}.{os.getpid()}.abcd0123.tmp",
+    ]
+    for path in others:
+        path.mkdir()
+    store = open_store([str(dump)], folder)
+    assert len(store) == 60_000
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == sorted(
+        p.name for p in others
+    )
