@@ -94,12 +94,13 @@ class SequenceStore:
         wanted = {a: k for k, a in enumerate(accessions)}
         width = self.ids.dtype.itemsize
         # a longer name cannot be stored, and cut to the width it could match another
-        names = np.array([a.encode() for a in accessions if len(a.encode()) <= width] or [b""])
+        fits = [a.encode() for a in accessions if len(a.encode()) <= width]
+        needles = np.array(fits, dtype=self.ids.dtype)
         out = np.full(len(accessions), -1, dtype=np.int64)
         step = 1 << 20
         for begin in range(0, len(self), step):
             chunk = self.ids[begin : begin + step]
-            for h in np.nonzero(np.isin(chunk, names.astype(chunk.dtype)))[0]:
+            for h in np.nonzero(np.isin(chunk, needles))[0]:
                 out[wanted[chunk[h].decode()]] = begin + h
         if (out < 0).any():
             missing = accessions[int(np.nonzero(out < 0)[0][0])]
@@ -163,12 +164,19 @@ def _sources(dumps: list[str]) -> list[list]:
     return out
 
 
+#: the files of a store besides its manifest
+FILES = ("residues.bin", "starts.npy", "lengths.npy", "ids.npy")
+
+
 def _fresh(folder: Path, sources: list[list]) -> bool:
+    """Whether ``folder`` holds a whole store of ``sources`` (manifest and files as written)."""
     try:
         meta = json.loads((folder / MANIFEST).read_text())
+        sizes = [(folder / name).stat().st_size for name in FILES]
     except (OSError, ValueError):
         return False
-    return meta.get("version") == VERSION and meta.get("sources") == sources
+    current = meta.get("version") == VERSION and meta.get("sources") == sources
+    return current and meta.get("sizes") == sizes
 
 
 def build(sources: list[list], folder: Path) -> None:
@@ -206,6 +214,7 @@ def build(sources: list[list], folder: Path) -> None:
         _write_ids(tmp, keep, width)
         _one_sequence_an_accession(tmp, sources)
         meta = {"version": VERSION, "sources": sources, "sequences": len(keep)}
+        meta["sizes"] = [(tmp / name).stat().st_size for name in FILES]
         meta["residues"] = int(np.frombuffer(lengths, dtype=np.int64)[keep].sum())
         atomic_write_text(tmp / MANIFEST, json.dumps(meta))
         _put_in_place(tmp, folder, sources)

@@ -23,7 +23,6 @@ import logging
 import math
 import random
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -44,6 +43,7 @@ from ppi.lm.masking import IGNORE, eval_mask, mask_tokens
 from ppi.lm.model import ScratchLM
 from ppi.lm.pretrain_data import (
     STORE,
+    EpochBatches,
     batch_order,
     batches,
     crop_starts,
@@ -241,29 +241,7 @@ def epoch_batches(data: Data, config: PretrainConfig, epoch: int, rank: int, wor
     order, begins, ends = batch_order(np.minimum(lengths, size) + 2, s.batch_tokens, gen)
     count = len(ends) - len(ends) % world if len(ends) >= world else len(ends)
     mine = slice(rank, count, world)
-    return EpochBatches(data, order, begins[mine], ends[mine], starts, size), gen
-
-
-class EpochBatches(Sequence):
-    """An epoch's batches of one process, each read from the store when asked.
-
-    Item b is ``(crops, rows)``: the crops' residues and their positions in
-    ``data.train`` (the rows of ``data.train_go``). Only the batch being
-    trained on is held in memory, not the epoch's crops.
-    """
-
-    def __init__(self, data: Data, order, begins, ends, starts, size: int) -> None:
-        self.data, self.order, self.begins, self.ends = data, order, begins, ends
-        self.starts, self.size = starts, size
-
-    def __len__(self) -> int:
-        return len(self.begins)
-
-    def __getitem__(self, b: int) -> tuple[list[str], list[int]]:
-        rows = self.order[self.begins[b] : self.ends[b]].tolist()
-        store, train = self.data.store, self.data.train
-        seqs = [store.window(int(train[r]), int(self.starts[r]), self.size) for r in rows]
-        return seqs, rows
+    return EpochBatches(data.store, data.train, order, begins[mine], ends[mine], starts, size), gen
 
 
 def step_loss(model, tok, seqs, go_rows, data: Data, config, gen, device) -> torch.Tensor:

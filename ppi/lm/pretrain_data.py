@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import random
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -151,6 +152,29 @@ def batches(lengths: list[int], budget: int, gen: torch.Generator) -> list[list[
     """Length-sorted groups under a padded-token budget, in a random order."""
     order, begins, ends = batch_order(lengths, budget, gen)
     return [order[a:b].tolist() for a, b in zip(begins, ends, strict=True)]
+
+
+class EpochBatches(Sequence):
+    """An epoch's batches of one process, each read from the store when asked.
+
+    Batch b is ``order[begins[b]:ends[b]]``, positions in ``train`` (the store
+    indices of the training proteins); item b is ``(crops, rows)``: the
+    crops' residues and those positions (the rows of the GO targets). Only the
+    batch being trained on is held in memory, not the epoch's crops.
+    """
+
+    def __init__(self, store: SequenceStore, train, order, begins, ends, starts, size: int):
+        self.store, self.train, self.order = store, train, order
+        self.begins, self.ends, self.starts, self.size = begins, ends, starts, size
+
+    def __len__(self) -> int:
+        return len(self.begins)
+
+    def __getitem__(self, b: int) -> tuple[list[str], list[int]]:
+        rows = self.order[self.begins[b] : self.ends[b]].tolist()
+        train, starts = self.train, self.starts
+        seqs = [self.store.window(int(train[r]), int(starts[r]), self.size) for r in rows]
+        return seqs, rows
 
 
 def encode(

@@ -142,3 +142,13 @@ def test_a_build_killed_midway_leaves_nothing_the_next_one_keeps(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == sorted(
         p.name for p in others
     )
+
+
+def test_a_store_with_a_file_lost_or_cut_is_written_again(tmp_path):
+    dump = fasta(tmp_path / "a.fasta", RECORDS)
+    open_store([dump], tmp_path / "store")
+    (tmp_path / "store" / "ids.npy").unlink()
+    assert open_store([dump], tmp_path / "store").accessions([2]) == ["P4"]
+    with open(tmp_path / "store" / "residues.bin", "r+b") as handle:
+        handle.truncate(5)
+    assert open_store([dump], tmp_path / "store").sequence(2) == RECORDS[3][1]
