@@ -41,7 +41,7 @@ from ppi.utils.files import atomic_write_text
 
 MANIFEST = "store.json"
 VERSION = 1
-#: residues gathered at once when counting (bounds the memory of :meth:`SequenceStore.counts`)
+#: residues counted at once (bounds the memory of :meth:`SequenceStore.counts`)
 CHUNK_RESIDUES = 1 << 25
 log = logging.getLogger("ppi")
 
@@ -119,24 +119,25 @@ class SequenceStore:
         return h.hexdigest()
 
     def counts(self, which: np.ndarray) -> np.ndarray:
-        """How often each byte value occurs in the sequences ``which``, ``(256,)`` int64."""
-        total = np.zeros(256, dtype=np.int64)
-        which = np.asarray(which, dtype=np.int64)
-        done = np.cumsum(np.asarray(self.lengths[which], dtype=np.int64))  # (M,) residues so far
-        begin = 0
-        while begin < len(which):
-            before = int(done[begin - 1]) if begin else 0
-            end = max(begin + 1, int(np.searchsorted(done, before + CHUNK_RESIDUES, "right")))
-            total += np.bincount(self.gather(which[begin:end]), minlength=256)
-            begin = end
-        return total
+        """How often each byte value occurs in the sequences ``which``, ``(256,)`` int64.
 
-    def gather(self, which: np.ndarray) -> np.ndarray:
-        """The residues of ``which``, back to back, ``(sum of lengths,)`` uint8."""
+        Sequences that lie back to back in ``residues.bin`` are counted as one
+        slice, so a training set (all but the held-out proteins) is read in
+        long runs, not one sequence at a time.
+        """
+        total = np.zeros(256, dtype=np.int64)
+        which = np.sort(np.asarray(which, dtype=np.int64))
+        if not len(which):
+            return total
         starts = np.asarray(self.starts[which], dtype=np.int64)
-        lengths = np.asarray(self.lengths[which], dtype=np.int64)
-        first = np.repeat(np.cumsum(lengths) - lengths, lengths)  # (R,) offset of its sequence
-        return self.residues[np.repeat(starts, lengths) + np.arange(len(first)) - first]
+        ends = starts + np.asarray(self.lengths[which], dtype=np.int64)
+        breaks = np.nonzero(starts[1:] != ends[:-1])[0] + 1  # where a run of neighbours ends
+        runs = zip(starts[np.r_[0, breaks]], ends[np.r_[breaks - 1, len(which) - 1]], strict=True)
+        for first, last in runs:
+            for at in range(int(first), int(last), CHUNK_RESIDUES):
+                piece = self.residues[at : min(int(last), at + CHUNK_RESIDUES)]
+                total += np.bincount(piece, minlength=256)
+        return total
 
 
 def open_store(dumps: list[str], folder: str | Path) -> SequenceStore:
