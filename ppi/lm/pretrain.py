@@ -166,7 +166,12 @@ class Data:
 
 
 def load_data(
-    config: PretrainConfig, dumps: list[str], out: Path, main: bool, saved: bool = False
+    config: PretrainConfig,
+    dumps: list[str],
+    out: Path,
+    main: bool,
+    saved: bool = False,
+    resuming: bool = False,
 ) -> Data:
     """Read the dumps, split by cluster (or reuse the saved split), build GO targets.
 
@@ -176,7 +181,8 @@ def load_data(
     """
     s = config.pretrain
     store = open_store(dumps, out / STORE)
-    train, held = load_or_split(out, store, s, main, None if saved else split_key(s, dumps))
+    key = None if saved else split_key(s, dumps)
+    train, held = load_or_split(out, store, s, main, key, resuming)
     if s.train_share < 1:
         count = max(1, round(s.train_share * len(train)))
         train = train[sorted(random.Random(s.seed).sample(range(len(train)), count))]

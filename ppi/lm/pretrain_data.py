@@ -86,7 +86,7 @@ def _held_clusters(
 
 
 def load_or_split(
-    out: Path, store: SequenceStore, settings, main: bool, key: str | None
+    out: Path, store: SequenceStore, settings, main: bool, key: str | None, resuming: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """The split saved in ``out`` or a new one, written by the main process; store indices.
 
@@ -96,13 +96,22 @@ def load_or_split(
     a run stopped before its first epoch ended, and is drawn again. Splits
     saved before keys were recorded are reused. The file names the held-out
     proteins; the training ones are all the others (files written before
-    this list them too, and are read as they are).
+    this list them too, and are read as they are), so a split drawn from
+    other proteins than the dumps hold now is an error for a finished folder
+    or a resumed job (``resuming``), and is drawn again otherwise.
     """
     path = out / SPLIT
     if path.is_file():
-        data = json.loads(path.read_text())
-        if key is None or data.get("key", key) == key:
+        data = _read_split(path)
+        same = _same_proteins(data, store)
+        if key is None or (data.get("key", key) == key and (same or resuming)):
             where = f"{path}: the saved split"
+            if not same:
+                raise InputError(
+                    f"{where} was drawn from {data.get('sequences')} proteins whose accessions "
+                    f"differ from the {len(store)} the dumps hold now; restore the dumps it "
+                    "was drawn from, or choose another --out"
+                )
             held = store.indices(data["held_out"], where)
             if "train" in data:
                 return store.indices(data["train"], where), held
@@ -118,8 +127,39 @@ def load_or_split(
     if main:
         out.mkdir(parents=True, exist_ok=True)
         saved = {"key": key, "held_out": store.accessions(held), "sequences": len(store)}
+        saved["proteins_digest"] = store.digest(PROTEINS, np.arange(len(store)))
         atomic_write_text(path, json.dumps(saved))
     return train, held
+
+
+#: tag of the digest of every accession in the store, kept in ``split.json``
+PROTEINS = "pretrain-split-proteins"
+
+
+def _read_split(path: Path) -> dict:
+    """``split.json``; a damaged one is a one-line error."""
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(
+            f"{path}: cannot be read as JSON ({exc}); delete it to draw again"
+        ) from None
+    if not isinstance(data, dict) or not isinstance(data.get("held_out"), list):
+        raise InputError(f"{path}: expected a JSON object with a held_out list")
+    return data
+
+
+def _same_proteins(data: dict, store: SequenceStore) -> bool:
+    """Whether a saved split was drawn from the proteins ``store`` holds (by their accessions).
+
+    The training set is every protein not held out, so a protein added to the
+    dumps since would join the training set of a resumed job unseen. Splits
+    that list their training proteins, or that predate the digest, pass.
+    """
+    saved = data.get("proteins_digest")
+    if saved is None or "train" in data:
+        return True
+    return saved == store.digest(PROTEINS, np.arange(len(store)))
 
 
 def crop_starts(lengths, size: int, gen: torch.Generator) -> np.ndarray:

@@ -138,7 +138,7 @@ def _run(config: pt.PretrainConfig, dumps: list[str], out: Path, state) -> dict:
     # the main process writes the sequence store; the others then map it (checkpoints
     # already assume one folder all machines see)
     with acc.main_process_first():
-        data = pt.load_data(config, dumps, out, acc.is_main_process)
+        data = pt.load_data(config, dumps, out, acc.is_main_process, resuming=ckpt is not None)
     model = build_model(config, len(data.terms))
     tok = model.tokenizer
     unigram = pt.unigram_log_probs(data, len(tok))

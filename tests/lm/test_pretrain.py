@@ -473,6 +473,34 @@ def test_a_real_kill_mid_run_resumes_to_the_same_weights(yeast_slice, tmp_path):
     assert all(torch.allclose(a[k], b[k], atol=1e-6) for k in a)
 
 
+def test_a_job_whose_dumps_gained_a_protein_is_not_resumed_and_a_leftover_split_is_redrawn(
+    yeast_slice, tmp_path, capsys
+):
+    """Training is every protein not held out: one added since must not join a resumed job."""
+    dump = tmp_path / "slice.fasta"
+    shutil.copy(yeast_slice, dump)
+    out = tmp_path / "lm"
+    args = ["pretrain", "--out", str(out), str(dump), *FAST, "pretrain.epochs=2"]
+    assert run([*args, "pretrain.stop_after=1"]) == 0
+    before = (out / "metrics.jsonl").read_text()
+    with open(dump, "a") as handle:
+        handle.write(">NEW1\nMKTAYIAKQRQISFVKSHFSRQLEERLGLIEVQ\n")
+    assert run([*args, "resume=true"]) == 2
+    err = capsys.readouterr().err
+    assert "split.json: the saved split was drawn from 150 proteins" in err
+    assert "differ from the 151 the dumps hold now" in err and "Traceback" not in err
+    assert (out / "metrics.jsonl").read_text() == before
+    # a split left by a run stopped before its first checkpoint is drawn again instead
+    shutil.rmtree(out / "checkpoints")
+    (out / "metrics.jsonl").unlink()
+    assert run(args) == 0
+    assert json.loads((out / "split.json").read_text())["sequences"] == 151
+    # a damaged split.json is one line
+    (out / "split.json").write_text("{not json")
+    assert run([*args, "resume=true"]) == 2
+    assert "split.json: cannot be read as JSON" in capsys.readouterr().err
+
+
 def test_a_split_left_by_a_run_stopped_in_its_first_epoch_is_not_reused_for_other_settings(
     yeast_slice, tmp_path
 ):
