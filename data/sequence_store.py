@@ -3,8 +3,9 @@
 ``ppi pretrain`` on UniRef50 (about 60M sequences, 1.6e10 residues) cannot
 keep the sequences as Python strings in each process: some 23 GB a process,
 eight times over on a node of eight GPUs. The store is written once from the
-dumps, streamed, and every process maps the same files, so the operating
-system keeps one copy in its page cache. Layout of the folder::
+dumps, streamed, into the cache (:func:`open_store`), and every process
+maps the same files, so the operating system keeps one copy in its page
+cache. Layout of the folder::
 
     residues.bin   the residues of every sequence read, one ASCII byte each, back to back
     starts.npy     (N,) int64 where each kept sequence begins in residues.bin
@@ -36,7 +37,7 @@ from tqdm.auto import tqdm
 
 from ppi.data.examples import resolve
 from ppi.errors import InputError
-from ppi.utils.cache import add_part
+from ppi.utils.cache import add_part, cache_root, digest
 from ppi.utils.files import atomic_write_text
 
 MANIFEST = "store.json"
@@ -140,13 +141,18 @@ class SequenceStore:
         return total
 
 
-def open_store(dumps: list[str], folder: str | Path) -> SequenceStore:
-    """The store of ``dumps`` in ``folder``, written first if absent or read from other dumps.
+def open_store(dumps: list[str], folder: str | Path | None = None) -> SequenceStore:
+    """The store of ``dumps``, written first if absent or read from other dumps.
 
-    Call it in one process of a machine first (``main_process_first``); the
-    others then find it written.
+    ``folder`` defaults to the cache, ``$PPI_CACHE/sequences/<key>`` with the
+    key a digest of the dumps' paths, sizes and modification times, so every
+    job on the same dumps maps one store. Call it in one process of a machine
+    first (``local_main_process_first``); the others then find it written.
     """
-    folder, sources = Path(folder), _sources(dumps)
+    sources = _sources(dumps)
+    if folder is None:
+        folder = cache_root() / "sequences" / digest("sequence-store-v1", json.dumps(sources))[:16]
+    folder = Path(folder)
     if _fresh(folder, sources):
         return SequenceStore(folder)
     build(sources, folder)

@@ -42,7 +42,6 @@ from ppi.lm.folder import CONFIG, TRAIN_FASTA, read_json
 from ppi.lm.masking import IGNORE, eval_mask, mask_tokens
 from ppi.lm.model import ScratchLM
 from ppi.lm.pretrain_data import (
-    STORE,
     EpochBatches,
     batch_order,
     batches,
@@ -153,8 +152,8 @@ class Data:
     """Sequences, the split and the GO targets (``(N, T)`` per side, empty without GO).
 
     ``train`` and ``held`` are indices into ``store`` (int64 arrays, in the
-    order of the dumps): the sequences stay on disk, memory-mapped, shared by
-    every process of the machine.
+    order of the dumps): the sequences stay on disk in the cache,
+    memory-mapped, shared by every process of the machine.
     """
 
     store: SequenceStore
@@ -180,7 +179,7 @@ def load_data(
     if it was drawn for the same inputs and split settings.
     """
     s = config.pretrain
-    store = open_store(dumps, out / STORE)
+    store = open_store(dumps)
     key = None if saved else split_key(s, dumps)
     train, held = load_or_split(out, store, s, main, key, resuming)
     if s.train_share < 1:

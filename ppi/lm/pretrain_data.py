@@ -24,8 +24,6 @@ from ppi.utils.batching import token_budget_bounds
 from ppi.utils.files import atomic_write_text
 
 SPLIT = "split.json"
-#: the folder of the job's sequence store (:mod:`ppi.data.sequence_store`)
-STORE = "sequences"
 log = logging.getLogger("ppi")
 
 

@@ -135,9 +135,9 @@ def _run(config: pt.PretrainConfig, dumps: list[str], out: Path, state) -> dict:
         project_config=ProjectConfiguration(str(out), str(out / "tensorboard")),
     )
     set_seed(s.seed)
-    # the main process writes the sequence store; the others then map it (checkpoints
-    # already assume one folder all machines see)
-    with acc.main_process_first():
+    # one process a machine writes the sequence store in the cache, which may be the
+    # machine's own disk; the others then map it
+    with acc.local_main_process_first():
         data = pt.load_data(config, dumps, out, acc.is_main_process, resuming=ckpt is not None)
     model = build_model(config, len(data.terms))
     tok = model.tokenizer

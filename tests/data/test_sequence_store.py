@@ -153,3 +153,13 @@ def test_a_store_with_a_file_lost_or_cut_is_written_again(tmp_path):
     with open(tmp_path / "store" / "residues.bin", "r+b") as handle:
         handle.truncate(5)
     assert open_store([dump], tmp_path / "store").sequence(2) == RECORDS[3][1]
+
+
+def test_by_default_the_store_lives_in_the_cache_one_for_each_set_of_dumps(tmp_path, monkeypatch):
+    monkeypatch.setenv("PPI_CACHE", str(tmp_path / "cache"))
+    dump = fasta(tmp_path / "a.fasta", RECORDS)
+    other = fasta(tmp_path / "b.fasta", RECORDS[:2])
+    first, again = open_store([dump]), open_store([dump])
+    assert first.folder == again.folder and first.folder.parent == tmp_path / "cache" / "sequences"
+    assert open_store([other]).folder != first.folder
+    assert open_store([dump, other]).folder != first.folder
