@@ -156,7 +156,28 @@ def open_store(dumps: list[str], folder: str | Path | None = None) -> SequenceSt
     if _fresh(folder, sources):
         return SequenceStore(folder)
     build(sources, folder)
+    _drop_stale(folder, sources)
     return SequenceStore(folder)
+
+
+def _drop_stale(folder: Path, sources: list[list]) -> None:
+    """Remove the stores beside ``folder`` of the same dump paths as they were before a change.
+
+    Nothing reads them again (the dumps changed), and a store of UniRef50 is
+    some 18 GB. A job still mapping one keeps reading it: the files go when
+    it lets go of them.
+    """
+    paths = [s[0] for s in sources]
+    for other in folder.parent.iterdir():
+        if other == folder or other.name.startswith(".") or not other.is_dir():
+            continue
+        try:
+            meta = json.loads((other / MANIFEST).read_text())
+        except (OSError, ValueError):
+            continue
+        before = meta.get("sources") if isinstance(meta, dict) else None
+        if isinstance(before, list) and [s[0] for s in before] == paths and before != sources:
+            shutil.rmtree(other, ignore_errors=True)
 
 
 def _sources(dumps: list[str]) -> list[list]:

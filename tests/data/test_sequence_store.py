@@ -163,3 +163,14 @@ def test_by_default_the_store_lives_in_the_cache_one_for_each_set_of_dumps(tmp_p
     assert first.folder == again.folder and first.folder.parent == tmp_path / "cache" / "sequences"
     assert open_store([other]).folder != first.folder
     assert open_store([dump, other]).folder != first.folder
+
+
+def test_the_store_of_a_dump_before_it_changed_is_removed(tmp_path, monkeypatch):
+    monkeypatch.setenv("PPI_CACHE", str(tmp_path / "cache"))
+    dump = fasta(tmp_path / "a.fasta", RECORDS)
+    kept = open_store([fasta(tmp_path / "b.fasta", RECORDS[:2])]).folder  # other dumps
+    before = open_store([dump]).folder
+    fasta(tmp_path / "a.fasta", [*RECORDS, ("P5", "MAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")])
+    after = open_store([dump])
+    assert len(after) == 4 and after.folder != before
+    assert not before.exists() and kept.exists()
