@@ -10,17 +10,22 @@ cache. Layout of the folder::
     residues.bin   the residues of every sequence read, one ASCII byte each, back to back
     starts.npy     (N,) int64 where each kept sequence begins in residues.bin
     lengths.npy    (N,) int64 its residues
-    ids.npy        (N,) fixed-width bytes: its accession
-    store.json     the dumps it was read from (path, size, modification time) and
-                   the counts; written last, so a folder without it is unfinished
+    ids.bin        the accession of every sequence read, UTF-8, back to back
+    id_starts.npy  (N,) int64 where each kept sequence's accession begins in ids.bin
+    id_lengths.npy (N,) int64 its bytes
+    id_hashes.npy  (N,) uint64 a 64-bit hash of it, to find accessions without reading all
+    store.json     the dumps it was read from (path, size, modification time), the
+                   counts and file sizes; written last, so a folder without it is unfinished
 
 A sequence read twice is kept once, under its first accession (64-bit hashes
 find the repeats; each is compared residue by residue with the first copy
 before it is dropped). Kept sequences are in the order of the dumps.
+Accessions take the bytes they need, however long one of them is.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -50,13 +55,21 @@ log = logging.getLogger("ppi")
 class SequenceStore:
     """Read-only sequences by index (``0..N-1``, the order of the dumps), memory-mapped."""
 
-    def __init__(self, folder: str | Path) -> None:
+    def __init__(self, folder: str | Path, meta: dict | None = None) -> None:
         self.folder = Path(folder)
-        self.meta = json.loads((self.folder / MANIFEST).read_text())
-        self.residues = np.memmap(self.folder / "residues.bin", dtype=np.uint8, mode="r")
+        self.meta = meta if meta is not None else json.loads((self.folder / MANIFEST).read_text())
+        self.residues = _bytes(self.folder / "residues.bin")
         self.starts = np.load(self.folder / "starts.npy", mmap_mode="r")
         self.lengths = np.load(self.folder / "lengths.npy", mmap_mode="r")
-        self.ids = np.load(self.folder / "ids.npy", mmap_mode="r")
+        self.id_bytes = _bytes(self.folder / "ids.bin")
+        self.id_starts = np.load(self.folder / "id_starts.npy", mmap_mode="r")
+        self.id_lengths = np.load(self.folder / "id_lengths.npy", mmap_mode="r")
+        self.id_hashes = np.load(self.folder / "id_hashes.npy", mmap_mode="r")
+
+    @classmethod
+    def unfinished(cls, folder: Path) -> SequenceStore:
+        """The store being written in ``folder``, before its manifest (to check it)."""
+        return cls(folder, meta={})
 
     def __len__(self) -> int:
         return len(self.starts)
@@ -73,7 +86,8 @@ class SequenceStore:
 
     def accession(self, i: int) -> str:
         """The accession of sequence ``i``."""
-        return self.ids[i].decode()
+        start = int(self.id_starts[i])
+        return self.id_bytes[start : start + int(self.id_lengths[i])].tobytes().decode()
 
     def sequences(self, which: Iterable[int]) -> list[str]:
         """The residues of the sequences ``which``."""
@@ -90,19 +104,23 @@ class SequenceStore:
     def indices(self, accessions: list[str], where: str) -> np.ndarray:
         """The indices of ``accessions``, in their order; one the store lacks is an error.
 
-        ``where`` names what listed them, for the message.
+        ``where`` names what listed them, for the messages. The hashes find the
+        candidates; each is compared in full.
         """
-        wanted = {a: k for k, a in enumerate(accessions)}
-        width = self.ids.dtype.itemsize
-        # a longer name cannot be stored, and cut to the width it could match another
-        fits = [a.encode() for a in accessions if len(a.encode()) <= width]
-        needles = np.array(fits, dtype=self.ids.dtype)
+        wanted: dict[str, int] = {}
+        for k, name in enumerate(accessions):
+            if name in wanted:
+                raise InputError(f"{where}: names {name} twice; expected each protein once")
+            wanted[name] = k
+        needles = np.array([name_hash(a) for a in accessions], dtype=np.uint64)
         out = np.full(len(accessions), -1, dtype=np.int64)
-        step = 1 << 20
+        step = 1 << 22
         for begin in range(0, len(self), step):
-            chunk = self.ids[begin : begin + step]
-            for h in np.nonzero(np.isin(chunk, needles))[0]:
-                out[wanted[chunk[h].decode()]] = begin + h
+            hits = np.isin(self.id_hashes[begin : begin + step], needles)
+            for h in np.nonzero(hits)[0]:
+                k = wanted.get(self.accession(begin + int(h)))
+                if k is not None:
+                    out[k] = begin + h
         if (out < 0).any():
             missing = accessions[int(np.nonzero(out < 0)[0][0])]
             raise InputError(f"{where}: names {missing}, which the dumps lack")
@@ -111,13 +129,24 @@ class SequenceStore:
     def digest(self, tag: str, which: np.ndarray) -> str:
         """:func:`ppi.utils.cache.digest` of ``tag`` and the accessions ``which``, one a line."""
         which = np.asarray(which, dtype=np.int64)
-        chunks = [which[a : a + (1 << 20)] for a in range(0, len(which), 1 << 20)]
-        size = sum(int(np.char.str_len(self.ids[c]).sum()) for c in chunks) + max(len(which) - 1, 0)
+        size = int(np.asarray(self.id_lengths[which]).sum()) + max(len(which) - 1, 0)
         h = hashlib.sha256()
         add_part(h, len(tag.encode()), [tag.encode()])
-        lines = (b"\n" * (k > 0) + b"\n".join(self.ids[c].tolist()) for k, c in enumerate(chunks))
-        add_part(h, size, lines)
+        step = 1 << 20
+        chunks = (self._lines(which[a : a + step]) for a in range(0, len(which), step))
+        add_part(h, size, (b"\n" * (k > 0) + c for k, c in enumerate(chunks)))
         return h.hexdigest()
+
+    def _lines(self, which: np.ndarray) -> bytes:
+        """The accessions ``which`` joined by newlines."""
+        starts = np.asarray(self.id_starts[which], dtype=np.int64)
+        lengths = np.asarray(self.id_lengths[which], dtype=np.int64)
+        out = np.full(int(lengths.sum()) + max(len(which) - 1, 0), ord("\n"), dtype=np.uint8)
+        before = np.cumsum(lengths) - lengths  # (M,) bytes of the accessions before each
+        within = np.arange(int(lengths.sum())) - np.repeat(before, lengths)  # (B,)
+        dest = np.repeat(before + np.arange(len(which)), lengths) + within  # one newline each
+        out[dest] = self.id_bytes[np.repeat(starts, lengths) + within]
+        return out.tobytes()
 
     def counts(self, which: np.ndarray) -> np.ndarray:
         """How often each byte value occurs in the sequences ``which``, ``(256,)`` int64.
@@ -139,6 +168,13 @@ class SequenceStore:
                 piece = self.residues[at : min(int(last), at + CHUNK_RESIDUES)]
                 total += np.bincount(piece, minlength=256)
         return total
+
+
+def _bytes(path: Path) -> np.ndarray:
+    """A file's bytes, memory-mapped (an empty file cannot be mapped: an empty array)."""
+    if path.stat().st_size == 0:
+        return np.zeros(0, dtype=np.uint8)
+    return np.memmap(path, dtype=np.uint8, mode="r")
 
 
 def open_store(dumps: list[str], folder: str | Path | None = None) -> SequenceStore:
@@ -193,7 +229,15 @@ def _sources(dumps: list[str]) -> list[list]:
 
 
 #: the files of a store besides its manifest
-FILES = ("residues.bin", "starts.npy", "lengths.npy", "ids.npy")
+FILES = (
+    "residues.bin",
+    "starts.npy",
+    "lengths.npy",
+    "ids.bin",
+    "id_starts.npy",
+    "id_lengths.npy",
+    "id_hashes.npy",
+)
 
 
 def _fresh(folder: Path, sources: list[list]) -> bool:
@@ -208,58 +252,95 @@ def _fresh(folder: Path, sources: list[list]) -> bool:
 
 
 def build(sources: list[list], folder: Path) -> None:
-    """Stream the dumps into a new store, then put it in ``folder`` in one rename."""
-    from ppi.data.uniprot_dump import read_dumps
+    """Stream the dumps into a new store, then put it in ``folder`` in one rename.
 
-    _remove_leftovers(folder)
-    tmp = _scratch(folder, "tmp")
-    tmp.mkdir(parents=True)
+    A folder that cannot be written (a cache on a full or read-only disk) is a
+    one-line error naming it.
+    """
     try:
-        starts, lengths, hashes, width = array("q"), array("q"), array("Q"), 1
-        with open(tmp / "residues.bin", "wb") as res, open(tmp / "ids.txt", "w") as ids:
-            offset = 0
-            entries = read_dumps([s[0] for s in sources])
-            for entry in tqdm(entries, desc="reading dumps", unit=" sequences", disable=None):
-                if not entry.sequence:
-                    continue
-                raw = entry.sequence.encode("ascii")
-                res.write(raw)
-                starts.append(offset)
-                lengths.append(len(raw))
-                key = hashlib.blake2b(raw, digest_size=8).digest()
-                hashes.append(int.from_bytes(key, "little"))
-                ids.write(entry.accession + "\n")
-                width = max(width, len(entry.accession.encode()))
-                offset += len(raw)
-        keep = _first_copies(tmp / "residues.bin", starts, lengths, hashes)
-        if len(keep) < 2:
-            raise InputError(
-                f"{', '.join(s[0] for s in sources)}: expected at least 2 distinct sequences, "
-                f"got {len(keep)}"
-            )
-        np.save(tmp / "starts.npy", np.frombuffer(starts, dtype=np.int64)[keep])
-        np.save(tmp / "lengths.npy", np.frombuffer(lengths, dtype=np.int64)[keep])
-        _write_ids(tmp, keep, width)
-        _one_sequence_an_accession(tmp, sources)
-        meta = {"version": VERSION, "sources": sources, "sequences": len(keep)}
-        meta["sizes"] = [(tmp / name).stat().st_size for name in FILES]
-        meta["residues"] = int(np.frombuffer(lengths, dtype=np.int64)[keep].sum())
-        atomic_write_text(tmp / MANIFEST, json.dumps(meta))
-        _put_in_place(tmp, folder, sources)
+        _remove_leftovers(folder)
+        tmp = _scratch(folder, "tmp")
+        tmp.mkdir(parents=True)
+    except OSError as exc:
+        raise InputError(
+            f"{folder}: cannot write the sequence store there ({exc}); {WHERE}"
+        ) from None
+    try:
+        count = _write(sources, folder, tmp)
+    except OSError as exc:
+        raise InputError(f"{folder}: writing the sequence store failed ({exc}); {WHERE}") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    log.info("%s: %d distinct sequences stored", folder, len(keep))
+    log.info("%s: %d distinct sequences stored", folder, count)
 
 
-def _first_copies(residues: Path, starts, lengths, hashes) -> np.ndarray:
+#: where the store goes, for the messages of a failed write
+WHERE = "set PPI_CACHE to a folder with room (UniRef50 takes some 18 GB)"
+
+
+def _write(sources: list[list], folder: Path, tmp: Path) -> int:
+    """Write the store into ``tmp`` and rename it to ``folder``; the sequences kept."""
+    from ppi.data.uniprot_dump import read_dumps
+
+    seqs = {"starts": array("q"), "lengths": array("q"), "hashes": array("Q")}
+    ids = {"starts": array("q"), "lengths": array("q"), "hashes": array("Q")}
+    with open(tmp / "residues.bin", "wb") as res, open(tmp / "ids.bin", "wb") as names:
+        entries = read_dumps([s[0] for s in sources])
+        for entry in tqdm(entries, desc="reading dumps", unit=" sequences", disable=None):
+            if entry.sequence:
+                if any(c in entry.accession for c in "\n\r\t"):
+                    raise InputError(
+                        f"{', '.join(x[0] for x in sources)}: accession {entry.accession!r} "
+                        "holds a line break or tab; expected an accession on one line"
+                    )
+                _append(res, seqs, entry.sequence.encode("ascii"))
+                _append(names, ids, entry.accession.encode())
+    keep = _first_copies(tmp / "residues.bin", seqs)
+    if len(keep) < 2:
+        raise InputError(
+            f"{', '.join(s[0] for s in sources)}: expected at least 2 distinct sequences, "
+            f"got {len(keep)}"
+        )
+    for prefix, columns in (("", seqs), ("id_", ids)):
+        for name in ("starts", "lengths") + (("hashes",) if prefix else ()):
+            kind = np.uint64 if name == "hashes" else np.int64
+            np.save(tmp / f"{prefix}{name}.npy", np.frombuffer(columns[name], dtype=kind)[keep])
+    _one_sequence_an_accession(SequenceStore.unfinished(tmp), sources)
+    meta = {"version": VERSION, "sources": sources, "sequences": len(keep)}
+    meta["sizes"] = [(tmp / name).stat().st_size for name in FILES]
+    meta["residues"] = int(np.frombuffer(seqs["lengths"], dtype=np.int64)[keep].sum())
+    atomic_write_text(tmp / MANIFEST, json.dumps(meta))
+    _put_in_place(tmp, folder, sources)
+    return len(keep)
+
+
+def _append(handle, columns: dict, raw: bytes) -> None:
+    """Write ``raw`` and note where it begins, its length and its 64-bit hash."""
+    columns["starts"].append(handle.tell())
+    columns["lengths"].append(len(raw))
+    columns["hashes"].append(_hash(raw))
+    handle.write(raw)
+
+
+def _hash(raw: bytes) -> int:
+    return int.from_bytes(hashlib.blake2b(raw, digest_size=8).digest(), "little")
+
+
+def name_hash(accession: str) -> int:
+    """The 64-bit hash ``id_hashes.npy`` holds for ``accession``."""
+    return _hash(accession.encode())
+
+
+def _first_copies(residues: Path, seqs: dict) -> np.ndarray:
     """Indices of the sequences that are not a repeat of an earlier one, ascending."""
-    h = np.frombuffer(hashes, dtype=np.uint64)
+    h = np.frombuffer(seqs["hashes"], dtype=np.uint64)
     if len(h) == 0:
         return np.zeros(0, dtype=np.int64)
     _, first, inverse = np.unique(h, return_index=True, return_inverse=True)
     first = first[inverse.reshape(-1)]  # (N,) the first sequence with each one's hash
     keep = np.ones(len(h), dtype=bool)
     mapped = np.memmap(residues, dtype=np.uint8, mode="r")
+    starts, lengths = seqs["starts"], seqs["lengths"]
     for i in np.nonzero(first != np.arange(len(h)))[0]:
         j = int(first[i])
         if lengths[i] == lengths[j] and np.array_equal(
@@ -269,33 +350,19 @@ def _first_copies(residues: Path, starts, lengths, hashes) -> np.ndarray:
     return np.nonzero(keep)[0]
 
 
-def _write_ids(tmp: Path, keep: np.ndarray, width: int) -> None:
-    """``ids.npy`` of the kept sequences from ``ids.txt`` (one accession a line), then drop it."""
-    out = np.lib.format.open_memmap(
-        tmp / "ids.npy", mode="w+", dtype=f"S{width}", shape=(len(keep),)
-    )
-    kept = np.zeros(int(keep[-1]) + 1, dtype=bool)
-    kept[keep] = True
-    row = 0
-    with open(tmp / "ids.txt") as handle:
-        for i, line in enumerate(handle):
-            if i < len(kept) and kept[i]:
-                out[row] = line.rstrip("\n").encode()
-                row += 1
-    out.flush()
-    del out
-    (tmp / "ids.txt").unlink()
-
-
-def _one_sequence_an_accession(tmp: Path, sources: list[list]) -> None:
+def _one_sequence_an_accession(store: SequenceStore, sources: list[list]) -> None:
     """A repeated accession with another sequence is an error: the split names proteins by it."""
-    names, counts = np.unique(np.load(tmp / "ids.npy", mmap_mode="r"), return_counts=True)
-    if (counts > 1).any():
-        first = int(np.argmax(counts > 1))
-        raise InputError(
-            f"{', '.join(s[0] for s in sources)}: accession {names[first].decode()} names "
-            f"{int(counts[first])} different sequences; expected one sequence an accession"
-        )
+    hashes = np.asarray(store.id_hashes)
+    _, inverse, counts = np.unique(hashes, return_inverse=True, return_counts=True)
+    seen: dict[str, int] = {}
+    for i in np.nonzero(counts[inverse.reshape(-1)] > 1)[0]:  # the hash is shared: compare
+        name = store.accession(int(i))
+        seen[name] = seen.get(name, 0) + 1
+        if seen[name] > 1:
+            raise InputError(
+                f"{', '.join(s[0] for s in sources)}: accession {name} names "
+                f"{seen[name]} different sequences; expected one sequence an accession"
+            )
 
 
 def _put_in_place(tmp: Path, folder: Path, sources: list[list]) -> None:
@@ -308,7 +375,8 @@ def _put_in_place(tmp: Path, folder: Path, sources: list[list]) -> None:
         if _fresh(folder, sources):
             return
         old = _scratch(folder, "old")
-        os.replace(folder, old)
+        with contextlib.suppress(FileNotFoundError):  # another builder moved it first
+            os.replace(folder, old)
         shutil.rmtree(old, ignore_errors=True)
     try:
         os.replace(tmp, folder)

@@ -16,6 +16,7 @@ so the interpreter and the libraries, the same in both, are left out.
 from __future__ import annotations
 
 import multiprocessing
+import queue
 import time
 from pathlib import Path
 
@@ -98,18 +99,26 @@ def _worker(kind: str, source: str, rank: int, world: int, barrier, results) -> 
 def run_workers(kind: str, source: str, world: int) -> dict:
     """``world`` workers of ``kind`` at once: their summed PSS rise and the slowest load."""
     ctx = multiprocessing.get_context("spawn")
-    barrier, results = ctx.Barrier(world), ctx.Queue()
+    # a worker left alone by one that died gives up at its barrier instead of waiting forever
+    barrier, results = ctx.Barrier(world, timeout=3600), ctx.Queue()
     procs = [
         ctx.Process(target=_worker, args=(kind, source, r, world, barrier, results))
         for r in range(world)
     ]
     for p in procs:
         p.start()
-    rows = [results.get(timeout=3600) for _ in procs]
+    rows: list[dict] = []
+    while len(rows) < world:
+        try:
+            rows.append(results.get(timeout=2))
+        except queue.Empty:
+            failed = [p.exitcode for p in procs if p.exitcode not in (None, 0)]
+            if failed:
+                for p in procs:
+                    p.terminate()
+                raise RuntimeError(f"a {kind} worker failed (exit code {failed[0]})") from None
     for p in procs:
         p.join()
-        if p.exitcode != 0:
-            raise RuntimeError(f"a {kind} worker failed (exit code {p.exitcode})")
     return {
         "contender": kind,
         "processes": world,

@@ -45,8 +45,9 @@ def cluster_split(
             "below %.0f%% identity (as UniRef50 is at 50%%)",
             100 * identity,
         )
-        # one cluster a protein, in accession order, shuffled: the first target are held out
-        order = np.argsort(np.asarray(store.ids), kind="stable").tolist()
+        # one cluster a protein, ordered by the hash of its accession (not by the order
+        # of the dumps) and shuffled: the first target are held out
+        order = np.argsort(np.asarray(store.id_hashes), kind="stable").tolist()
         random.Random(seed).shuffle(order)
         held = np.sort(np.asarray(order[:target], dtype=np.int64))
     else:
@@ -107,8 +108,8 @@ def load_or_split(
             if not same:
                 raise InputError(
                     f"{where} was drawn from {data.get('sequences')} proteins whose accessions "
-                    f"differ from the {len(store)} the dumps hold now; restore the dumps it "
-                    "was drawn from, or choose another --out"
+                    f"(or their order) differ from the {len(store)} the dumps hold now; "
+                    "give the dumps it was drawn from, in the same order, or another --out"
                 )
             held = store.indices(data["held_out"], where)
             if "train" in data:
@@ -142,9 +143,15 @@ def _read_split(path: Path) -> dict:
         raise InputError(
             f"{path}: cannot be read as JSON ({exc}); delete it to draw again"
         ) from None
-    if not isinstance(data, dict) or not isinstance(data.get("held_out"), list):
-        raise InputError(f"{path}: expected a JSON object with a held_out list")
+    if not isinstance(data, dict) or not _names(data.get("held_out")):
+        raise InputError(f"{path}: expected a JSON object whose held_out is a list of accessions")
+    if "train" in data and not _names(data["train"]):
+        raise InputError(f"{path}: expected its train to be a list of accessions")
     return data
+
+
+def _names(value) -> bool:
+    return isinstance(value, list) and all(isinstance(v, str) for v in value)
 
 
 def _same_proteins(data: dict, store: SequenceStore) -> bool:

@@ -7,6 +7,7 @@ import math
 import os
 import shutil
 import time
+from datetime import timedelta
 from pathlib import Path
 
 import torch
@@ -108,7 +109,9 @@ def run(config: pt.PretrainConfig, dumps: list[str], out: Path) -> dict:
     a second invocation (or a resume while the workers of a killed launcher
     still run) is refused in one line instead of writing beside it.
     """
-    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"))
+    # the other processes wait while one writes the sequence store (some 35 minutes for
+    # UniRef50): longer than the default 10 (NCCL) or 30 (gloo) minutes of a collective
+    state = PartialState(cpu=parse_flag_from_env("ACCELERATE_USE_CPU"), timeout=timedelta(hours=6))
     with exclusive_across(out, "--out", state):
         return _run(config, dumps, out, state)
 
@@ -143,6 +146,11 @@ def _run(config: pt.PretrainConfig, dumps: list[str], out: Path, state) -> dict:
     tok = model.tokenizer
     unigram = pt.unigram_log_probs(data, len(tok))
     per_epoch = len(pt.epoch_batches(data, config, 0, 0, 1)[0])
+    if per_epoch < acc.num_processes:  # a process without batches would stall the others
+        raise InputError(
+            f"pretrain: {per_epoch} batch(es) an epoch for {acc.num_processes} processes; "
+            "lower pretrain.batch_tokens or launch fewer processes"
+        )
     total = math.ceil(per_epoch / s.grad_accum) * s.epochs
     opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, pt.lr_lambda(total, s.warmup))

@@ -139,3 +139,11 @@ def test_bench_transfer_averages_the_seeds_pair_by_pair(tmp_path):
     # a results file of before, with one seed_average, reads as that group
     old = {"seed_average": {"seeds": ["4", "5"], "aupr": 0.25}}
     assert bench["averages"](old) == {"4+5": {"seeds": ["4", "5"], "aupr": 0.25}}
+
+
+def test_bench_pretrain_memory_stops_when_a_worker_fails(tmp_path):
+    """A worker that dies must not leave the bench waiting on the others for good."""
+    from ppi.bench.pretrain_memory import run_workers
+
+    with pytest.raises(RuntimeError, match="a strings worker failed"):
+        run_workers("strings", str(tmp_path / "missing.fasta"), 2)

@@ -19,7 +19,7 @@ LAUNCH = [sys.executable, *TWO_CPU_PROCESSES]
 pytestmark = pytest.mark.multiprocess
 
 
-def _launch(args, tmp_path):
+def _launch(args, tmp_path, ok=True):
     env = {
         **os.environ,
         "ACCELERATE_USE_CPU": "1",
@@ -29,7 +29,7 @@ def _launch(args, tmp_path):
     done = subprocess.run(
         [*LAUNCH, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600
     )
-    assert done.returncode == 0, done.stderr[-3000:]
+    assert (done.returncode == 0) == ok, done.stderr[-3000:]
     return done
 
 
@@ -153,6 +153,13 @@ def test_two_process_pretrain_scores_each_held_out_sequence_once_and_resumes(tmp
         both = [pt.epoch_batches(data, config, epoch, rank, 2)[0] for rank in (0, 1)]
         mine = [sum(len(s) for seqs, _ in part for s in seqs) for part in both]
         assert row["train_residues"] == sum(mine) and min(mine) > 0
+    # one batch an epoch for two processes would leave one without work: refused in one line
+    few = [
+        a if a != "pretrain.batch_tokens=2048" else "pretrain.batch_tokens=1000000" for a in args
+    ]
+    few[few.index(str(tmp_path / "lm"))] = str(tmp_path / "few")
+    refused = _launch(few, tmp_path, ok=False)
+    assert "1 batch(es) an epoch for 2 processes" in refused.stderr
 
 
 def test_two_process_pretrain_killed_inside_an_epoch_resumes_to_the_same_weights(tmp_path):

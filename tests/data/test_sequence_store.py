@@ -148,7 +148,7 @@ def test_a_build_killed_midway_leaves_nothing_the_next_one_keeps(tmp_path):
 def test_a_store_with_a_file_lost_or_cut_is_written_again(tmp_path):
     dump = fasta(tmp_path / "a.fasta", RECORDS)
     open_store([dump], tmp_path / "store")
-    (tmp_path / "store" / "ids.npy").unlink()
+    (tmp_path / "store" / "id_hashes.npy").unlink()
     assert open_store([dump], tmp_path / "store").accessions([2]) == ["P4"]
     with open(tmp_path / "store" / "residues.bin", "r+b") as handle:
         handle.truncate(5)
@@ -174,3 +174,33 @@ def test_the_store_of_a_dump_before_it_changed_is_removed(tmp_path, monkeypatch)
     after = open_store([dump])
     assert len(after) == 4 and after.folder != before
     assert not before.exists() and kept.exists()
+
+
+def test_accessions_take_their_own_bytes_and_a_line_break_in_one_is_refused(tmp_path):
+    long = "X" * 5000
+    records = [(f"P{i}", "MKT" + "ACDEFGHIKLMNPQRSTVWY"[i % 20] * (i % 7 + 1)) for i in range(300)]
+    records.append((long, "MWWWWC"))
+    store = open_store([fasta(tmp_path / "a.fasta", records)], tmp_path / "store")
+    # one long name costs its own bytes, not 5,000 bytes for every protein
+    assert (tmp_path / "store" / "ids.bin").stat().st_size < 5000 + 300 * 5
+    assert store.accession(len(store) - 1) == long and store.accession(7) == "P7"
+    assert store.indices([long, "P7"], "here").tolist() == [len(store) - 1, 7]
+    with pytest.raises(InputError, match="names P7 twice"):
+        store.indices(["P7", "P7"], "here")
+    xml = tmp_path / "d.xml"
+    entry = "<entry><accession>{}</accession><name>N</name><sequence>{}</sequence></entry>"
+    xml.write_text(
+        '<?xml version="1.0"?><uniprot xmlns="http://uniprot.org/uniprot">'
+        + entry.format("P1&#10;x", "MKTAYIAK")
+        + entry.format("P2", "MWWC")
+        + "</uniprot>"
+    )
+    with pytest.raises(InputError, match="holds a line break"):
+        open_store([str(xml)], tmp_path / "xml_store")
+
+
+def test_a_cache_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
+    (tmp_path / "file").write_text("not a folder")
+    monkeypatch.setenv("PPI_CACHE", str(tmp_path / "file"))
+    with pytest.raises(InputError, match="cannot write the sequence store there.*PPI_CACHE"):
+        open_store([fasta(tmp_path / "a.fasta", RECORDS)])

@@ -499,6 +499,13 @@ def test_a_job_whose_dumps_gained_a_protein_is_not_resumed_and_a_leftover_split_
     (out / "split.json").write_text("{not json")
     assert run([*args, "resume=true"]) == 2
     assert "split.json: cannot be read as JSON" in capsys.readouterr().err
+    for bad, said in (
+        ({"held_out": [1, 2]}, "held_out is a list of accessions"),
+        ({"held_out": ["x"], "train": None}, "train to be a list of accessions"),
+    ):
+        (out / "split.json").write_text(json.dumps(bad))
+        assert run([*args, "resume=true"]) == 2
+        assert said in capsys.readouterr().err
 
 
 def test_a_split_left_by_a_run_stopped_in_its_first_epoch_is_not_reused_for_other_settings(
