@@ -200,7 +200,7 @@ def _drop_stale(folder: Path, sources: list[list]) -> None:
     """Remove the stores beside ``folder`` of the same dump paths as they were before a change.
 
     Nothing reads them again (the dumps changed), and a store of UniRef50 is
-    some 18 GB. A job still mapping one keeps reading it: the files go when
+    some 20 GB. A job still mapping one keeps reading it: the files go when
     it lets go of them.
     """
     paths = [s[0] for s in sources]
@@ -275,7 +275,7 @@ def build(sources: list[list], folder: Path) -> None:
 
 
 #: where the store goes, for the messages of a failed write
-WHERE = "set PPI_CACHE to a folder with room (UniRef50 takes some 18 GB)"
+WHERE = "set PPI_CACHE to a folder with room (UniRef50 takes some 20 GB)"
 
 
 def _write(sources: list[list], folder: Path, tmp: Path) -> int:
@@ -394,7 +394,7 @@ def _scratch(folder: Path, kind: str) -> Path:
 def _remove_leftovers(folder: Path) -> None:
     """Remove what builds killed on this machine left beside ``folder`` (their process is gone).
 
-    A store of UniRef50 is some 18 GB; a kill during the build must not leave
+    A store of UniRef50 is some 20 GB; a kill during the build must not leave
     that behind for good. Another machine's, or a running build's, stays.
     """
     host = socket.gethostname().replace(".", "-")
