@@ -26,12 +26,14 @@ Accessions take the bytes they need, however long one of them is.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
 import socket
+import time
 import uuid
 from array import array
 from collections.abc import Iterable
@@ -261,6 +263,7 @@ def build(sources: list[list], folder: Path) -> None:
         _remove_leftovers(folder)
         tmp = _scratch(folder, "tmp")
         tmp.mkdir(parents=True)
+        alive = _hold(tmp)
     except OSError as exc:
         raise InputError(
             f"{folder}: cannot write the sequence store there ({exc}); {WHERE}"
@@ -271,6 +274,7 @@ def build(sources: list[list], folder: Path) -> None:
         raise InputError(f"{folder}: writing the sequence store failed ({exc}); {WHERE}") from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        os.close(alive)
     log.info("%s: %d distinct sequences stored", folder, count)
 
 
@@ -391,25 +395,38 @@ def _scratch(folder: Path, kind: str) -> Path:
     return folder.with_name(f".{folder.name}.{host}.{os.getpid()}.{uuid.uuid4().hex[:8]}.{kind}")
 
 
+def _hold(folder: Path) -> int:
+    """An exclusive ``flock`` on ``folder``, held until the descriptor is closed.
+
+    It tells :func:`_remove_leftovers` that a build is alive; the kernel drops
+    it when the process dies, however it dies.
+    """
+    fd = os.open(folder, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    return fd
+
+
+#: a scratch folder younger than this is left alone (between its mkdir and its flock)
+GRACE_SECONDS = 60
+
+
 def _remove_leftovers(folder: Path) -> None:
-    """Remove what builds killed on this machine left beside ``folder`` (their process is gone).
+    """Remove the scratch folders beside ``folder`` that no live build holds.
 
     A store of UniRef50 is some 20 GB; a kill during the build must not leave
-    that behind for good. Another machine's, or a running build's, stays.
+    that behind for good. A running build holds its folder's ``flock``
+    (:func:`_hold`), so it stays, whichever machine or PID namespace it runs in.
     """
-    host = socket.gethostname().replace(".", "-")
-    for path in folder.parent.glob(f".{folder.name}.{host}.*"):
-        parts = path.name[len(folder.name) + 2 :].split(".")
-        if len(parts) == 4 and parts[3] in ("tmp", "old") and parts[1].isdigit():
-            if not _running(int(parts[1])):
-                shutil.rmtree(path, ignore_errors=True)
-
-
-def _running(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    return True
+    for path in folder.parent.glob(f".{folder.name}.*"):
+        if path.suffix not in (".tmp", ".old") or not path.is_dir():
+            continue
+        try:
+            if time.time() - path.stat().st_mtime < GRACE_SECONDS:
+                continue  # perhaps made a moment ago by a build about to hold it
+            fd = _hold(path)
+        except OSError:  # held by a build that is alive, or gone meanwhile
+            continue
+        try:
+            shutil.rmtree(path, ignore_errors=True)
+        finally:
+            os.close(fd)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -113,8 +113,10 @@ def test_a_store_opens_without_the_dumps_read_again(tmp_path):
     assert store.meta["sequences"] == 3 and store.meta["residues"] == 10 + 4 + 27
 
 
-def test_a_build_killed_midway_leaves_nothing_the_next_one_keeps(tmp_path):
+def test_a_build_killed_midway_leaves_nothing_the_next_one_keeps(tmp_path, monkeypatch):
     from ppi.bench.dumps import write_dump
+
+    monkeypatch.setattr(sequence_store, "GRACE_SECONDS", 0)  # the kill below is a moment old
 
     dump = tmp_path / "big.fasta"
     write_dump(dump, 60_000, mean_log_length=5.4)
@@ -130,16 +132,15 @@ def test_a_build_killed_midway_leaves_nothing_the_next_one_keeps(tmp_path):
     child.wait()
     left = [p.name for p in tmp_path.iterdir() if p.name.startswith(".store.")]
     assert left and not folder.exists()  # killed while writing: its scratch folder stays
-    # another machine's scratch folder and a running process's are not touched
-    host = socket.gethostname().replace(".", "-")
-    others = [
-        tmp_path / ".store.elsewhere.1.abcd0123.tmp",
-        tmp_path / f".store.{host}.{os.getpid()}.abcd0123.tmp",
-    ]
-    for path in others:
-        path.mkdir()
+    # a scratch folder that a live build holds is not touched, whatever its name says
+    held = tmp_path / ".store.elsewhere.1.abcd0123.tmp"
+    held.mkdir()
+    fd = os.open(held, os.O_RDONLY)
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    others = [held]
     store = open_store([str(dump)], folder)
     assert len(store) == 60_000
+    os.close(fd)
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == sorted(
         p.name for p in others
     )
@@ -204,3 +205,14 @@ def test_a_cache_that_cannot_be_written_is_one_line(tmp_path, monkeypatch):
     monkeypatch.setenv("PPI_CACHE", str(tmp_path / "file"))
     with pytest.raises(InputError, match="cannot write the sequence store there.*PPI_CACHE"):
         open_store([fasta(tmp_path / "a.fasta", RECORDS)])
+
+
+def test_an_unheld_scratch_folder_goes_once_it_is_older_than_a_moment(tmp_path):
+    scratch = tmp_path / ".store.host.1.abcd0123.tmp"
+    scratch.mkdir()
+    open_store([fasta(tmp_path / "a.fasta", RECORDS)], tmp_path / "store")
+    assert scratch.exists()  # perhaps a build between its mkdir and its flock
+    past = time.time() - 2 * sequence_store.GRACE_SECONDS
+    os.utime(scratch, (past, past))
+    sequence_store._remove_leftovers(tmp_path / "store")
+    assert not scratch.exists()
