@@ -48,7 +48,9 @@ from ppi.utils.cache import add_part, cache_root, digest
 from ppi.utils.files import atomic_write_text
 
 MANIFEST = "store.json"
-VERSION = 1
+VERSION = 2  # 2: the manifest holds the digest of every accession
+#: tag of :attr:`SequenceStore.accessions_digest` (the one ``split.json`` files have kept)
+ACCESSIONS = "pretrain-split-proteins"
 #: residues counted at once (bounds the memory of :meth:`SequenceStore.counts`)
 CHUNK_RESIDUES = 1 << 25
 log = logging.getLogger("ppi")
@@ -75,6 +77,11 @@ class SequenceStore:
 
     def __len__(self) -> int:
         return len(self.starts)
+
+    @property
+    def accessions_digest(self) -> str:
+        """:meth:`digest` of every accession in order, worked out once when the store is written."""
+        return self.meta["accessions_digest"]
 
     def sequence(self, i: int) -> str:
         """The residues of sequence ``i``."""
@@ -209,11 +216,7 @@ def _drop_stale(folder: Path, sources: list[list]) -> None:
     for other in folder.parent.iterdir():
         if other == folder or other.name.startswith(".") or not other.is_dir():
             continue
-        try:
-            meta = json.loads((other / MANIFEST).read_text())
-        except (OSError, ValueError):
-            continue
-        before = meta.get("sources") if isinstance(meta, dict) else None
+        before = _manifest(other).get("sources")
         if isinstance(before, list) and [s[0] for s in before] == paths and before != sources:
             shutil.rmtree(other, ignore_errors=True)
 
@@ -242,12 +245,21 @@ FILES = (
 )
 
 
-def _fresh(folder: Path, sources: list[list]) -> bool:
-    """Whether ``folder`` holds a whole store of ``sources`` (manifest and files as written)."""
+def _manifest(folder: Path) -> dict:
+    """``store.json`` of ``folder``; empty when it is missing or unreadable."""
     try:
         meta = json.loads((folder / MANIFEST).read_text())
-        sizes = [(folder / name).stat().st_size for name in FILES]
     except (OSError, ValueError):
+        return {}
+    return meta if isinstance(meta, dict) else {}
+
+
+def _fresh(folder: Path, sources: list[list]) -> bool:
+    """Whether ``folder`` holds a whole store of ``sources`` (manifest and files as written)."""
+    meta = _manifest(folder)
+    try:
+        sizes = [(folder / name).stat().st_size for name in FILES]
+    except OSError:
         return False
     current = meta.get("version") == VERSION and meta.get("sources") == sources
     return current and meta.get("sizes") == sizes
@@ -294,7 +306,7 @@ def _write(sources: list[list], folder: Path, tmp: Path) -> int:
             if entry.sequence:
                 if any(c in entry.accession for c in "\n\r\t"):
                     raise InputError(
-                        f"{', '.join(x[0] for x in sources)}: accession {entry.accession!r} "
+                        f"{_named(sources)}: accession {entry.accession!r} "
                         "holds a line break or tab; expected an accession on one line"
                     )
                 _append(res, seqs, entry.sequence.encode("ascii"))
@@ -302,20 +314,30 @@ def _write(sources: list[list], folder: Path, tmp: Path) -> int:
     keep = _first_copies(tmp / "residues.bin", seqs)
     if len(keep) < 2:
         raise InputError(
-            f"{', '.join(s[0] for s in sources)}: expected at least 2 distinct sequences, "
-            f"got {len(keep)}"
+            f"{_named(sources)}: expected at least 2 distinct sequences, got {len(keep)}"
         )
-    for prefix, columns in (("", seqs), ("id_", ids)):
-        for name in ("starts", "lengths") + (("hashes",) if prefix else ()):
-            kind = np.uint64 if name == "hashes" else np.int64
-            np.save(tmp / f"{prefix}{name}.npy", np.frombuffer(columns[name], dtype=kind)[keep])
-    _one_sequence_an_accession(SequenceStore.unfinished(tmp), sources)
+    for name, column, kind in (
+        ("starts", seqs["starts"], np.int64),
+        ("lengths", seqs["lengths"], np.int64),
+        ("id_starts", ids["starts"], np.int64),
+        ("id_lengths", ids["lengths"], np.int64),
+        ("id_hashes", ids["hashes"], np.uint64),
+    ):
+        np.save(tmp / f"{name}.npy", np.frombuffer(column, dtype=kind)[keep])
+    written = SequenceStore.unfinished(tmp)
+    _one_sequence_an_accession(written, sources)
     meta = {"version": VERSION, "sources": sources, "sequences": len(keep)}
+    meta["accessions_digest"] = written.digest(ACCESSIONS, np.arange(len(keep)))
     meta["sizes"] = [(tmp / name).stat().st_size for name in FILES]
     meta["residues"] = int(np.frombuffer(seqs["lengths"], dtype=np.int64)[keep].sum())
     atomic_write_text(tmp / MANIFEST, json.dumps(meta))
     _put_in_place(tmp, folder, sources)
     return len(keep)
+
+
+def _named(sources: list[list]) -> str:
+    """The dumps of ``sources``, for a message."""
+    return ", ".join(s[0] for s in sources)
 
 
 def _append(handle, columns: dict, raw: bytes) -> None:
@@ -364,7 +386,7 @@ def _one_sequence_an_accession(store: SequenceStore, sources: list[list]) -> Non
         seen[name] = seen.get(name, 0) + 1
         if seen[name] > 1:
             raise InputError(
-                f"{', '.join(s[0] for s in sources)}: accession {name} names "
+                f"{_named(sources)}: accession {name} names "
                 f"{seen[name]} different sequences; expected one sequence an accession"
             )
 

@@ -42,6 +42,7 @@ from ppi.lm.folder import CONFIG, TRAIN_FASTA, read_json
 from ppi.lm.masking import IGNORE, eval_mask, mask_tokens
 from ppi.lm.model import ScratchLM
 from ppi.lm.pretrain_data import (
+    MAX_BATCH,
     EpochBatches,
     batch_order,
     batches,
@@ -49,6 +50,7 @@ from ppi.lm.pretrain_data import (
     encode,
     load_or_split,
 )
+from ppi.utils.batching import token_budget_bounds
 from ppi.utils.cache import digest
 from ppi.utils.files import atomic_write_text
 
@@ -240,13 +242,28 @@ def epoch_batches(data: Data, config: PretrainConfig, epoch: int, rank: int, wor
     """
     s = config.pretrain
     gen = torch.Generator().manual_seed(s.seed * 100_003 + epoch)
-    size = s.crop or config.backbone.max_len
-    lengths = np.asarray(data.store.lengths[data.train])  # (N,)
+    lengths, size = _training_lengths(data, config)
     starts = crop_starts(lengths, size, gen)
     order, begins, ends = batch_order(np.minimum(lengths, size) + 2, s.batch_tokens, gen)
     count = len(ends) - len(ends) % world if len(ends) >= world else len(ends)
     mine = slice(rank, count, world)
     return EpochBatches(data.store, data.train, order, begins[mine], ends[mine], starts, size), gen
+
+
+def batches_per_epoch(data: Data, config: PretrainConfig) -> int:
+    """How many batches an epoch has over all processes, without drawing its crops.
+
+    A crop is at most ``size`` residues, so the batches depend on the lengths only.
+    """
+    lengths, size = _training_lengths(data, config)
+    tokens = np.minimum(lengths, size) + 2
+    return len(token_budget_bounds(tokens, config.pretrain.batch_tokens, MAX_BATCH)[2])
+
+
+def _training_lengths(data: Data, config: PretrainConfig) -> tuple[np.ndarray, int]:
+    """The training proteins' lengths ``(N,)`` and the crop size."""
+    size = config.pretrain.crop or config.backbone.max_len
+    return np.asarray(data.store.lengths[data.train]), size
 
 
 def step_loss(model, tok, seqs, go_rows, data: Data, config, gen, device) -> torch.Tensor:

@@ -20,10 +20,12 @@ import torch
 from ppi.backbones.scratch import ScratchTokenizer
 from ppi.data.sequence_store import SequenceStore
 from ppi.errors import InputError
-from ppi.utils.batching import token_budget_bounds
+from ppi.utils.batching import as_groups, token_budget_bounds
 from ppi.utils.files import atomic_write_text
 
 SPLIT = "split.json"
+#: no cap on the number of crops in a batch: the token budget decides
+MAX_BATCH = 1 << 16
 log = logging.getLogger("ppi")
 
 
@@ -126,13 +128,9 @@ def load_or_split(
     if main:
         out.mkdir(parents=True, exist_ok=True)
         saved = {"key": key, "held_out": store.accessions(held), "sequences": len(store)}
-        saved["proteins_digest"] = store.digest(PROTEINS, np.arange(len(store)))
+        saved["proteins_digest"] = store.accessions_digest
         atomic_write_text(path, json.dumps(saved))
     return train, held
-
-
-#: tag of the digest of every accession in the store, kept in ``split.json``
-PROTEINS = "pretrain-split-proteins"
 
 
 def _read_split(path: Path) -> dict:
@@ -164,7 +162,7 @@ def _same_proteins(data: dict, store: SequenceStore) -> bool:
     saved = data.get("proteins_digest")
     if saved is None or "train" in data:
         return True
-    return saved == store.digest(PROTEINS, np.arange(len(store)))
+    return saved == store.accessions_digest
 
 
 def crop_starts(lengths, size: int, gen: torch.Generator) -> np.ndarray:
@@ -187,16 +185,14 @@ def crops(seqs: list[str], size: int, gen: torch.Generator) -> list[str]:
 
 def batch_order(lengths, budget: int, gen) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """:func:`batches` as arrays ``(order, begins, ends)``: batch b is order[begins[b]:ends[b]]."""
-    order, ends = token_budget_bounds(lengths, budget, max_batch=1 << 16)
-    begins = np.concatenate(([0], ends))[:-1]
+    order, begins, ends = token_budget_bounds(lengths, budget, MAX_BATCH)
     shuffled = torch.randperm(len(ends), generator=gen).numpy()
     return order, begins[shuffled], ends[shuffled]
 
 
 def batches(lengths: list[int], budget: int, gen: torch.Generator) -> list[list[int]]:
     """Length-sorted groups under a padded-token budget, in a random order."""
-    order, begins, ends = batch_order(lengths, budget, gen)
-    return [order[a:b].tolist() for a, b in zip(begins, ends, strict=True)]
+    return as_groups(*batch_order(lengths, budget, gen))
 
 
 class EpochBatches(Sequence):

@@ -145,7 +145,7 @@ def _run(config: pt.PretrainConfig, dumps: list[str], out: Path, state) -> dict:
     model = build_model(config, len(data.terms))
     tok = model.tokenizer
     unigram = pt.unigram_log_probs(data, len(tok))
-    per_epoch = len(pt.epoch_batches(data, config, 0, 0, 1)[0])
+    per_epoch = pt.batches_per_epoch(data, config)
     if per_epoch < acc.num_processes:  # a process without batches would stall the others
         raise InputError(
             f"pretrain: {per_epoch} batch(es) an epoch for {acc.num_processes} processes; "

@@ -13,30 +13,33 @@ def token_budget_groups(
     Sorting by length keeps padding small; an item longer than the budget gets
     a group of its own.
     """
-    order, ends = token_budget_bounds(lengths, max_tokens, max_batch)
-    begins = np.concatenate(([0], ends))[:-1]
+    return as_groups(*token_budget_bounds(lengths, max_tokens, max_batch))
+
+
+def as_groups(order: np.ndarray, begins: np.ndarray, ends: np.ndarray) -> list[list[int]]:
+    """Group g as the list ``order[begins[g]:ends[g]]``."""
     return [order[a:b].tolist() for a, b in zip(begins, ends, strict=True)]
 
 
 def token_budget_bounds(
     lengths, max_tokens: int, max_batch: int = 256
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`token_budget_groups` as two arrays: ``(order, ends)``.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`token_budget_groups` as three arrays: ``(order, begins, ends)``.
 
     ``order`` holds the indices longest first (ties in index order) and group
-    g is ``order[ends[g - 1]:ends[g]]``: for tens of millions of items, two
-    arrays instead of as many Python lists.
+    g is ``order[begins[g]:ends[g]]``: for tens of millions of items, arrays
+    instead of as many Python lists.
     """
     lengths = np.asarray(lengths, dtype=np.int64)
     order = np.argsort(-lengths, kind="stable")
-    ends = []
-    at = 0
-    while at < len(order):
+    bounds = [0]
+    while bounds[-1] < len(order):
+        at = bounds[-1]
         longest = int(lengths[order[at]])
         fit = max_tokens // longest if longest > 0 else max_batch
-        at = min(len(order), at + max(1, min(max_batch, fit)))
-        ends.append(at)
-    return order, np.asarray(ends, dtype=np.int64)
+        bounds.append(min(len(order), at + max(1, min(max_batch, fit))))
+    edges = np.asarray(bounds, dtype=np.int64)
+    return order, edges[:-1], edges[1:]
 
 
 def token_budget_batches(seqs: list[str], max_tokens: int, max_batch: int = 256) -> list[list[str]]:
