@@ -15,10 +15,11 @@ import json
 import logging
 import math
 import os
+import re
 import shutil
 import time
 from collections.abc import Callable
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -57,6 +58,49 @@ from ppi.training.preflight import check_resume, check_training_data
 from ppi.utils.locks import exclusive_across
 
 log = logging.getLogger("ppi")
+
+
+class _KnownTies(logging.Filter):
+    """Drops accelerate's note on shared tensors when it names only ``names``."""
+
+    def __init__(self, names: set[str]) -> None:
+        super().__init__()
+        self.names = names
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        text = record.getMessage()
+        if "Removed shared tensor" not in text:
+            return True
+        named = set(re.findall(r"'([^']+)'", text.partition("{")[2].partition("}")[0]))
+        return not named or not named <= self.names
+
+
+@contextmanager
+def _quiet_about_ties(model: torch.nn.Module):
+    """Hush accelerate's note that it stored a tied tensor once, for this model's own ties.
+
+    The pair stage's output norm is the fusion's (``fusion/pair_stage.py``), so
+    ``save_state`` stores it once and warns at every checkpoint; the model's
+    constructor ties it again on load (``tests/commands/test_train.py`` resumes to
+    the same result). A note naming any other tensor is still shown.
+    """
+    first: dict[int, str] = {}
+    tied: set[str] = set()
+    for name, tensor in model.state_dict().items():
+        key = tensor.untyped_storage().data_ptr()
+        if key in first:
+            tied.add(name)
+        else:
+            first[key] = name
+    hush = _KnownTies(tied)
+    target = logging.getLogger("accelerate.utils.other")
+    target.addFilter(hush)
+    try:
+        yield
+    finally:
+        target.removeFilter(hush)
+
+
 STATE = "trainer_state.json"
 #: called after each epoch with (epoch, validation score)
 EpochHook = Callable[[int, float], None]
@@ -521,7 +565,8 @@ class _Loop:
         if self.acc.is_main_process:
             shutil.rmtree(tmp, ignore_errors=True)
         self.acc.wait_for_everyone()
-        self.acc.save_state(str(tmp))
+        with _quiet_about_ties(self.acc.unwrap_model(self.model)):
+            self.acc.save_state(str(tmp))
         if self.acc.is_main_process:
             (tmp / STATE).write_text(json.dumps(asdict(state)))
             shutil.rmtree(final, ignore_errors=True)

@@ -77,3 +77,24 @@ def test_training_on_cpu_sets_its_threads_whatever_accelerate_set(
     finally:
         torch.set_num_threads(before)
     assert seen == [want]
+
+
+def test_only_the_models_own_ties_are_hushed_at_a_checkpoint(caplog):
+    import logging
+
+    net = torch.nn.Module()
+    net.a = torch.nn.LayerNorm(4)
+    net.b = net.a  # tied, as the pair stage's norm is the fusion's
+    net.c = torch.nn.LayerNorm(4)
+    other = logging.getLogger("accelerate.utils.other")
+    with caplog.at_level(logging.WARNING), loop._quiet_about_ties(net):
+        other.warning("Removed shared tensor {'b.weight', 'b.bias'} while saving.")
+        other.warning("Removed shared tensor {'c.weight'} while saving.")
+        other.warning("something else")
+    other.warning("Removed shared tensor {'b.weight'} while saving.")  # outside: shown again
+    shown = [r.getMessage() for r in caplog.records]
+    assert shown == [
+        "Removed shared tensor {'c.weight'} while saving.",
+        "something else",
+        "Removed shared tensor {'b.weight'} while saving.",
+    ]
