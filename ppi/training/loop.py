@@ -58,6 +58,9 @@ from ppi.training.preflight import check_resume, check_training_data
 from ppi.utils.locks import exclusive_across
 
 log = logging.getLogger("ppi")
+STATE = "trainer_state.json"
+#: called after each epoch with (epoch, validation score)
+EpochHook = Callable[[int, float], None]
 
 
 class _KnownTies(logging.Filter):
@@ -87,7 +90,10 @@ def _quiet_about_ties(model: torch.nn.Module):
     first: dict[int, str] = {}
     tied: set[str] = set()
     for name, tensor in model.state_dict().items():
-        key = tensor.untyped_storage().data_ptr()
+        storage = tensor.untyped_storage()
+        if storage.nbytes() == 0:  # empty tensors share no memory
+            continue
+        key = storage.data_ptr()
         if key in first:
             tied.add(name)
         else:
@@ -99,11 +105,6 @@ def _quiet_about_ties(model: torch.nn.Module):
         yield
     finally:
         target.removeFilter(hush)
-
-
-STATE = "trainer_state.json"
-#: called after each epoch with (epoch, validation score)
-EpochHook = Callable[[int, float], None]
 
 
 @dataclass

@@ -1,6 +1,7 @@
 """The training loop's parts: loaders, the epoch order, the learning-rate schedule, threads."""
 
 import contextlib
+import logging
 import os
 from itertools import pairwise
 
@@ -80,8 +81,6 @@ def test_training_on_cpu_sets_its_threads_whatever_accelerate_set(
 
 
 def test_only_the_models_own_ties_are_hushed_at_a_checkpoint(caplog):
-    import logging
-
     net = torch.nn.Module()
     net.a = torch.nn.LayerNorm(4)
     net.b = net.a  # tied, as the pair stage's norm is the fusion's
