@@ -18,6 +18,7 @@ run would have done.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import math
@@ -164,6 +165,15 @@ class Data:
     terms: list[str]
     train_go: torch.Tensor
     held_go: torch.Tensor
+
+    @functools.cached_property
+    def train_digest(self) -> str:
+        """Digest of the training accessions, the key of ``train.fasta.gz``: once a job.
+
+        The training set does not change within a job; for UniRef50 the digest
+        reads some 60M accessions, too much to repeat at every epoch's save.
+        """
+        return self.store.digest("pretrain-train", self.train)
 
 
 def load_data(
@@ -495,7 +505,7 @@ def save_folder(model: ScratchLM, out: Path, data: Data, metrics: dict, config) 
     extra = {"pretrain": to_dict(config.pretrain), "metrics": metrics}
     seqs = None
     if config.pretrain.keep_sequences:
-        extra[TRAIN_DIGEST] = data.store.digest("pretrain-train", data.train)
+        extra[TRAIN_DIGEST] = data.train_digest
         if not _holds_sequences(out, extra[TRAIN_DIGEST]):
             seqs = ((data.store.accession(i), data.store.sequence(i)) for i in data.train)
     model.save_pretrained(out, data.terms, extra, seqs)
