@@ -74,8 +74,10 @@ def read_go_gene_table(path: str | Path, id_map: IdMap) -> Iterator[Annotation]:
     need = ("go_id", "go_name", "go_domain", "gene_symbols")
     missing = [c for c in need if c not in header]
     if missing:
+        shown = header_line if len(header_line) <= 60 else header_line[:57] + "..."
         raise InputError(
-            f"{path}:1: expected columns {', '.join(need)}, missing {', '.join(missing)}"
+            f"{path}:1: expected a tab-separated header with columns {', '.join(need)} "
+            f"(missing {', '.join(missing)}), got {shown!r}"
         )
     col = {c: header.index(c) for c in need}
     for number, line in lines:

@@ -26,6 +26,7 @@ from ppi.channels import CHANNELS, ChannelContext, Proteins, RunData, Tokens
 from ppi.config.run import Config, config_from_dict, config_to_dict
 from ppi.errors import ConfigError, InputError, WeightsError
 from ppi.fusion import FUSIONS, HEADS, PairStage
+from ppi.lm.folder import FORMAT as LM_FORMAT
 from ppi.utils.batching import token_budget_groups
 from ppi.utils.cache import cache_root, digest, file_digest
 from ppi.utils.files import atomic_save_tensors, atomic_write_text
@@ -358,6 +359,11 @@ def read_meta(path: Path) -> dict[str, Any]:
         meta = json.loads(path.read_text(encoding="utf-8"))
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise WeightsError(f"{path}: not valid JSON ({exc})") from None
+    if isinstance(meta, dict) and meta.get("format") == LM_FORMAT:
+        raise WeightsError(
+            f"{path.parent}: expected a model folder of ppi train, got a backbone folder of "
+            f"ppi pretrain (start a pair model from it with backbone.path={path.parent})"
+        )
     if not isinstance(meta, dict) or not isinstance(meta.get("config"), dict):
         raise WeightsError(f"{path}: expected a JSON object with a 'config' mapping")
     if not isinstance(meta.get("outputs"), int) or meta["outputs"] < 1:

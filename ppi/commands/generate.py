@@ -58,7 +58,7 @@ def constraints_of(args: argparse.Namespace):
 
     template = parse_template(args.template) if args.template else ""
     if not args.length and not template:
-        raise InputError("ppi generate: give --length or a --template")
+        raise InputError("give --length or a --template")
     lengths = parse_length(args.length) if args.length else (len(template), len(template))
     if template and lengths != (len(template), len(template)):
         raise InputError(

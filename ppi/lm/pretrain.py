@@ -50,6 +50,7 @@ from ppi.lm.pretrain_data import (
     crop_starts,
     encode,
     load_or_split,
+    save_split,
 )
 from ppi.utils.batching import token_budget_bounds
 from ppi.utils.cache import digest
@@ -191,9 +192,12 @@ def load_data(
     if it was drawn for the same inputs and split settings.
     """
     s = config.pretrain
+    # the annotations first: a bad table is an error before the store is built (UniRef50's
+    # takes some 35 minutes)
+    known = go.read_terms(s.annotations, s.id_map or _fasta(dumps)) if s.annotations else {}
     store = open_store(dumps)
     key = None if saved else split_key(s, dumps)
-    train, held = load_or_split(out, store, s, main, key, resuming)
+    train, held, drawn = load_or_split(out, store, s, key, resuming)
     if s.train_share < 1:
         count = max(1, round(s.train_share * len(train)))
         train = train[sorted(random.Random(s.seed).sample(range(len(train)), count))]
@@ -202,7 +206,6 @@ def load_data(
         )
     terms, tgo, hgo = [], torch.zeros(len(train), 0), torch.zeros(len(held), 0)
     if s.annotations:
-        known = go.read_terms(s.annotations, s.id_map or _fasta(dumps))
         names = store.accessions(train)
         terms = go.vocabulary(known, names, s.min_freq)
         if not terms:
@@ -217,6 +220,8 @@ def load_data(
             int((tgo.sum(1) > 0).sum()),
             len(train),
         )
+    if drawn and main:  # only now that the inputs are known to be good
+        save_split(out, store, held, key)
     return Data(store, train, held, terms, tgo, hgo)
 
 

@@ -87,9 +87,13 @@ def _held_clusters(
 
 
 def load_or_split(
-    out: Path, store: SequenceStore, settings, main: bool, key: str | None, resuming: bool = False
-) -> tuple[np.ndarray, np.ndarray]:
-    """The split saved in ``out`` or a new one, written by the main process; store indices.
+    out: Path, store: SequenceStore, settings, key: str | None, resuming: bool = False
+) -> tuple[np.ndarray, np.ndarray, bool]:
+    """The split saved in ``out`` or a new one: store indices, and whether it is new.
+
+    A new split is not written here: the caller saves it with
+    :func:`save_split` once the rest of its input is known to be good, so
+    bad input leaves no folder behind.
 
     A saved split is reused when ``key`` is None (a finished folder read
     again) or when it was drawn under the same ``key`` (inputs, share,
@@ -115,8 +119,8 @@ def load_or_split(
                 )
             held = store.indices(data["held_out"], where)
             if "train" in data:
-                return store.indices(data["train"], where), held
-            return np.setdiff1d(np.arange(len(store)), held), held
+                return store.indices(data["train"], where), held, False
+            return np.setdiff1d(np.arange(len(store)), held), held, False
         log.info("%s: drawn for other inputs or settings; drawing the split again", path)
     train, held = cluster_split(
         store,
@@ -125,12 +129,15 @@ def load_or_split(
         settings.cluster_measure,
         settings.seed,
     )
-    if main:
-        out.mkdir(parents=True, exist_ok=True)
-        saved = {"key": key, "held_out": store.accessions(held), "sequences": len(store)}
-        saved["proteins_digest"] = store.accessions_digest
-        atomic_write_text(path, json.dumps(saved))
-    return train, held
+    return train, held, True
+
+
+def save_split(out: Path, store: SequenceStore, held: np.ndarray, key: str | None) -> None:
+    """Write a newly drawn split to ``out/split.json`` (the main process only)."""
+    out.mkdir(parents=True, exist_ok=True)
+    saved = {"key": key, "held_out": store.accessions(held), "sequences": len(store)}
+    saved["proteins_digest"] = store.accessions_digest
+    atomic_write_text(out / SPLIT, json.dumps(saved))
 
 
 def _read_split(path: Path) -> dict:

@@ -129,6 +129,24 @@ def test_bad_inputs_are_one_line(tmp_path, capsys):
     assert not (tmp_path / "o" / "model.safetensors").exists()
 
 
+def test_bad_annotations_are_one_line_and_leave_no_folder(yeast_slice, tmp_path, capsys):
+    # the split used to be written before the GO table was read, leaving a folder behind
+    out = tmp_path / "o"
+    args = ["pretrain", "--out", str(out), str(yeast_slice), *FAST]
+    assert run([*args, f"pretrain.annotations={yeast_slice}"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1  # read before the sequence store is built (no note of it)
+    assert "slice.fasta:1: expected a tab-separated header" in err and "got '>" in err
+    assert not out.exists()
+    table = tmp_path / "go.tsv"
+    table.write_text(
+        "go_id\tgo_name\tgo_domain\tgene_symbols\nGO:0000001\tx\tbiological_process\tNOSUCHGENE\n"
+    )
+    assert run([*args, f"pretrain.annotations={table}", f"pretrain.id_map={yeast_slice}"]) == 2
+    assert "no GO term is carried" in capsys.readouterr().err
+    assert not out.exists()
+
+
 def test_pretrained_folder_trains_a_pair_model_and_back(
     pretrained, guo_slice, tmp_path, train_args
 ):
@@ -205,6 +223,14 @@ def test_impossible_generation_writes_nothing(pretrained, tmp_path, capsys):
     )
     assert code == 2 and not out.exists()
     assert "template has 12" in capsys.readouterr().err
+    # a backbone folder given as the pair model to score with is named as such
+    scored = ["generate", "--model", str(pretrained), "--length", "10", "--out", str(out)]
+    fasta = tmp_path / "partner.fasta"
+    fasta.write_text(">p\nMKVLAAGIV\n")
+    assert run([*scored, "--score-with", str(pretrained), "--partner", str(fasta)]) == 2
+    err = capsys.readouterr().err
+    assert "got a backbone folder of ppi pretrain" in err and f"backbone.path={pretrained}" in err
+    assert not out.exists()
 
 
 def test_held_out_scoring_splits_over_processes_without_changing_the_sums(yeast_slice):
