@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 from collections.abc import Callable
 from pathlib import Path
 
@@ -84,7 +85,9 @@ def _describe(low, high, low_open: bool, high_open: bool) -> str:
 
 
 def output_file(path: str | Path, option: str = "--out") -> Path:
-    """``path`` as a file to write: an error if it is an existing folder."""
+    """``path`` as a file to write: an error if it is an existing folder or names one."""
+    if str(path).endswith(("/", os.sep)):
+        raise InputError(f"{option} {path}: expected a file to write, got a folder (ending in /)")
     path = Path(path).expanduser()
     if path.is_dir():
         raise InputError(f"{option} {path}: expected a file to write, got an existing folder")

@@ -177,6 +177,12 @@ ROWS = {
         ("there.partial", "there.partial.json", "there.lock"),
         {"there/": ""},
     ),
+    "score --out <a folder to be>": Row(
+        [*SCORE, "--out", "{tmp}/new/"],
+        2,
+        "--out {tmp}/new/: expected a file to write, got a folder (ending in /)",
+        ("new", "new.partial", "new.lock"),
+    ),
     "score --out <under a file>": Row(
         [*SCORE, "--out", "{tmp}/f/o.tsv"],
         2,
