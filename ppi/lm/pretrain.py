@@ -184,12 +184,15 @@ def load_data(
     main: bool,
     saved: bool = False,
     resuming: bool = False,
+    processes: int = 1,
 ) -> Data:
     """Read the dumps, split by cluster (or reuse the saved split), build GO targets.
 
     ``saved=True`` takes the folder's saved split whatever settings drew it
     (a finished folder read again); otherwise a saved split is reused only
-    if it was drawn for the same inputs and split settings.
+    if it was drawn for the same inputs and split settings. A new split is
+    saved once every input is known to be good, including fewer batches an
+    epoch than ``processes`` (a process without batches would stall the others).
     """
     s = config.pretrain
     # the annotations first: a bad table is an error before the store is built (UniRef50's
@@ -220,9 +223,16 @@ def load_data(
             int((tgo.sum(1) > 0).sum()),
             len(train),
         )
+    data = Data(store, train, held, terms, tgo, hgo)
+    per_epoch = batches_per_epoch(data, config)
+    if per_epoch < processes:
+        raise InputError(
+            f"pretrain: {per_epoch} batch(es) an epoch for {processes} processes; "
+            "lower pretrain.batch_tokens or launch fewer processes"
+        )
     if drawn and main:  # only now that the inputs are known to be good
         save_split(out, store, held, key)
-    return Data(store, train, held, terms, tgo, hgo)
+    return data
 
 
 def split_key(settings: PretrainSettings, dumps: list[str]) -> str:

@@ -141,16 +141,18 @@ def _run(config: pt.PretrainConfig, dumps: list[str], out: Path, state) -> dict:
     # one process a machine writes the sequence store in the cache, which may be the
     # machine's own disk; the others then map it
     with acc.local_main_process_first():
-        data = pt.load_data(config, dumps, out, acc.is_main_process, resuming=ckpt is not None)
+        data = pt.load_data(
+            config,
+            dumps,
+            out,
+            acc.is_main_process,
+            resuming=ckpt is not None,
+            processes=acc.num_processes,
+        )
     model = build_model(config, len(data.terms))
     tok = model.tokenizer
     unigram = pt.unigram_log_probs(data, len(tok))
-    per_epoch = pt.batches_per_epoch(data, config)
-    if per_epoch < acc.num_processes:  # a process without batches would stall the others
-        raise InputError(
-            f"pretrain: {per_epoch} batch(es) an epoch for {acc.num_processes} processes; "
-            "lower pretrain.batch_tokens or launch fewer processes"
-        )
+    per_epoch = pt.batches_per_epoch(data, config)  # at least one a process (load_data)
     total = math.ceil(per_epoch / s.grad_accum) * s.epochs
     opt = torch.optim.AdamW(model.parameters(), lr=s.lr, weight_decay=s.weight_decay)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, pt.lr_lambda(total, s.warmup))

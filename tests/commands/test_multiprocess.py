@@ -160,6 +160,7 @@ def test_two_process_pretrain_scores_each_held_out_sequence_once_and_resumes(tmp
     few[few.index(str(tmp_path / "lm"))] = str(tmp_path / "few")
     refused = _launch(few, tmp_path, ok=False)
     assert "1 batch(es) an epoch for 2 processes" in refused.stderr
+    assert not (tmp_path / "few").exists()  # refused before its split is saved
 
 
 def test_two_process_pretrain_killed_inside_an_epoch_resumes_to_the_same_weights(tmp_path):
