@@ -26,11 +26,20 @@ COMMANDS = {
 }
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a usage error on one line: what was wrong and where the usage is.
+
+    argparse prints the whole usage (several lines for most subcommands)
+    before the error; subcommand parsers are made of this class too.
+    """
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def create_parser() -> argparse.ArgumentParser:
     """The full parser, with every subcommand (tests call this)."""
-    parser = argparse.ArgumentParser(
-        prog="ppi", description="Protein-protein interaction prediction."
-    )
+    parser = Parser(prog="ppi", description="Protein-protein interaction prediction.")
     parser.add_argument("--version", action="version", version=f"ppi {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, module_name in COMMANDS.items():

@@ -355,6 +355,7 @@ def test_bad_command_line(name, outcomes):
     last = done.stderr.strip().splitlines()[-1]
     assert last.startswith(f"ppi {row.argv[0]}: error: "), output
     assert row.message.format(**fill) in last, output
+    assert "usage: ppi" not in done.stderr, output  # argparse's usage would be lines more
     left = [a for a in row.absent if (folder / a).exists()]
     assert not left, f"left behind: {left}"
 
