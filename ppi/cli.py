@@ -34,6 +34,7 @@ class Parser(argparse.ArgumentParser):
     """
 
     def error(self, message: str):
+        """Print ``prog: error: message (see prog --help)`` and exit with 2."""
         self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
