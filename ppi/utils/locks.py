@@ -110,6 +110,11 @@ def _acquire(path: Path, target: Path, option: str, wait: bool, created: list) -
             handle = open(path, "a+")
         except FileNotFoundError:  # removed between the two lines
             continue
+        except IsADirectoryError:
+            raise InputError(
+                f"{option + ' ' if option else ''}{target}: expected its lock {path} to be a file "
+                "or absent, got a folder (remove it)"
+            ) from None
         try:
             fcntl.flock(handle, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -127,3 +127,13 @@ def test_an_entry_its_writer_left_unfinished_is_computed(tmp_path):
     other.__exit__(None, None, None)  # the other process died before writing it
     fill.join(5)
     assert cache.get("MKB").tolist() == [1.0, 1.0]
+
+
+def test_a_folder_where_the_lock_goes_is_one_line(tmp_path):
+    from ppi.errors import InputError
+
+    (tmp_path / "out.tsv.lock").mkdir()
+    with pytest.raises(InputError, match=r"--out .*out.tsv: expected its lock .* got a folder"):
+        with exclusive(tmp_path / "out.tsv", "--out"):
+            pass
+    assert not (tmp_path / "out.tsv").exists()
