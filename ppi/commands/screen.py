@@ -79,6 +79,11 @@ def _screen(args: argparse.Namespace, out: Path, dist) -> int:
 
     rows = read_unique(args.fasta)
     cols = read_unique(args.against) if args.against else {}
+    if not args.against and len(rows) < 2:
+        raise InputError(
+            f"{args.fasta}: expected at least 2 proteins to screen all pairs among, got "
+            f"{len(rows)} (or give --against)"
+        )
     proteins = merge_sets(rows, cols, args.fasta, args.against)
     model = load_pair_model(args.model, args.device)
     retrieval = _retrieval(args) if args.prefilter else None

@@ -197,6 +197,13 @@ ROWS = {
         ("hits.lock", "hits.partial"),
         {"hits": "a file\n"},
     ),
+    "screen <one protein>": Row(
+        ["screen", "--model", "{model}", "--fasta", "{tmp}/one.fasta", "--out", "{tmp}/s"],
+        2,
+        "{tmp}/one.fasta: expected at least 2 proteins to screen all pairs among, got 1",
+        ("s", "s.lock"),
+        {"one.fasta": ">a\nMKVLAAGIVGLLLA\n"},
+    ),
     # item 9: a device this machine lacks
     "score --device cuda": Row(
         [*SCORE, "--out", "{tmp}/o.tsv", "--device", "cuda"],
