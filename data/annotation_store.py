@@ -25,6 +25,7 @@ from ppi.data.examples import resolve
 from ppi.errors import InputError
 from ppi.utils.files import atomic_file
 
+SQLITE_MAGIC = b"SQLite format 3\x00"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS annotations (
     accession TEXT NOT NULL, term TEXT NOT NULL, namespace TEXT NOT NULL,
@@ -43,14 +44,37 @@ def write_store(path: str | os.PathLike, records: Iterable[Annotation], batch: i
     The records are written into a temporary copy that replaces the store
     only when all were read; an error while reading leaves the store as it was.
     """
-    path = Path(path).expanduser()
+    path = check_store_file(path)
 
     def fill(tmp: Path) -> int:
         if path.exists():
             shutil.copyfile(path, tmp)
-        return _insert(tmp, records, batch)
+        try:
+            return _insert(tmp, records, batch)
+        except sqlite3.DatabaseError as exc:
+            raise InputError(f"{path}: expected an annotation store, got {exc}") from None
 
     return atomic_file(path, fill)
+
+
+def check_store_file(path: str | os.PathLike) -> Path:
+    """``path`` as a store to write: absent, empty or an SQLite file, else an error.
+
+    Commands call it before reading their sources, so a wrong ``--store``
+    stops them before any work.
+    """
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise InputError(f"{path}: expected an annotation store (an SQLite file), got a folder")
+    if path.exists():
+        with open(path, "rb") as handle:
+            head = handle.read(len(SQLITE_MAGIC))
+        if head and head != SQLITE_MAGIC:
+            raise InputError(
+                f"{path}: expected an annotation store (an SQLite file), "
+                f"got a file starting with {head!r}"
+            )
+    return path
 
 
 def _insert(path: Path, records: Iterable[Annotation], batch: int) -> int:

@@ -7,6 +7,7 @@ it could not map.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ppi.data.id_map import IdMap
 from ppi.errors import InputError
 
 GAF_COLUMNS = 17
+_GO_ID = re.compile(r"^GO:[0-9]{7}$")
 _GO_DOMAIN = {
     "biological_process": "go_bp",
     "molecular_function": "go_mf",
@@ -29,23 +31,43 @@ def read_gaf(path: str | Path, id_map: IdMap | None = None) -> Iterator[Annotati
     Rows from ``UniProtKB`` name their accession; other databases' ids (SGD,
     gene symbols) go through ``id_map`` (first the object id, then the symbol),
     and rows that cannot be mapped are counted in ``id_map.unmapped``. Rows
-    with a ``NOT`` qualifier are skipped.
+    with a ``NOT`` qualifier are skipped. Lines starting with ``!`` (the
+    ``!gaf-version`` header, comments) are skipped; a file without any other
+    line is an error.
     """
     path = require_file(path, "GAF file")
+    rows = 0
     for number, line in read_lines(path):
         if not line or line.startswith("!"):
             continue
-        fields = line.split("\t")
-        if len(fields) != GAF_COLUMNS:
-            raise InputError(
-                f"{path}:{number}: expected {GAF_COLUMNS} tab-separated GAF 2.x columns, "
-                f"got {len(fields)}"
-            )
-        if "NOT" in fields[3].split("|") or fields[8] not in _GO_ASPECT:
+        fields = _gaf_fields(path, number, line)
+        rows += 1
+        if "NOT" in fields[3].split("|"):
             continue
         for acc in _gaf_accessions(fields, id_map):
             ns = _GO_ASPECT[fields[8]]
             yield Annotation(acc, fields[4], ns, fields[6], path.name, _iso(fields[13]))
+    if not rows:
+        raise InputError(f"{path}: expected GAF annotation lines, got none")
+
+
+def _gaf_fields(path: Path, number: int, line: str) -> list[str]:
+    """The columns of a GAF line, or an error naming the line and the column."""
+    fields = line.split("\t")
+    if len(fields) != GAF_COLUMNS:
+        raise InputError(
+            f"{path}:{number}: expected {GAF_COLUMNS} tab-separated GAF 2.x columns, "
+            f"got {len(fields)}"
+        )
+    if not _GO_ID.match(fields[4]):
+        raise InputError(
+            f"{path}:{number}: expected a GO id (GO:NNNNNNN) in column 5, got {fields[4][:40]!r}"
+        )
+    if fields[8] not in _GO_ASPECT:
+        raise InputError(
+            f"{path}:{number}: expected the aspect P, F or C in column 9, got {fields[8][:40]!r}"
+        )
+    return fields
 
 
 def _gaf_accessions(fields: list[str], id_map: IdMap | None) -> list[str]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gzip
 import logging
+import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +25,8 @@ from pathlib import Path
 import requests
 from tqdm.auto import tqdm
 
+from ppi.data.id_map import ACCESSION
+from ppi.errors import InputError
 from ppi.utils.files import atomic_write, atomic_write_text
 
 log = logging.getLogger("ppi")
@@ -33,6 +36,13 @@ SOURCES = {
     "rcsb": "https://files.rcsb.org/download/{id}.cif",
 }
 SUFFIX = {"alphafold": ".pdb", "rcsb": ".cif"}
+#: what a reference of each source looks like (it also names the file kept in the folder)
+REF_FORMS = {
+    "alphafold": "a UniProt accession such as P12345 (isoform suffix allowed: P12345-2)",
+    "rcsb": "a PDB id with an optional chain such as 1ABC_A, 1ABC:A or 1ABC",
+}
+_ISOFORM = re.compile(r"^([A-Z0-9]+)(?:-[0-9]+)?$")
+_PDB_REF = re.compile(r"^[0-9][A-Za-z0-9]{3}(?:[_:.][A-Za-z0-9]+)?$")
 #: failures that asking again will not fix (a transient one is retried on the next run)
 PERMANENT = ("not found", "HTML", "not a structure", "empty")
 #: ids in a row without an answer after which the others are not asked
@@ -60,6 +70,37 @@ class FetchReport:
     cached: list[str]
     failed: dict[str, str]
     unreached: dict[str, str] = field(default_factory=dict)
+
+
+def check_ref(source: str, ref: str) -> None:
+    """Raise ``ValueError`` unless ``ref`` has the form of a reference of ``source``.
+
+    The form keeps the file named after it inside the output folder (no
+    path separators, no ``..``).
+    """
+    if source == "rcsb":
+        ok = bool(_PDB_REF.match(ref))
+    else:
+        isoform = _ISOFORM.match(ref)
+        ok = bool(isoform and ACCESSION.match(isoform.group(1)))
+    if not ok:
+        raise ValueError(f"expected {REF_FORMS[source]}, got {ref[:60]!r}")
+
+
+def check_url(url: str) -> None:
+    """Raise :class:`InputError` unless ``url`` is a template with ``{id}`` as its only field."""
+    if "{id}" not in url:
+        raise InputError(
+            f"--url {url}: expected a URL template with {{id}} where the reference goes, got none "
+            "(every protein would get the same file)"
+        )
+    try:
+        url.format(id="")
+    except (KeyError, IndexError, ValueError) as exc:
+        raise InputError(
+            f"--url {url}: expected a URL template with {{id}} as its only field, got "
+            f"{type(exc).__name__}: {exc} (write a literal brace as {{{{ or }}}})"
+        ) from None
 
 
 def parse_ref(source: str, ref: str) -> tuple[str, str]:
@@ -100,6 +141,8 @@ class StructureFetcher:
     ) -> None:
         if source not in SOURCES:
             raise ValueError(f"unknown structure source {source!r} (choices: {', '.join(SOURCES)})")
+        if url:
+            check_url(url)
         self.out, self.source = Path(out), source
         self.url = url or SOURCES[source]
         self.timeout, self.retries, self.backoff = timeout, retries, backoff
@@ -115,6 +158,11 @@ class StructureFetcher:
 
     def fetch(self, refs: dict[str, str]) -> FetchReport:
         """Fetch what is missing for ``{protein id: reference}``; write the two tables."""
+        for pid, ref in refs.items():
+            try:
+                check_ref(self.source, ref)
+            except ValueError as exc:
+                raise InputError(f"protein {pid}: {exc}") from None
         self.out.mkdir(parents=True, exist_ok=True)
         failures = self._read_failures()
         report = FetchReport([], [], {})

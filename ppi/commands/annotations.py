@@ -19,7 +19,8 @@ from pathlib import Path
 
 from tqdm.auto import tqdm
 
-from ppi.data.annotation_store import AnnotationStore, write_store
+from ppi.commands._args import output_file
+from ppi.data.annotation_store import AnnotationStore, check_store_file, write_store
 from ppi.data.annotations import (
     NAMESPACES,
     Annotation,
@@ -83,6 +84,7 @@ def build(args: argparse.Namespace) -> int:
     sources = [(k, resolve(p)) for k in (*READERS, *MAPPED_READERS) for p in getattr(args, k)]
     if not sources:
         raise InputError(f"annotations build: give at least one source ({', '.join(_flags())})")
+    check_store_file(output_file(args.store, "--store"))
     id_map = read_id_map(args.id_map) if args.id_map else None
     records = tqdm(read_all(sources, id_map), desc="annotations", unit=" terms", disable=None)
     count = write_store(args.store, records)
@@ -97,6 +99,7 @@ def build(args: argparse.Namespace) -> int:
 
 def map_ids(args: argparse.Namespace) -> int:
     """``ppi annotations map``: write id -> accession and report the ids left unmapped."""
+    output_file(args.out)
     ids = read_ids(args.ids)
     mapped, missing = read_id_map(args.id_map).map_ids(ids)
     lines = ["id\taccession"] + [f"{k}\t{v}" for k, v in mapped.items()]

@@ -1,7 +1,9 @@
 """Download structures from AlphaFold DB (UniProt accessions) or RCSB (PDB id and chain).
 
 ``--ids`` is a text file of references, one per line (``P12345``, or for RCSB
-``1ABC_A``), or ``protein_id<TAB>reference`` to name them after your proteins.
+``1ABC_A``), or ``protein_id<TAB>reference`` to name them after your proteins;
+a reference of another form, or a protein named twice with different
+references, stops the command before anything is fetched.
 Files land in ``--out`` with ``structures.tsv`` (for
 ``channels.structure.mapping``) and ``failures.tsv``; a rerun fetches only
 what is missing. Ids the server gave no answer for (no network, timeouts,
@@ -14,7 +16,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ppi.commands._args import count, number
+from ppi.commands._args import count, number, output_dir
 from ppi.data.structure_fetch import SOURCES
 
 
@@ -36,19 +38,36 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--retry-failed", action="store_true", help="ask again for recorded 404s")
 
 
-def read_refs(path: str) -> dict[str, str]:
-    """``{protein id: reference}`` from a list or a two-column TSV."""
+def read_refs(path: str, source: str = "alphafold") -> dict[str, str]:
+    """``{protein id: reference}`` from a list or a two-column TSV, each reference checked.
+
+    A protein named twice with different references is an error (the same
+    line twice is not).
+    """
     from ppi.data._io import read_lines, require_file
+    from ppi.data.structure_fetch import check_ref
     from ppi.errors import InputError
 
-    refs = {}
+    refs: dict[str, str] = {}
+    lines: dict[str, int] = {}
     for line_no, line in read_lines(require_file(path, "list of structure ids")):
         fields = line.split()
         if not fields or fields[0].startswith("#"):
             continue
         if len(fields) > 2:
             raise InputError(f"{path}:{line_no}: expected 'ref' or 'id<TAB>ref', got {line[:60]!r}")
-        refs[fields[0]] = fields[-1]
+        pid, ref = fields[0], fields[-1]
+        try:
+            check_ref(source, ref)
+        except ValueError as exc:
+            raise InputError(f"{path}:{line_no}: {exc}") from None
+        if refs.get(pid, ref) != ref:
+            raise InputError(
+                f"{path}:{line_no}: expected each protein once, got {pid!r} again "
+                f"(line {lines[pid]}: {refs[pid]}, line {line_no}: {ref})"
+            )
+        refs[pid] = ref
+        lines.setdefault(pid, line_no)
     if not refs:
         raise InputError(f"{path}: expected structure references, got none")
     return refs
@@ -61,6 +80,7 @@ def main(args: argparse.Namespace) -> int:
     from ppi.utils.logs import setup_logging
 
     setup_logging()
+    output_dir(args.out)
     fetcher = StructureFetcher(
         args.out,
         args.source,
@@ -70,7 +90,7 @@ def main(args: argparse.Namespace) -> int:
         rate=args.rate,
         retry_failed=args.retry_failed,
     )
-    refs = read_refs(args.ids)
+    refs = read_refs(args.ids, args.source)
     report = fetcher.fetch(refs)
     out = Path(args.out)
     print(

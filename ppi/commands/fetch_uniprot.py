@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import re
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
 from ppi.commands._args import count, number
-from ppi.data.annotation_store import write_store
+from ppi.data.annotation_store import check_store_file, write_store
 from ppi.data.annotations import entry_annotations
 from ppi.data.id_map import IdMap, is_accession, read_id_map, read_ids, unmapped_report
 from ppi.data.uniprot_rest import BASE_URL, FetchResult, UniProtClient, default_cache_dir
@@ -55,6 +56,7 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Map, fetch, store, report."""
+    check_store_file(args.store)
     accessions = _accessions(args)
     client = UniProtClient(
         args.cache or default_cache_dir(),
@@ -92,15 +94,33 @@ def _accessions(args: argparse.Namespace) -> list[str]:
     ids = read_ids(args.ids)
     id_map = read_id_map(args.id_map) if args.id_map else IdMap({})
     mapped, missing = id_map.map_ids(ids)
+    if not ids:
+        raise InputError(f"{args.ids}: expected protein ids, got only comments or blank lines")
+    if not mapped:
+        examples = ", ".join(repr(i) for i in missing[:3]) + (", ..." if len(missing) > 3 else "")
+        unmapped = f"; {args.id_map} maps none of them" if args.id_map else ""
+        raise InputError(
+            f"{_line_of(args.ids, missing[0])}: expected UniProt accessions (or --id-map), "
+            f"got none: {len(missing)} ids that are not ({examples}){unmapped}"
+        )
     if missing:
         print(unmapped_report(missing, len(ids), str(args.ids)))
-    if not mapped:
-        raise InputError(f"{args.ids}: expected UniProt accessions (or --id-map), got none")
     accessions = list(dict.fromkeys(mapped.values()))
     bad = [a for a in accessions if not is_accession(a)]
     if bad:
         raise InputError(f"{args.ids}: expected UniProt accessions, got {', '.join(bad[:5])}")
     return accessions
+
+
+def _line_of(path: str, name: str) -> str:
+    """``path:line`` of the first line naming ``name`` (``path`` alone if none does)."""
+    from ppi.data._io import read_lines
+    from ppi.data.examples import resolve
+
+    for line_no, line in read_lines(resolve(path)):
+        if name in re.split(r"[\s,>]+", line):
+            return f"{path}:{line_no}"
+    return str(path)
 
 
 def _annotations(result: FetchResult):
