@@ -239,6 +239,7 @@ def write_ensemble(models: Sequence[str | Path], out: str | Path) -> Path:
     EnsembleModel([PPIModel.from_pretrained(f) for f in folders])  # refuses what cannot join
     if out.exists():
         raise InputError(f"--out {out}: exists; give a new folder")
+    _check_sources(models, folders, out)
     tmp = out.with_name(out.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -255,3 +256,21 @@ def write_ensemble(models: Sequence[str | Path], out: str | Path) -> Path:
     atomic_write_text(tmp / MANIFEST, json.dumps(manifest, indent=2))
     tmp.rename(out)
     return out
+
+
+def _check_sources(models: Sequence[str | Path], folders: Sequence[Path], out: Path) -> None:
+    """Each model once, and ``out`` outside every one of them (it would copy itself)."""
+    seen: dict[Path, str | Path] = {}
+    for given, folder in zip(models, folders, strict=True):
+        real = folder.resolve()
+        if real in seen:
+            raise InputError(
+                f"{folder}: the same model given twice ({seen[real]} and {given}); "
+                "expected each model once"
+            )
+        seen[real] = given
+        if out.resolve().is_relative_to(real):
+            raise InputError(
+                f"--out {out}: inside the model folder {folder}; expected a folder outside "
+                "every model"
+            )

@@ -58,7 +58,7 @@ def main(args: argparse.Namespace) -> int:
     from ppi.errors import InputError
     from ppi.fusion.retrieval import WEIGHTS
     from ppi.inference.score import load_pair_model, model_dir, representations
-    from ppi.training.distill import DistillConfig, distill
+    from ppi.training.distill import MIN_PROTEINS, TOP, DistillConfig, distill
 
     setup_logging()
     device(args.device)
@@ -66,6 +66,11 @@ def main(args: argparse.Namespace) -> int:
         torch.set_num_threads(args.threads)
     folder = model_dir(Path(args.model))
     proteins = read_unique(args.fasta)
+    if len(proteins) < MIN_PROTEINS:
+        raise InputError(
+            f"{args.fasta}: expected at least {MIN_PROTEINS} proteins (the held-out recall "
+            f"looks for each query's top {TOP} partners), got {len(proteins)}"
+        )
     config = DistillConfig(
         queries=args.queries,
         width=args.width,

@@ -13,7 +13,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from ppi.commands._args import count, probability
+from ppi.commands._args import count, output_dir, probability
 from ppi.utils.logs import setup_logging
 
 
@@ -54,6 +54,7 @@ def main(args: argparse.Namespace) -> int:
     _check_args(args)
     accelerator = Accelerator()
     model, data, out = _inputs(args)
+    known = _train_pairs(args, model, data) if model.task == "pair" else None
     model.to(accelerator.device)
     model.prepare_channels(data.proteins, accelerator)
     loader = _loader(model, data, args.batch_size)
@@ -72,7 +73,7 @@ def main(args: argparse.Namespace) -> int:
             prefix="test",
         )
         if inner.task == "pair":
-            metrics = _baselines(args, inner, data, out, labels, probs)
+            metrics = _baselines(args, inner, data.splits["test"], known, out, labels, probs)
         _print_metrics(accelerator, metrics, labels)
         from ppi.evaluation.report import write_run_report
 
@@ -88,6 +89,8 @@ def _check_args(args: argparse.Namespace) -> None:
 
     if args.prevalence is not None:
         check_value(EvalConfig, "prevalence", args.prevalence, "--prevalence")
+    if args.out:
+        output_dir(args.out)
 
 
 def _print_metrics(accelerator, metrics: dict, labels) -> None:
@@ -122,7 +125,10 @@ def _inputs(args: argparse.Namespace):
         if not (run / "model").is_dir():
             raise InputError(f"--run {run}: no trained model in it (expected {run / 'model'})")
         model = load_model(run / "model")
-        data = load_task_data(load_config(run / "config.yaml"))
+        config = load_config(run / "config.yaml")
+        for key in ("fasta", "train", "valid", "test"):
+            _data_path(config.data, key, run / "config.yaml", RUN_HINT.format(run=run))
+        data = load_task_data(config)
         data.splits = {"test": data.splits["test"]}
         if not args.train_pairs and (run / "splits" / "train.tsv").is_file():
             args.train_pairs = str(run / "splits" / "train.tsv")
@@ -153,40 +159,100 @@ def _loader(model, data, batch_size: int):
     return make_loader(model.task, data, "test", batch_size)
 
 
-def _baselines(args, model, data, out: Path, labels, probs) -> dict:
-    """Calibration, realistic prevalence and, with training pairs, the two baselines."""
+def _baselines(args, model, test, known, out: Path, labels, probs) -> dict:
+    """Calibration, realistic prevalence and, with training pairs, the baselines.
+
+    ``known`` is what :func:`_train_pairs` read: the training pairs (or ``None``)
+    and the sequences of every protein involved.
+    """
     from ppi.evaluation.baselines import compare_with_baselines
     from ppi.evaluation.report import baseline_line
 
     settings = model.config.evaluation
     if args.prevalence is not None:
         settings = dataclasses.replace(settings, prevalence=args.prevalence)
-    train, proteins = _train_pairs(args, model, data)
+    train, proteins = known
     one_class = len(set(labels.tolist())) < 2  # no AUPR to compare: the baselines say nothing
-    if args.no_baselines or not train or one_class:
+    if not train or one_class:
         settings = dataclasses.replace(settings, baselines=False)
-    both = (train or [], data.splits["test"], proteins)
+    both = (train or [], test, proteins)
     result = compare_with_baselines(out, labels, probs, both, settings)
     if result["baselines"]:
         print(baseline_line(result))
     return {k: v for k, v in result.items() if k != "baselines"}
 
 
+#: what to do when a run's data path does not resolve from the current folder
+RUN_HINT = "run from that folder, or give --model {run}/model with --pairs and --fasta"
+MODEL_HINT = (
+    "run from that folder, give --fasta with every protein of the training pairs, or --no-baselines"
+)
+
+
 def _train_pairs(args, model, data):
-    """The pairs the baselines learn from and the sequences of every protein involved."""
+    """The pairs the baselines learn from and the sequences of every protein involved.
+
+    Read before any prediction, so a bad training pairs file writes nothing;
+    no pairs with ``--no-baselines`` or where there are none to read. Ids
+    not in the evaluated proteins are looked up in the model's training FASTA;
+    an id in neither is an error, as in ``--pairs``.
+    """
     from ppi.data.examples import resolve
     from ppi.data.fasta import read_fasta
     from ppi.data.pairs import read_pairs
 
+    if args.no_baselines:
+        return None, data.proteins
     if args.train_pairs:
-        train = read_pairs(resolve(args.train_pairs))
+        path = resolve(args.train_pairs)
     else:
-        default = Path(args.model).parent / "splits" / "train.tsv"  # a run's model folder
-        train = read_pairs(default) if default.is_file() else None
+        path = Path(args.model).parent / "splits" / "train.tsv"  # a run's model folder
+        if not path.is_file():
+            return None, data.proteins
+    train = read_pairs(path)
     proteins = dict(data.proteins)
-    missing = {x for p in train or [] for x in (p.a, p.b)} - set(proteins)
+    missing = {x for p in train for x in (p.a, p.b)} - set(proteins)
     if missing:
-        known = read_fasta(resolve(model.config.data.fasta))
+        config_file = _config_file(args, model)
+        fasta = _data_path(model.config.data, "fasta", config_file, MODEL_HINT)
+        known = read_fasta(fasta)
         proteins.update({k: known[k] for k in missing if k in known})
-        train = [p for p in train if p.a in proteins and p.b in proteins]
+        read_pairs(path, known_ids=proteins, fasta_name=_fasta_names(args, fasta))
     return train, proteins
+
+
+def _fasta_names(args, training: Path) -> str:
+    """The FASTA files the training pairs' proteins were looked up in, for an error."""
+    from ppi.data.examples import resolve
+
+    given = resolve(args.fasta) if args.fasta else None
+    if given is None or given.resolve() == training.resolve():
+        return str(training)
+    return f"{args.fasta} or the model's training FASTA {training}"
+
+
+def _config_file(args, model) -> Path:
+    """The file the model's training settings were read from."""
+    if args.run:
+        return Path(args.run) / "config.yaml"
+    first = getattr(model, "members", [model])[0]  # an ensemble's settings are its first member's
+    return Path(first.source) / "config.json"
+
+
+def _data_path(data_config, key: str, config_file: Path, hint: str) -> Path | None:
+    """A data file of a run's settings, checked to exist (``None`` where the key is empty).
+
+    Runs keep data paths as they were given, so a relative one resolves only
+    from the folder the run was started in.
+    """
+    from ppi.data.examples import resolve
+    from ppi.errors import InputError
+
+    value = getattr(data_config, key)
+    if not value:
+        return None
+    path = resolve(value)
+    if not path.exists():
+        where = "" if path.is_absolute() else " (relative to the folder the run was started in)"
+        raise InputError(f"{config_file}: data.{key}={value}{where} not found; {hint}")
+    return path

@@ -69,6 +69,11 @@ def _score(args: argparse.Namespace, out: Path) -> int:
             "map the interface with one member (its member-0/ folder)"
         )
     proteins = read_fasta(args.fasta)
+    if args.all and len(proteins) < 2:
+        raise InputError(
+            f"--all: expected a FASTA of at least 2 proteins to pair, got {len(proteins)} "
+            f"in {args.fasta}"
+        )
     if args.pairs:
         pairs = [
             (p.a, p.b)

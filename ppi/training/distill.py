@@ -20,6 +20,11 @@ import torch
 
 from ppi.fusion.retrieval import RetrievalHead
 
+#: the teacher's top partners of a held-out query that the recall looks for
+TOP = 10
+#: proteins distillation needs: a query besides its top partners
+MIN_PROTEINS = TOP + 1
+
 
 @dataclass(frozen=True)
 class DistillConfig:
@@ -110,7 +115,7 @@ def _fit(head: RetrievalHead, z, queries, teacher, config: DistillConfig) -> Non
 
 
 @torch.no_grad()
-def held_out_recall(head, z, queries, teacher, fraction: float, top: int = 10) -> float:
+def held_out_recall(head, z, queries, teacher, fraction: float, top: int = TOP) -> float:
     """Share of each query's teacher top-``top`` partners within the head's top ``fraction``."""
     vectors = head.eval()(z)  # (N, W+1)
     student = RetrievalHead.score(vectors[queries], vectors)  # (Q, N)
