@@ -6,7 +6,9 @@ coordinates aligned to the protein's sequence, turned into a radius/kNN graph
 and cached (``$PPI_CACHE/structures``). A protein's tokens are a pooled token
 followed by one token per residue with a Cα; a protein without a usable
 structure gets one learned "no structure" token. A bad file does not stop a
-run: it is skipped, logged and listed in :attr:`StructureChannel.skipped`.
+run: it is skipped, logged and listed in :attr:`StructureChannel.skipped`; a
+training run with no folder or mapping, or a structure for none of its
+proteins, is refused.
 """
 
 from __future__ import annotations
@@ -93,7 +95,18 @@ class StructureChannel(Channel):
     def prepare(
         self, proteins: dict[str, str], accelerator: Any = None, run: RunData | None = None
     ) -> None:
-        """Parse, align and graph each protein's structure (cached); list what was skipped."""
+        """Parse, align and graph each protein's structure (cached); list what was skipped.
+
+        When training (``run`` given) the channel needs a folder or mapping
+        and at least one protein with a structure; with none it would learn
+        only its "no structure" token.
+        """
+        if run is not None and self.locate.folder is None and self.locate.table_path is None:
+            raise ConfigError(
+                "channels.structure.folder: expected a folder of structure files (or "
+                "channels.structure.mapping, a table of id and path), got none; "
+                "ppi fetch-structures downloads them"
+            )
         todo = {p: s for p, s in proteins.items() if _key(p, s) not in self._seen}
         if not todo:
             return
@@ -102,6 +115,21 @@ class StructureChannel(Channel):
                 self._load(todo)
         else:
             self._load(todo)
+        if run is not None and not any(_key(p, s) in self.graphs for p, s in proteins.items()):
+            raise self._none_found(len(proteins))
+
+    def _none_found(self, n: int) -> InputError:
+        """The error of a training run where none of its ``n`` proteins has a structure."""
+        given = [("mapping", self.locate.table_path), ("folder", self.locate.folder)]
+        where = " and ".join(f"channels.structure.{k}={v}" for k, v in given if v is not None)
+        unusable = (
+            f", {len(self.skipped)} unusable (see the warnings above)" if self.skipped else ""
+        )
+        return InputError(
+            f"{where}: expected a structure for some of the run's {n} proteins, got none"
+            f"{unusable}; a structure is found by protein id (<id>.pdb, <id>.cif, "
+            "AF-<id>-F1-model_v4.pdb or a mapping row)"
+        )
 
     def _load(self, proteins: dict[str, str]) -> None:
         cache, found, bad = self._graph_cache(), 0, {}

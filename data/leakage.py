@@ -14,7 +14,8 @@ Three ways to split (:data:`METHODS`):
   group, so no held-out protein has a training protein at or above it.
 
 Proteins with the same sequence under two ids count as one protein for all of
-this (a warning names them: they are a leakage source).
+this (a warning names them: they are a leakage source). A pair listed twice
+(either order) is split once, so it cannot be on two sides.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from ppi.data.pairs import Pair
+from ppi.data.pairs import Pair, each_pair_once
 from ppi.data.similarity import Neighbours, check_threshold, neighbours
 from ppi.data.splits import random_split
 from ppi.errors import InputError
@@ -249,23 +250,34 @@ def split_pairs(
     """Split ``pairs`` as ``req`` says; returns the split, the id map and the neighbours.
 
     Neighbours (for the homology clusters and the report's nearest identities)
-    are computed when sequences are given.
+    are computed when sequences are given. A pair that repeats an earlier one
+    (either order) is dropped first, so no pair is on two sides of the split;
+    it counts in :attr:`PairSplit.dropped`, with a note.
     """
     check_threshold(req.threshold)
     if req.method not in METHODS:
         raise InputError(f"--method: expected one of {', '.join(METHODS)}, got {req.method!r}")
     if req.method == "homology" and not proteins:
         raise InputError("--method homology: needs the sequences (--fasta)")
-    canon = canonical_ids(proteins, pairs)
+    once = each_pair_once(pairs)
+    canon = canonical_ids(proteins, once)
     nb = None
     if proteins:
-        used = {x for p in pairs for x in (p.a, p.b)}
+        used = {x for p in once for x in (p.a, p.b)}
         floor = min(REPORT_FLOOR, req.threshold)
         nb = neighbours(req.measure, {k: proteins[k] for k in sorted(used)}, floor)
     if req.method == "random":
-        return random_pairs(pairs, req.valid, req.test, req.seed), canon, nb
-    if req.method == "c3":
-        groups = identity_groups(pairs, canon)
+        split = random_pairs(once, req.valid, req.test, req.seed)
     else:
-        groups = cluster_groups(nb, req.threshold)
-    return group_split(pairs, groups, (req.valid, req.test), req.seed, req.method), canon, nb
+        if req.method == "c3":
+            groups = identity_groups(once, canon)
+        else:
+            groups = cluster_groups(nb, req.threshold)
+        split = group_split(once, groups, (req.valid, req.test), req.seed, req.method)
+    if len(once) < len(pairs):
+        split.dropped += len(pairs) - len(once)
+        split.notes.append(
+            f"{len(pairs) - len(once)} repeats of an earlier pair (either order) dropped "
+            "before the split"
+        )
+    return split, canon, nb

@@ -6,6 +6,10 @@ number (``label``, ``interaction``) or, in a two-column file, when both fields
 are names like ``id_a``/``id_b``. Labels are ``0`` or ``1`` (``0.0`` and
 ``1.0`` are accepted). Blank lines are skipped; every other problem raises
 :class:`ppi.errors.InputError` naming the file and line.
+
+A pair that repeats an earlier one, in either order, is the same pair (the
+models are symmetric): repeats are logged when read, and a split keeps each
+pair once (:func:`each_pair_once`) so that no pair is on two sides of it.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ def read_pairs(
     known_ids: Collection[str] | None = None,
     require_labels: bool = True,
     fasta_name: str | None = None,
+    one_label: bool = False,
 ) -> list[Pair]:
     """Read pairs from a TSV or CSV file, with or without a header.
 
@@ -56,13 +61,16 @@ def read_pairs(
         require_labels: whether a third (label) column is required; without
             it, two-column files are read with ``label=None``.
         fasta_name: how to name the sequence file in the unknown-ids message.
+        one_label: refuse a pair that repeats an earlier one (either order)
+            with a different label, naming both lines.
 
     Returns:
         The pairs in file order.
 
     Raises:
         InputError: missing or empty file, wrong column count, a label that is
-            not 0/1, an empty id, or ids not in ``known_ids``.
+            not 0/1, an empty id, ids not in ``known_ids``, or (``one_label``)
+            a pair with two labels.
     """
     path = require_file(path, "pairs file")
     rows = _rows(path)
@@ -75,6 +83,8 @@ def read_pairs(
     pairs = [_parse_row(path, number, fields, width) for number, fields in rows]
     if known_ids is not None:
         _check_known(path, pairs, known_ids, fasta_name)
+    if one_label:
+        _check_one_label(path, [number for number, _ in rows], pairs)
     _log_duplicates(path, pairs)
     return pairs
 
@@ -192,6 +202,46 @@ def _check_known(
     )
 
 
+def pair_key(pair: Pair) -> tuple[str, str]:
+    """The pair's two ids in sorted order: A-B and B-A have one key."""
+    return (pair.a, pair.b) if pair.a <= pair.b else (pair.b, pair.a)
+
+
+def each_pair_once(pairs: Iterable[Pair], where: str = "pairs") -> list[Pair]:
+    """The pairs with every repeat of an earlier pair (either order) dropped; the first is kept.
+
+    A split of pairs with repeats could put one pair on two sides (in training
+    and in the test). How many were dropped is logged, naming ``where``.
+    """
+    pairs = list(pairs)
+    first: dict[tuple[str, str], Pair] = {}
+    for pair in pairs:
+        first.setdefault(pair_key(pair), pair)
+    kept = list(first.values())
+    dropped = len(pairs) - len(kept)
+    if dropped:
+        logger.info(
+            "%s: %s of an earlier pair dropped: each pair is kept once (its first line), "
+            "so no pair is on two sides of the split",
+            where,
+            _count(dropped, "repeat"),
+        )
+    return kept
+
+
+def _check_one_label(path: Path, numbers: list[int], pairs: list[Pair]) -> None:
+    """A pair listed again (either order) with another label: an error naming both lines."""
+    first: dict[tuple[str, str], tuple[int, Pair]] = {}
+    for number, pair in zip(numbers, pairs, strict=True):
+        line, earlier = first.setdefault(pair_key(pair), (number, pair))
+        if earlier.label != pair.label:
+            raise InputError(
+                f"{path}:{number}: expected one label per pair, got {pair.a} {pair.b} "
+                f"with label {pair.label:g} here and {earlier.label:g} at line {line}; "
+                "keep one of the two lines"
+            )
+
+
 class Repeats(NamedTuple):
     """Pairs that repeat an earlier one (either order), and those whose label differs."""
 
@@ -206,7 +256,7 @@ def count_repeats(pairs: Iterable[Pair]) -> Repeats:
     repeats = conflicts = 0
     first = None
     for pair in pairs:
-        key = (pair.a, pair.b) if pair.a <= pair.b else (pair.b, pair.a)
+        key = pair_key(pair)
         if key not in seen:
             seen[key] = pair.label
             continue

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from collections.abc import Callable
-from pathlib import Path
 
 from ppi.errors import InputError
+from ppi.utils.files import output_dir, output_file  # noqa: F401  (the commands' --out checks)
 
 
 def count(minimum: int = 1) -> Callable[[str], int]:
@@ -82,34 +81,6 @@ def _describe(low, high, low_open: bool, high_open: bool) -> str:
     left = "(-inf" if low is None else f"{'(' if low_open else '['}{low:g}"
     right = "inf)" if high is None else f"{high:g}{')' if high_open else ']'}"
     return f"{left}, {right}"
-
-
-def output_file(path: str | Path, option: str = "--out") -> Path:
-    """``path`` as a file to write: an error if it is an existing folder or names one."""
-    if str(path).endswith(("/", os.sep)):
-        raise InputError(f"{option} {path}: expected a file to write, got a folder (ending in /)")
-    path = Path(path).expanduser()
-    if path.is_dir():
-        raise InputError(f"{option} {path}: expected a file to write, got an existing folder")
-    _parent_is_a_folder(path, option)
-    return path
-
-
-def output_dir(path: str | Path, option: str = "--out") -> Path:
-    """``path`` as a folder to write into: an error if it is an existing file."""
-    path = Path(path).expanduser()
-    if path.exists() and not path.is_dir():
-        raise InputError(f"{option} {path}: expected a folder (new or existing), got a file")
-    _parent_is_a_folder(path, option)
-    return path
-
-
-def _parent_is_a_folder(path: Path, option: str) -> None:
-    for parent in path.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise InputError(f"{option} {path}: expected {parent} to be a folder, got a file")
-            return
 
 
 def device(name: str) -> str:

@@ -5,7 +5,9 @@ test pairs (C3) share no protein with training, and also writes the C1 and C2
 pairs; ``homology`` does the same over clusters of similar sequences so no
 held-out protein has a training protein at or above ``--threshold``. With
 ``--audit TEST ...`` nothing is split: the report describes how existing test
-files overlap the ``--pairs`` training file. Train on a split with
+files overlap the ``--pairs`` training file. A pair listed twice (either order)
+is split once; listed with two labels, it is an error naming both lines. Train
+on a split with
 ``ppi train data.train=DIR/train.tsv data.valid=DIR/valid.tsv data.test=DIR/test.tsv``.
 """
 
@@ -14,7 +16,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ppi.commands._args import count, probability
+from ppi.commands._args import count, output_dir, probability
+from ppi.errors import InputError
 from ppi.utils.logs import setup_logging
 
 
@@ -63,14 +66,23 @@ def main(args: argparse.Namespace) -> int:
     from ppi.data.examples import resolve
     from ppi.data.fasta import read_fasta
     from ppi.data.leakage import SplitRequest, split_pairs
-    from ppi.data.pairs import read_pairs
-    from ppi.data.similarity import check_threshold
+    from ppi.data.pairs import each_pair_once, read_pairs
+    from ppi.data.similarity import MEASURES, check_threshold
     from ppi.data.split_report import overlap_report, write_split
 
     setup_logging()
+    out = output_dir(args.out)
     check_threshold(args.threshold, "--threshold")
+    if args.measure not in MEASURES:
+        raise InputError(
+            f"--measure: Unknown similarity measure {args.measure!r} "
+            f"(choices: {', '.join(MEASURES.names())})"
+        )
     proteins = read_fasta(resolve(args.fasta)) if args.fasta else None
-    pairs = read_pairs(resolve(args.pairs), known_ids=proteins)
+    path = resolve(args.pairs)
+    pairs = read_pairs(path, known_ids=proteins, one_label=not args.audit)
+    if not args.audit:  # before --limit, so that it counts distinct pairs
+        pairs = each_pair_once(pairs, str(path))
     if args.limit and args.limit < len(pairs):
         pairs = random.Random(args.seed).sample(pairs, args.limit)
     req = SplitRequest(args.method, args.valid, args.test, args.seed, args.threshold, args.measure)
@@ -83,7 +95,6 @@ def main(args: argparse.Namespace) -> int:
     else:
         split, canon, nb = split_pairs(pairs, proteins, req)
     report = overlap_report(split, canon, nb, args.threshold, args.measure)
-    out = Path(args.out)
     write_split(split, report, out)
     print((out / "split_report.md").read_text(), end="")
     print(f"split written to {out}")

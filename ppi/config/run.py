@@ -55,7 +55,8 @@ class DataConfig:
         id_column: id column of a single-task table (empty = row numbers).
         label_separator: separator of several labels in one cell (multi-label).
         allow_conflicts: train even when a pair repeats with a different label
-            (otherwise an error saying how many do).
+            (otherwise an error saying how many do); in ``data.train`` the pair's
+            first label is kept. A pair repeated with its label is always kept once.
     """
 
     fasta: str = "example:guo_yeast/sequences.fasta"

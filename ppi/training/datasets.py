@@ -25,10 +25,11 @@ from ppi.config.run import DataConfig
 from ppi.data.examples import resolve
 from ppi.data.fasta import read_fasta
 from ppi.data.leakage import disjoint_validation
-from ppi.data.pairs import Pair, read_pairs, write_pairs
+from ppi.data.pairs import Pair, count_repeats, each_pair_once, read_pairs, write_pairs
 from ppi.data.splits import random_split
 from ppi.data.tables import read_table
 from ppi.errors import InputError
+from ppi.training.preflight import refuse_conflicts
 
 log = logging.getLogger("ppi")
 SPLITS = ("train", "valid", "test")
@@ -50,6 +51,9 @@ def load_pair_data(cfg: DataConfig) -> TaskData:
 
     The validation part carved from ``train`` has proteins that training never
     sees (``data.valid_split=c3``, the default) or random pairs (``random``).
+    Before a part is carved, each pair of ``train`` is kept once (either
+    order), so that none is on two sides; one listed with two labels is an
+    error unless ``data.allow_conflicts`` (then its first label is kept).
     """
     fasta = resolve(cfg.fasta)
     proteins = read_fasta(fasta)
@@ -61,6 +65,8 @@ def load_pair_data(cfg: DataConfig) -> TaskData:
     train = read(cfg.train)
     valid = read(cfg.valid) if cfg.valid else None
     test = read(cfg.test) if cfg.test else None
+    if valid is None or test is None:
+        train = _each_pair_once(train, cfg)
     disjoint = cfg.valid_split == "c3" and valid is None and cfg.valid_fraction > 0
     if disjoint:  # the test part first, as a random split would carve it; then validation
         cut = dataclasses.replace(cfg, valid_fraction=0.0)
@@ -126,6 +132,22 @@ def load_single_data(cfg: DataConfig, classes: tuple[str, ...] = ()) -> TaskData
         key=lambda ex: tuple(ex[1]),
     )
     return TaskData(proteins, splits, classes, multi_label=sep is not None)
+
+
+def _each_pair_once(pairs: list[Pair], cfg: DataConfig) -> list[Pair]:
+    """``pairs`` with repeats dropped; a pair with two labels is refused unless allowed."""
+    found = count_repeats(pairs)
+    if found.conflicts and not cfg.allow_conflicts:
+        refuse_conflicts(cfg.train, found)
+    if found.conflicts:
+        log.warning(
+            "%s: %d %s an earlier pair with a different label (data.allow_conflicts=true): "
+            "the first label is kept",
+            cfg.train,
+            found.conflicts,
+            "pair repeats" if found.conflicts == 1 else "pairs repeat",
+        )
+    return each_pair_once(pairs, cfg.train)
 
 
 def _carve(train: list, valid: list | None, test: list | None, cfg: DataConfig, key) -> tuple:

@@ -55,6 +55,7 @@ from ppi.training.datasets import (
 )
 from ppi.training.evidence_prior import choose_evidence_prior
 from ppi.training.preflight import check_resume, check_training_data
+from ppi.utils.files import output_dir
 from ppi.utils.locks import exclusive_across
 
 log = logging.getLogger("ppi")
@@ -154,7 +155,10 @@ def make_optimizer(model: PPIModel, config: Config, steps: int):
 
 
 def resolve_run(config: Config, state: PartialState) -> tuple[Config, Path]:
-    """The run directory (new, or the one being resumed) and the config to use."""
+    """The run directory (new, or the one being resumed) and the config to use.
+
+    An ``output_dir`` or run directory that is a file is refused here, before any work.
+    """
     if config.resume:
         check_resume(config, Path(config.resume))
         return config, Path(config.resume)
@@ -162,7 +166,8 @@ def resolve_run(config: Config, state: PartialState) -> tuple[Config, Path]:
     shared = [name]
     if state.num_processes > 1:
         broadcast_object_list(shared)  # every process writes to the main process's folder
-    return config, Path(config.output_dir) / shared[0]
+    run_dir = output_dir(config.output_dir, "output_dir") / shared[0]
+    return config, output_dir(run_dir, "output_dir/run_name")
 
 
 def set_cpu_threads(config: Config, state: PartialState) -> None:
@@ -304,8 +309,8 @@ def _train(
 
     The pairs' evidence is computed once and kept for the run in ``memo``
     (a new one if None), as it does not change while the model trains. The
-    main process calls ``before_write`` once the data and the model passed
-    their checks, just before it writes anything.
+    main process calls ``before_write`` once the data, the model and its
+    channels' inputs passed their checks, just before it writes anything.
     """
     accelerator = Accelerator(
         gradient_accumulation_steps=config.train.grad_accum,
@@ -321,14 +326,16 @@ def _train(
     set_seed(config.seed)
     data = load_task_data(config)
     check_training_data(config, data)
-    model = build_model(config, data).to(accelerator.device)  # its errors come before any write
+    model = build_model(config, data).to(accelerator.device)
+    # the channels read their files (tables, stores, weights, structures) here: the errors
+    # of the data, the model and its inputs all come before any write
+    model.prepare_channels(data.proteins, accelerator, run_data(data))
+    _remember_evidence(model, memo)
     if accelerator.is_main_process:
         if before_write is not None:
             before_write()
         _keep_config(config, run_dir)
         write_splits(data, run_dir)
-    model.prepare_channels(data.proteins, accelerator, run_data(data))
-    _remember_evidence(model, memo)
     loaders = make_loaders(config, data)
     steps = math.ceil(len(loaders["train"]) / config.train.grad_accum) * config.train.epochs
     optimizer, scheduler = make_optimizer(model, config, steps)

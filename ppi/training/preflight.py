@@ -6,13 +6,16 @@ leaves the run untouched), and says in one line what is wrong.
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 
 from ppi.config import tools as configtools
 from ppi.config.run import Config, config_from_dict, config_to_dict
-from ppi.data.pairs import Pair, count_repeats
+from ppi.data.pairs import Pair, Repeats, count_repeats, pair_key
 from ppi.errors import ConfigError, InputError
+
+log = logging.getLogger("ppi")
 
 #: settings a resumed run may change: how long it trains and how it reports,
 #: never what the model or its data are
@@ -37,13 +40,15 @@ def check_training_data(config: Config, data: Any) -> None:
     Pair task: every split needs positive and negative pairs (the loss, the
     validation AUPR that picks the best epoch and the test AUPR need both), and
     pairs that repeat with another label are refused unless
-    ``data.allow_conflicts``. Single task: at least two classes.
+    ``data.allow_conflicts``; a pair in two splits (given files) is warned
+    about. Single task: at least two classes.
     """
     if config.task == "pair":
         for name, part in data.splits.items():
             _check_both_classes(_source(config, name), part)
         if not config.data.allow_conflicts:
             _check_conflicts(config, [p for part in data.splits.values() for p in part])
+        _report_shared(config, data.splits)
     elif not data.multi_label and len(data.class_names) < 2:
         raise InputError(
             f"{config.data.train}: expected at least two classes in column "
@@ -74,12 +79,41 @@ def _check_conflicts(config: Config, pairs: list[Pair]) -> None:
     files = ", ".join(
         dict.fromkeys(f for f in (config.data.train, config.data.valid, config.data.test) if f)
     )
+    refuse_conflicts(files, found)
+
+
+def refuse_conflicts(files: str, found: Repeats) -> None:
+    """The error for pairs that repeat with a different label, in ``files``."""
     a, b = found.first_conflict
     raise InputError(
         f"{files}: {found.conflicts} {'pair repeats' if found.conflicts == 1 else 'pairs repeat'} "
         f"an earlier pair with a different label "
         f"(first: {a} {b}); remove them or set data.allow_conflicts=true"
     )
+
+
+def _report_shared(config: Config, splits: dict[str, list[Pair]]) -> None:
+    """Warn when one pair (either order) is in two splits: given files can share pairs.
+
+    Parts carved from ``data.train`` never share one (each pair is kept once
+    before the carve), so this names the files the user gave.
+    """
+    keys = {name: {pair_key(p): p for p in part} for name, part in splits.items()}
+    names = list(keys)
+    for n, first in enumerate(names):
+        for second in names[n + 1 :]:
+            shared = [p for k, p in keys[second].items() if k in keys[first]]
+            if shared:
+                log.warning(
+                    "%s: %d %s also in %s (first: %s %s): a model is scored on pairs it "
+                    "was trained or chosen on",
+                    _source(config, second),
+                    len(shared),
+                    "pair is" if len(shared) == 1 else "pairs are",
+                    _source(config, first),
+                    shared[0].a,
+                    shared[0].b,
+                )
 
 
 def check_resume(config: Config, run_dir: Path) -> None:

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
+from ppi.errors import InputError
+
 if TYPE_CHECKING:
     import torch
 
@@ -82,3 +84,31 @@ def atomic_save_tensors(tensors: dict[str, torch.Tensor], path: str | os.PathLik
     from safetensors.torch import save
 
     return atomic_write(path, save(tensors))
+
+
+def output_file(path: str | Path, option: str = "--out") -> Path:
+    """``path`` as a file to write: an error if it is an existing folder or names one."""
+    if str(path).endswith(("/", os.sep)):
+        raise InputError(f"{option} {path}: expected a file to write, got a folder (ending in /)")
+    path = Path(path).expanduser()
+    if path.is_dir():
+        raise InputError(f"{option} {path}: expected a file to write, got an existing folder")
+    _parent_is_a_folder(path, option)
+    return path
+
+
+def output_dir(path: str | Path, option: str = "--out") -> Path:
+    """``path`` as a folder to write into: an error if it is an existing file."""
+    path = Path(path).expanduser()
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{option} {path}: expected a folder (new or existing), got a file")
+    _parent_is_a_folder(path, option)
+    return path
+
+
+def _parent_is_a_folder(path: Path, option: str) -> None:
+    for parent in path.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise InputError(f"{option} {path}: expected {parent} to be a folder, got a file")
+            return
