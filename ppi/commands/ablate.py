@@ -17,7 +17,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ppi.commands._args import count
+from ppi.commands._args import count, output_dir
 from ppi.utils.logs import setup_logging
 
 
@@ -47,10 +47,16 @@ def main(args: argparse.Namespace) -> int:
     from ppi.errors import InputError
 
     setup_logging()
-    out = Path(args.out)
+    out = output_dir(args.out)
     if args.mask:
         if not (args.run or args.model):
             raise InputError("--mask: expected --run RUN_DIR or --model MODEL_DIR")
+        if args.config or args.overrides:  # the model's own config is evaluated
+            given = f"--config {args.config}" if args.config else f"'{args.overrides[0]}'"
+            raise InputError(
+                f"--mask: expected no --config or KEY=VALUE overrides (no training happens; "
+                f"the model keeps its own config), got {given}"
+            )
         stem = _mask(args, out)
     else:
         if args.run or args.model:
@@ -64,12 +70,22 @@ def main(args: argparse.Namespace) -> int:
 
 
 def _seeds(text: str) -> list[int]:
+    from ppi.config.run import Config
+    from ppi.config.tools import check_value
     from ppi.errors import InputError
 
     try:
-        return [int(s) for s in text.split(",") if s.strip()]
+        seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise InputError(f"--seeds: expected integers like 0,1,2, got {text!r}") from None
+    if not seeds:
+        raise InputError(f"--seeds: expected at least one seed, like 0,1,2, got {text!r}")
+    repeated = next((s for i, s in enumerate(seeds) if s in seeds[:i]), None)
+    if repeated is not None:
+        raise InputError(f"--seeds: expected different seeds, got {repeated} twice in {text!r}")
+    for seed in seeds:
+        check_value(Config, "seed", seed, "--seeds")
+    return seeds
 
 
 def _retrain(args: argparse.Namespace, out: Path) -> str:
@@ -77,11 +93,13 @@ def _retrain(args: argparse.Namespace, out: Path) -> str:
     from ppi.evaluation.ablation import channel_subsets, run_ablation, write_table
     from ppi.training.loop import train
 
+    # every input is checked before the first run folder is made
+    seeds = _seeds(args.seeds)
     config = load_config(args.config, args.overrides)
     names = [c.strip() for c in args.channels.split(",") if c.strip()]
     names = names or [n for n, c in config.channels.items() if c.enabled]
     subsets = channel_subsets(names, args.mode, args.subsets)
-    rows = run_ablation(config, subsets, _seeds(args.seeds), out, train)
+    rows = run_ablation(config, subsets, seeds, out, train)
     write_table(rows, out, "ablation", "Channel ablation (retrained per subset)")
     return "ablation"
 

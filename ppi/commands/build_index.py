@@ -36,6 +36,7 @@ def main(args: argparse.Namespace) -> int:
     """Build or resume the index, then print where it is and what it holds."""
     from accelerate import PartialState
 
+    from ppi.commands._args import output_dir
     from ppi.data._io import require_file
     from ppi.data.examples import resolve
     from ppi.errors import InputError
@@ -44,12 +45,13 @@ def main(args: argparse.Namespace) -> int:
     from ppi.utils.logs import setup_logging
 
     setup_logging()
+    out = output_dir(args.out)
     refs, settings = split_items(args.items)
     if not refs:
         raise InputError("ppi build-index: expected at least one dump file, got only settings")
     config = index_config(settings)
     dumps = [require_file(resolve(r), "UniProt dump") for r in refs]
-    manifest = build_index(dumps, args.out, config)
+    manifest = build_index(dumps, out, config)
     if manifest and PartialState().is_main_process:  # under accelerate launch: once
         print(
             f"{args.out}: {manifest['count']} proteins, {manifest['index_type']} index of "

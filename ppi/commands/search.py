@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ppi.commands._args import count
+from ppi.commands._args import count, output_file
 
 HEADER = ("query", "rank", "accession", "similarity", "entry_name", "organism", "length")
 
@@ -35,9 +35,10 @@ def main(args: argparse.Namespace) -> int:
     from ppi.utils.logs import setup_logging
 
     setup_logging()
+    out = output_file(args.out)
     backbone = None
     if args.settings:
-        data = configtools.apply_overrides({}, args.settings)
+        data = configtools.apply_overrides({}, [_backbone_setting(s) for s in args.settings])
         backbone = configtools.build(IndexConfig, {"backbone": data.get("backbone")}).backbone
     index = HomologyIndex.open(args.index, backbone)
     queries = read_fasta(resolve(args.fasta))
@@ -53,6 +54,19 @@ def main(args: argparse.Namespace) -> int:
                 f"{qid}\t{rank}\t{hit.accession}\t{sim:.4f}\t{hit.entry_name}\t"
                 f"{hit.organism}\t{hit.length}"
             )
-    atomic_write_text(args.out, "\n".join(lines) + "\n")
-    print(f"{len(queries)} queries, top {args.k} hits -> {args.out}")
+    atomic_write_text(out, "\n".join(lines) + "\n")
+    print(f"{len(queries)} queries, top {args.k} hits -> {out}")
     return 0
+
+
+def _backbone_setting(item: str) -> str:
+    """``item`` if it is a ``backbone.key=value`` setting, the only kind search takes."""
+    from ppi.errors import InputError
+
+    key = item.split("=", 1)[0]
+    if "=" not in item or not key.startswith("backbone."):
+        raise InputError(
+            f"setting '{item}': expected backbone.<key>=value, the only settings search takes "
+            f"(they must name the index's own backbone), got key '{key}'"
+        )
+    return item

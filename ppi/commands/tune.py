@@ -14,10 +14,15 @@ the work; run it again to continue. Writes ``trials.csv``,
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import math
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
-from ppi.commands._args import count, number
+from ppi.commands._args import count, number, output_dir
+from ppi.errors import InputError
 from ppi.utils.logs import setup_logging
 
 PRUNERS = ("median", "threshold", "none")
@@ -39,9 +44,9 @@ def add_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--pruner", default="median", help="median, threshold or none")
     parser.add_argument(
         "--prune-below",
-        type=number(),  # a floor above 1 prunes every trial, which has its uses
+        type=number(0.0),  # a floor above 1 prunes every trial, which has its uses
         default=0.0,
-        help="threshold pruner: lowest validation AUPR (above 1: prune every trial)",
+        help="threshold pruner: lowest validation AUPR, 0 or more (above 1: prune every trial)",
     )
     parser.add_argument("--seed", type=count(0), default=0, help="sampler seed")
 
@@ -53,32 +58,96 @@ def main(args: argparse.Namespace) -> int:
 
     setup_logging()
     optuna = _optuna()
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    out = output_dir(args.out)
     space = _space(args)
-    study = optuna.create_study(
-        study_name=args.study,
-        storage=_storage(optuna, args.storage or f"sqlite:///{out.resolve() / 'study.db'}"),
-        direction="maximize",
-        load_if_exists=True,
-        sampler=optuna.samplers.TPESampler(seed=args.seed),
-        pruner=_pruner(optuna, args),
-    )
-    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
-    remaining = args.trials - len(study.get_trials(states=states))
-    if remaining > 0:
-        stop = optuna.study.MaxTrialsCallback(args.trials, states=states)
-        study.optimize(_objective(args, space, out), n_trials=remaining, callbacks=[stop])
-    best = _best_config(args, study, optuna)
-    write_results(study, out, best)
-    write_run_report(out, ["", (out / "tune.md").read_text().replace("# ", "## ", 1)])
+    pruner = _pruner(optuna, args)
+    with _undone_on_input_error(out):
+        out.mkdir(parents=True, exist_ok=True)
+        study = _study(optuna, args, out, pruner)
+        _optimize(optuna, study, args, space, out)
+        best = _best_config(args, study, optuna)
+        write_results(study, out, best)
+        write_run_report(out, ["", (out / "tune.md").read_text().replace("# ", "## ", 1)])
     print((out / "tune.md").read_text(), end="")
     return 0
 
 
-def _optuna():
-    from ppi.errors import InputError
+@contextlib.contextmanager
+def _undone_on_input_error(out: Path) -> Iterator[None]:
+    """On bad input, remove what this run made: the folders it made for ``out``, or its new files.
 
+    A study that was already there keeps its files; a trial stopped by bad
+    input stays in it as failed.
+    """
+    made = [p for p in (out, *out.parents) if not p.exists()]
+    before = set(out.iterdir()) if out.is_dir() else set()
+    try:
+        yield
+    except InputError:
+        for path in made[-1:] or sorted(set(out.iterdir()) - before):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+        raise
+
+
+def _study(optuna, args, out: Path, pruner):
+    """The study in ``--storage`` (default: ``study.db`` in ``out``), created or continued."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    url = args.storage or f"sqlite:///{out.resolve() / 'study.db'}"
+    try:
+        return optuna.create_study(
+            study_name=args.study,
+            storage=_storage(optuna, url),
+            direction="maximize",
+            load_if_exists=True,
+            sampler=optuna.samplers.TPESampler(seed=args.seed),
+            pruner=pruner,
+        )
+    except (SQLAlchemyError, ImportError) as exc:  # a bad URL, a file that is no database
+        reason = str(exc).strip().splitlines()[0]
+        raise InputError(
+            f"--storage {url}: expected an Optuna storage (sqlite:///FILE, postgresql://..., "
+            f"mysql://...), got {reason}"
+        ) from None
+
+
+def _optimize(optuna, study, args, space, out: Path) -> None:
+    """Run the trials the study still lacks; a trial stopped by bad input ends it."""
+    states = (optuna.trial.TrialState.COMPLETE, optuna.trial.TrialState.PRUNED)
+    remaining = args.trials - len(study.get_trials(states=states))
+    if remaining <= 0:
+        return
+    stop = optuna.study.MaxTrialsCallback(args.trials, states=states)
+    quiet = _QuietInputError()
+    logger = logging.getLogger("optuna.study._optimize")  # where Optuna reports failed trials
+    logger.addFilter(quiet)
+    try:
+        study.optimize(_objective(args, space, out, quiet), n_trials=remaining, callbacks=[stop])
+    finally:
+        logger.removeFilter(quiet)
+
+
+class _QuietInputError(logging.Filter):
+    """Drops Optuna's report (with traceback) of the trial that bad input stopped.
+
+    The error itself ends the study and the CLI prints it as one line.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.trial: int | None = None
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """False for the records about the trial in :attr:`trial`."""
+        return self.trial is None or not record.getMessage().startswith(
+            f"Trial {self.trial} failed"
+        )
+
+
+def _optuna():
     try:
         import optuna
     except ImportError:
@@ -104,8 +173,6 @@ def _storage(optuna, url: str):
 
 
 def _pruner(optuna, args):
-    from ppi.errors import InputError
-
     if args.pruner == "median":
         return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=1)
     if args.pruner == "threshold":
@@ -116,28 +183,29 @@ def _pruner(optuna, args):
 
 
 def _space(args):
+    """The search space, checked with the base config before any trial."""
     from ppi.config.run import load_config
     from ppi.config.tools import load_yaml
-    from ppi.errors import InputError
-    from ppi.training.tuning import check_space, default_space
-
-    if args.trials < 1:
-        raise InputError(f"--trials: expected at least 1, got {args.trials}")
-    if args.space:
-        return check_space(load_yaml(args.space), args.space)
-    from ppi.backbones import BACKBONES
-    from ppi.evaluation.ablation import check_channels
+    from ppi.training.tuning import check_space, check_values, default_space
 
     base = load_config(args.config, args.overrides)
-    channels = [c for c in args.channels.split(",") if c]
-    channels = check_channels(channels) or [n for n, c in base.channels.items() if c.enabled]
-    backbones = [b for b in args.backbones.split(",") if b]
-    for name in backbones:
-        BACKBONES.get(name)  # unknown: the list of choices
-    return default_space(backbones, channels)
+    if args.space:
+        space, where = check_space(load_yaml(args.space), args.space), args.space
+    else:
+        from ppi.backbones import BACKBONES
+        from ppi.evaluation.ablation import check_channels
+
+        channels = [c for c in args.channels.split(",") if c]
+        channels = check_channels(channels) or [n for n, c in base.channels.items() if c.enabled]
+        backbones = [b for b in args.backbones.split(",") if b]
+        for name in backbones:
+            BACKBONES.get(name)  # unknown: the list of choices
+        space, where = default_space(backbones, channels), "the default search space"
+    check_values(space, where, args.config, args.overrides)
+    return space
 
 
-def _objective(args, space, out: Path):
+def _objective(args, space, out: Path, quiet: _QuietInputError):
     import optuna
 
     from ppi.training.loop import train
@@ -146,7 +214,6 @@ def _objective(args, space, out: Path):
     def objective(trial) -> float:
         sampled = sample(trial, space)
         trial.set_user_attr("overrides", sampled)
-        config = trial_config(args.config, args.overrides, sampled, f"trial-{trial.number}", out)
         best = [-math.inf]
 
         def on_epoch(epoch: int, score: float) -> None:
@@ -155,7 +222,12 @@ def _objective(args, space, out: Path):
             if trial.should_prune():
                 raise optuna.TrialPruned(f"validation AUPR {score:.4f} after epoch {epoch}")
 
-        train(config, on_epoch=on_epoch)
+        try:
+            name = f"trial-{trial.number}"
+            train(trial_config(args.config, args.overrides, sampled, name, out), on_epoch=on_epoch)
+        except InputError:
+            quiet.trial = trial.number
+            raise
         return best[0]
 
     return objective

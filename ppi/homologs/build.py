@@ -1,7 +1,9 @@
 """Build an index folder from UniProt dumps, in resumable shards, over one or many processes.
 
 1. Every process reads the dumps once to count and check the entries, so a
-   damaged file stops the build before anything is embedded.
+   damaged file, an accession given two sequences, or FAISS settings that do
+   not fit the count stop the build before anything is embedded. An
+   accession met again with the same sequence is indexed once.
 2. The entries, in file order, are cut into shards of ``shard_size``; process
    ``rank`` of ``world`` embeds shards ``i % world == rank`` (through the
    embedding cache) and writes ``shard_00012.parquet`` (metadata) then
@@ -22,9 +24,11 @@ import itertools
 import json
 import logging
 import os
+import re
 import shutil
 import time
-from collections.abc import Callable, Iterable, Iterator
+from array import array
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 
 import faiss
@@ -37,9 +41,12 @@ from tqdm.auto import tqdm
 
 from ppi import __version__
 from ppi.config import tools as configtools
-from ppi.data.uniprot_dump import DumpEntry, read_dumps
+from ppi.data._io import read_lines
+from ppi.data.uniprot_dump import DumpEntry, dump_format, read_dump, read_dumps
+from ppi.errors import InputError
 from ppi.homologs.faiss_settings import (
     apply_search_params,
+    check_fits,
     make_index,
     resolve_type,
     search_params,
@@ -87,9 +94,12 @@ def _build(dumps: list[Path], out: Path, config: IndexConfig, state: PartialStat
     if done is not None:
         log.info("%s: already built from these dumps, nothing to do", out)
         return done
-    # A damaged dump stops here, before the folder is made or a finished index
-    # in it is marked unfinished.
-    total = sum(1 for _ in read_dumps(dumps))
+    # A damaged dump or settings that do not fit it stop here, before the folder
+    # is made or a finished index in it is marked unfinished.
+    total, repeats = count_entries(dumps)
+    check_fits(config.faiss, total, embedder.backbone.dim)
+    if repeats and state.is_main_process:
+        _note_repeats(repeats)
     state.wait_for_everyone()
     if state.is_main_process:
         out.mkdir(parents=True, exist_ok=True)
@@ -97,7 +107,7 @@ def _build(dumps: list[Path], out: Path, config: IndexConfig, state: PartialStat
     state.wait_for_everyone()
     work = out / f".build-{plan[:12]}"
     started = time.time()
-    stats = embed_shards(dumps, work, config.shard_size, embedder, state, total)
+    stats = embed_shards(dumps, work, config.shard_size, embedder, state, total, repeats)
     state.wait_for_everyone()
     manifest = None
     if state.is_main_process:
@@ -108,6 +118,70 @@ def _build(dumps: list[Path], out: Path, config: IndexConfig, state: PartialStat
         shutil.rmtree(work, ignore_errors=True)
     state.wait_for_everyone()
     return manifest or _finished(out, plan)
+
+
+def count_entries(dumps: list[Path]) -> tuple[int, dict[int, str]]:
+    """Read every entry once: how many distinct ones there are, and the repeats to leave out.
+
+    An accession met again with the same sequence is a repeat (returned as
+    ``{position: accession}``, positions counted across the dumps); with
+    another sequence it is an error naming both records. Only a hash of each
+    accession is held (8 bytes an entry); the entries whose hashes repeat are
+    compared in a second pass.
+    """
+    keys = array("q", (hash(e.accession) for e in read_dumps(dumps)))
+    values, counts = np.unique(np.frombuffer(keys, np.int64), return_counts=True)
+    repeated = set(values[counts > 1].tolist())
+    repeats = _repeats(dumps, repeated) if repeated else {}
+    return len(keys) - len(repeats), repeats
+
+
+def _repeats(dumps: list[Path], repeated: set[int]) -> dict[int, str]:
+    """The repeats among the entries whose accession hashes are in ``repeated``."""
+    first: dict[str, tuple[Path, int, str]] = {}
+    repeats: dict[int, str] = {}
+    located = ((path, n, e) for path in dumps for n, e in enumerate(read_dump(path)))
+    for position, (path, n, entry) in enumerate(located):
+        if hash(entry.accession) not in repeated:
+            continue
+        if entry.accession not in first:
+            first[entry.accession] = (path, n, entry.sequence)
+            continue
+        path0, n0, seq0 = first[entry.accession]
+        if seq0 != entry.sequence:
+            raise InputError(
+                f"{_where(path, n)}: accession '{entry.accession}' again, with another sequence "
+                f"than at {_where(path0, n0)} (expected one sequence per accession, got "
+                f"{len(seq0)} and {len(entry.sequence)} residues)"
+            )
+        repeats[position] = entry.accession
+    return repeats
+
+
+#: how the line that starts an entry begins, in each dump format
+_ENTRY_START = {
+    "fasta": re.compile(r">"),
+    "flat": re.compile(r"ID   "),
+    "xml": re.compile(r"\s*<(\w+:)?entry[\s>]"),
+}
+
+
+def _where(path: Path, n: int) -> str:
+    """``file:line`` of entry ``n`` (from 0) of a dump: the line its record starts on."""
+    start = _ENTRY_START[dump_format(path)]
+    starts = (number for number, line in read_lines(path) if start.match(line))
+    number = next(itertools.islice(starts, n, None), None)
+    return f"{path}:{number}" if number else f"{path}: entry {n + 1}"
+
+
+def _note_repeats(repeats: dict[int, str]) -> None:
+    names = sorted(set(repeats.values()))
+    shown = ", ".join(names[:5]) + (", ..." if len(names) > 5 else "")
+    log.info(
+        "indexed once, met again with the same sequence: %s (%d repeated entries left out)",
+        shown,
+        len(repeats),
+    )
 
 
 def build_plan(dumps: list[Path], config: IndexConfig, embedder: PooledEmbedder) -> str:
@@ -150,13 +224,18 @@ def embed_shards(
     embedder: PooledEmbedder,
     state: PartialState,
     total: int,
+    repeats: Collection[int] = (),
 ) -> dict[str, int]:
-    """Embed this process's unfinished shards; returns how many shards were reused and made."""
+    """Embed this process's unfinished shards; returns how many shards were reused and made.
+
+    ``repeats`` are positions of entries (across the dumps) to leave out.
+    """
     work.mkdir(parents=True, exist_ok=True)
     rank, world = state.process_index, state.num_processes
     bar = tqdm(total=total, desc="embedding dump", unit="seq", disable=None if rank == 0 else True)
     stats = {"shards_reused": 0, "shards_embedded": 0, "sequences_embedded": 0}
-    for i, entries in enumerate(shards(read_dumps(dumps), size)):
+    kept = (e for i, e in enumerate(read_dumps(dumps)) if i not in repeats)
+    for i, entries in enumerate(shards(kept, size)):
         if i % world != rank:
             continue
         if shard_path(work, i, "npy").is_file():

@@ -30,6 +30,8 @@ from ppi.errors import ConfigError
 INDEX_TYPES = ("auto", "flat", "ivf-flat", "hnsw", "ivf-pq")
 #: below this many vectors exact search is fast enough and ``auto`` picks ``flat``
 AUTO_FLAT_BELOW = 20_000
+#: centroids of each 4-bit IVF-PQ codebook: FAISS trains them on at least as many vectors
+PQ_CENTROIDS = 16
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,28 @@ def resolve_type(settings: FaissSettings, count: int, dim: int) -> str:
     flat_gb = count * (4 * dim + 8) / 2**30
     budget = settings.memory_gb or machine_memory_gb() / 2
     return "ivf-pq" if flat_gb > budget else "ivf-flat"
+
+
+def check_fits(settings: FaissSettings, count: int, dim: int) -> str:
+    """The index type for ``count`` vectors of width ``dim``, once its settings fit them.
+
+    What FAISS would refuse only when training, after every vector is made:
+    more IVF cells than vectors, too few vectors for the IVF-PQ codebooks, a
+    ``pq_m`` that does not divide the width.
+    """
+    kind = resolve_type(settings, count, dim)
+    ivf = kind in ("ivf-flat", "ivf-pq")
+    if ivf and resolved_nlist(settings, count) > count:
+        raise ConfigError(
+            f"faiss.nlist: expected at most the number of entries ({count}), got {settings.nlist}"
+        )
+    if kind == "ivf-pq" and count < PQ_CENTROIDS:
+        raise ConfigError(
+            f"faiss.type: expected at least {PQ_CENTROIDS} entries for ivf-pq (its codebooks "
+            f"train on them), got {count}; use flat"
+        )
+    factory_string(kind, settings, count, dim)  # pq_m must divide the width
+    return kind
 
 
 def machine_memory_gb() -> float:

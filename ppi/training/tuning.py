@@ -28,6 +28,8 @@ from ppi.errors import InputError
 from ppi.utils.files import atomic_write_text
 
 SCRATCH_ONLY = ("backbone.dim", "backbone.layers")
+#: the keys of a ``{low, high}`` range
+RANGE_KEYS = ("low", "high", "log", "int")
 
 
 def default_space(backbones: Sequence[str], channels: Sequence[str]) -> dict[str, Any]:
@@ -52,7 +54,7 @@ def default_space(backbones: Sequence[str], channels: Sequence[str]) -> dict[str
 
 
 def check_space(space: Any, where: str) -> dict[str, Any]:
-    """A space must map keys to a non-empty list or a ``{low, high}`` range."""
+    """A space must map keys to a non-empty list of plain values or a ``{low, high}`` range."""
     if not isinstance(space, dict) or not space:
         raise InputError(f"{where}: expected a mapping of config keys to choices or ranges")
     for key, spec in space.items():
@@ -62,9 +64,82 @@ def check_space(space: Any, where: str) -> dict[str, Any]:
             raise InputError(
                 f"{where}: key '{key}': expected a list of choices or {{low, high}}, got {spec!r}"
             )
-        if ok_range and not spec["low"] < spec["high"]:
-            raise InputError(f"{where}: key '{key}': expected low < high, got {spec!r}")
+        problem = _range_problem(spec) if ok_range else _choices_problem(spec)
+        if problem:
+            raise InputError(f"{where}: key '{key}': {problem}, got {spec!r}")
     return space
+
+
+def _range_problem(spec: dict[str, Any]) -> str | None:
+    unknown = sorted(set(spec) - set(RANGE_KEYS), key=str)
+    if unknown:
+        return f"expected only {', '.join(RANGE_KEYS)} in a range, not '{unknown[0]}'"
+    if not all(_is_number(spec[k]) for k in ("low", "high")):
+        return "expected numbers for low and high"
+    if not all(isinstance(spec.get(k, False), bool) for k in ("log", "int")):
+        return "expected true or false for log and int"
+    if not spec["low"] < spec["high"]:
+        return "expected low < high"
+    if spec.get("log") and spec["low"] <= 0:
+        return "expected low > 0 with log: true"
+    if spec.get("int") and not all(float(spec[k]).is_integer() for k in ("low", "high")):
+        return "expected whole numbers for low and high with int: true"
+    return None
+
+
+def _choices_problem(spec: list) -> str | None:
+    if all(v is None or isinstance(v, (bool, int, float, str)) for v in spec):
+        return None
+    return "expected choices that are numbers, strings, true, false or null"
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def check_values(
+    space: dict[str, Any], where: str, base_file: str | None, overrides: list[str]
+) -> None:
+    """Build the config of trials that draw each choice and range end of the space.
+
+    Every other key takes its first choice (or ``low``). An unknown key, a
+    value the config refuses, or a float range of a whole-number setting
+    (without ``int: true``) stops the search here, before its first trial.
+    """
+    from optuna.trial import FixedTrial
+
+    load_config(base_file, overrides)  # the base's own errors name no key of the space
+    firsts = {k: _ends(spec)[0] for k, spec in space.items()}
+    for key, spec in space.items():
+        for value in _ends(spec):
+            params = {**firsts, key: value}
+            if key in SCRATCH_ONLY and "scratch" in space.get("backbone.name", ()):
+                params["backbone.name"] = "scratch"  # where these keys are drawn
+            try:
+                config = load_config(base_file, [*overrides, *sample(FixedTrial(params), space)])
+            except ValueError as exc:  # the config's InputError, or Optuna's on a range
+                raise InputError(f"{where}: key '{key}' = {value!r}: {exc}") from None
+            if isinstance(spec, dict) and not spec.get("int") and _whole(config, key):
+                raise InputError(
+                    f"{where}: key '{key}': expected int: true for a range of a whole-number "
+                    f"setting, got {spec!r}"
+                )
+
+
+def _ends(spec: list | dict[str, Any]) -> list:
+    """The choices of a list, or the two ends of a range."""
+    if isinstance(spec, list):
+        return spec
+    cast = int if spec.get("int") else float
+    return [cast(spec["low"]), cast(spec["high"])]
+
+
+def _whole(config: Config, key: str) -> bool:
+    """Whether the setting ``key`` of ``config`` holds a whole number (not true/false)."""
+    node: Any = config
+    for part in key.split("."):
+        node = node.get(part) if isinstance(node, dict) else getattr(node, part, None)
+    return isinstance(node, int) and not isinstance(node, bool)
 
 
 def sample(trial, space: dict[str, Any]) -> list[str]:
@@ -90,8 +165,9 @@ def sample(trial, space: dict[str, Any]) -> list[str]:
 
 def _channel_overrides(value: str) -> list[str]:
     from ppi.channels import CHANNELS
+    from ppi.evaluation.ablation import check_channels
 
-    chosen = set(value.split("+"))
+    chosen = set(check_channels(str(value).split("+")))  # an unknown name: the choices
     return [f"channels.{n}.enabled={str(n in chosen).lower()}" for n in CHANNELS.names()]
 
 

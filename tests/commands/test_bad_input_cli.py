@@ -146,7 +146,7 @@ ROWS = {
     "tune --prune-below nan": Row(
         ["tune", "--out", "{tmp}/t", "--prune-below", "nan"],
         2,
-        "argument --prune-below: expected a number in (-inf, inf), got nan",
+        "argument --prune-below: expected a number in [0, inf), got nan",
         ("t",),
     ),
     "fetch-uniprot --batch-size 0": Row(
