@@ -157,7 +157,9 @@ def make_optimizer(model: PPIModel, config: Config, steps: int):
 def resolve_run(config: Config, state: PartialState) -> tuple[Config, Path]:
     """The run directory (new, or the one being resumed) and the config to use.
 
-    An ``output_dir`` or run directory that is a file is refused here, before any work.
+    An ``output_dir`` or run directory that is a file is refused here, before any work,
+    and so is a run directory that holds a run already: a second run of one
+    ``run_name`` would replace the first one's model without a word.
     """
     if config.resume:
         check_resume(config, Path(config.resume))
@@ -166,8 +168,13 @@ def resolve_run(config: Config, state: PartialState) -> tuple[Config, Path]:
     shared = [name]
     if state.num_processes > 1:
         broadcast_object_list(shared)  # every process writes to the main process's folder
-    run_dir = output_dir(config.output_dir, "output_dir") / shared[0]
-    return config, output_dir(run_dir, "output_dir/run_name")
+    run_dir = output_dir(output_dir(config.output_dir, "output_dir") / shared[0], "run_name")
+    if (run_dir / "config.yaml").exists() or (run_dir / "model").exists():
+        raise InputError(
+            f"run_name={shared[0]}: {run_dir} holds a run already; resume={run_dir} continues "
+            "it, or choose another run_name (or remove that folder)"
+        )
+    return config, run_dir
 
 
 def set_cpu_threads(config: Config, state: PartialState) -> None:

@@ -107,12 +107,24 @@ def test_an_output_that_is_a_file_is_refused(small, tmp_path, tiny, capsys):
     (runs / "r").write_text("x\n")
     assert _train(small, tiny, runs) == 2
     assert capsys.readouterr().err.endswith(
-        f"ppi train: error: output_dir/run_name {runs / 'r'}: expected a folder "
+        f"ppi train: error: run_name {runs / 'r'}: expected a folder "
         "(new or existing), got a file\n"
     )
     assert taken.read_text() == (runs / "r").read_text() == "x\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["o", "runs"]
     assert [p.name for p in runs.iterdir()] == ["r"]
+
+
+def test_a_second_run_of_one_run_name_keeps_the_first(small, tiny, tmp_path, capsys):
+    # it used to train again into the folder and replace the first run's model
+    assert _train(small, tiny, tmp_path) == 0
+    weights = tmp_path / "r" / "model" / "model.safetensors"
+    before = weights.read_bytes()
+    capsys.readouterr()
+    assert _train(small, tiny, tmp_path, "seed=5") == 2
+    err = capsys.readouterr().err
+    assert f"run_name=r: {tmp_path / 'r'} holds a run already; resume=" in err
+    assert weights.read_bytes() == before
 
 
 @pytest.mark.parametrize("valid_split", ["random", "c3"])
