@@ -88,13 +88,25 @@ def _seeds(text: str) -> list[int]:
     return seeds
 
 
+#: settings ablate gives each retrained run itself: an override of one would be lost
+OWN_KEYS = ("seed", "output_dir", "run_name", "resume")
+
+
 def _retrain(args: argparse.Namespace, out: Path) -> str:
     from ppi.config.run import load_config
+    from ppi.errors import InputError
     from ppi.evaluation.ablation import channel_subsets, run_ablation, write_table
     from ppi.training.loop import train
 
     # every input is checked before the first run folder is made
     seeds = _seeds(args.seeds)
+    for override in args.overrides:  # what ablate sets for each run itself
+        key = override.split("=", 1)[0]
+        if key in OWN_KEYS:
+            raise InputError(
+                f"'{override}': ablate sets {key} for each run itself (--seeds, --out); "
+                f"expected none of {', '.join(OWN_KEYS)}"
+            )
     config = load_config(args.config, args.overrides)
     names = [c.strip() for c in args.channels.split(",") if c.strip()]
     names = names or [n for n, c in config.channels.items() if c.enabled]

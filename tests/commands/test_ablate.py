@@ -79,6 +79,7 @@ def test_ablation_then_masking(probe, guo_slice, train_args, tmp_path, capsys):
         "data.valid_split=random",
         "evaluation.baselines=false",
     )[1:]
+    base = [a for a in base if not a.startswith("output_dir=")]  # ablate sets it (--out)
     subsets = ["--mode", "list", "--subsets", "sequence+probe;probe", "--seeds", "0"]
     argv = ["ablate", "--out", str(out), *subsets, *base]
     assert run(argv) == 0

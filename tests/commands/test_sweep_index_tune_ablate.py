@@ -369,6 +369,14 @@ def test_ablate_out_that_is_a_file(tmp_path, capsys):
     assert (tmp_path / "o").read_text() == "keep"
 
 
+@pytest.mark.parametrize("override", ["seed=7", "run_name=mine", "output_dir=elsewhere"])
+def test_ablate_refuses_the_settings_it_sets_itself(tmp_path, capsys, override):
+    # each was replaced by ablate's own value for every run, without a word
+    out = tmp_path / "ab"
+    _fails(capsys, ["ablate", "--out", out, override], f"'{override}': ablate sets")
+    assert not out.exists()
+
+
 # -- YAML that is not UTF-8 -------------------------------------------------------------------
 @pytest.mark.parametrize("command", ["config", "train", "tune"])
 def test_yaml_that_is_not_utf8(tmp_path, capsys, monkeypatch, command):
