@@ -54,7 +54,7 @@ from ppi.training.datasets import (
     write_splits,
 )
 from ppi.training.evidence_prior import choose_evidence_prior
-from ppi.training.preflight import check_resume, check_training_data
+from ppi.training.preflight import check_inputs, check_resume, check_training_data, keep_inputs
 from ppi.utils.files import output_dir
 from ppi.utils.locks import exclusive_across
 
@@ -163,6 +163,7 @@ def resolve_run(config: Config, state: PartialState) -> tuple[Config, Path]:
     """
     if config.resume:
         check_resume(config, Path(config.resume))
+        check_inputs(config, Path(config.resume))
         return config, Path(config.resume)
     name = config.run_name or f"{config.task}-{time.strftime('%Y%m%d-%H%M%S')}"
     shared = [name]
@@ -294,9 +295,10 @@ def _member_config(config: Config, k: int, run_dir: Path) -> Config:
 
 
 def _keep_config(config: Config, run_dir: Path) -> None:
-    """``<run>/config.yaml``: what ``resume=<run>`` reads back."""
+    """``<run>/config.yaml`` and ``inputs.json``: what ``resume=<run>`` reads back and checks."""
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "config.yaml").write_text(dump_config(dataclasses.replace(config, resume="")))
+    keep_inputs(config, run_dir)
 
 
 def _remember_evidence(model: PPIModel, memo: EvidenceMemo | None) -> None:

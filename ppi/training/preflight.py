@@ -6,6 +6,7 @@ leaves the run untouched), and says in one line what is wrong.
 
 from __future__ import annotations
 
+import json
 import logging
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,8 @@ from ppi.config import tools as configtools
 from ppi.config.run import Config, config_from_dict, config_to_dict
 from ppi.data.pairs import Pair, Repeats, count_repeats, pair_key
 from ppi.errors import ConfigError, InputError
+from ppi.utils.cache import file_digest
+from ppi.utils.files import atomic_write_text
 
 log = logging.getLogger("ppi")
 
@@ -142,3 +145,52 @@ def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
     for key, value in tree.items():
         out.update(_flat(value, f"{prefix}.{key}" if prefix else key))
     return out
+
+
+#: the run's record of its data files' contents (``resume=`` compares them)
+INPUTS = "inputs.json"
+DATA_FILES = ("fasta", "train", "valid", "test")
+
+
+def input_digests(config: Config) -> dict[str, str]:
+    """sha256 of each data file the run reads, by its key (``data.train``...)."""
+    from ppi.data.examples import resolve
+
+    digests = {}
+    for key in DATA_FILES:
+        value = getattr(config.data, key)
+        path = resolve(value) if value else None
+        if path is not None and path.is_file():
+            digests[f"data.{key}"] = file_digest(path)
+    return digests
+
+
+def keep_inputs(config: Config, run_dir: Path) -> None:
+    """``<run>/inputs.json``: the digests a resumed run must find again."""
+    atomic_write_text(run_dir / INPUTS, json.dumps(input_digests(config), indent=2) + "\n")
+
+
+def check_inputs(config: Config, run_dir: Path) -> None:
+    """Refuse to resume ``run_dir`` on data files whose contents changed since it started.
+
+    The settings name the files by path (relative ones from the folder the
+    run was started in), so the same path may hold other pairs now. Runs
+    started before the record was kept are not checked.
+    """
+    saved = run_dir / INPUTS
+    if not saved.is_file():
+        return
+    try:
+        before = json.loads(saved.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise InputError(f"{saved}: expected the run's JSON record of its data files") from None
+    now = input_digests(config)
+    changed = [k for k in sorted(set(before) | set(now)) if before.get(k) != now.get(k)]
+    if changed:
+        key = changed[0]
+        value = getattr(config.data, key.split(".", 1)[1])
+        raise InputError(
+            f"resume={run_dir}: {key}={value} is not the file the run started with "
+            f"(its contents differ from those recorded in {saved}); resume from the folder the "
+            "run was started in, with the same files, or start a new run"
+        )

@@ -230,3 +230,25 @@ def test_a_bad_channel_input_leaves_no_run_folder(small, tmp_path, tiny, capsys,
     assert "ppi train: error: " in err and message.format(**names) in err
     assert "Traceback" not in err
     assert not runs.exists()
+
+
+def test_a_resumed_run_refuses_data_files_whose_contents_changed(small, tiny, tmp_path, capsys):
+    # resume= used to check only the settings: new pairs at the same path trained on silently
+    pairs = tmp_path / "pairs.tsv"
+    pairs.write_text((small / "pairs.tsv").read_text())
+    args = ["train", *tiny, *FAST, f"data.fasta={small / 'prot.fasta'}", f"data.train={pairs}"]
+    args += [f"output_dir={tmp_path / 'runs'}", "run_name=r", "train.epochs=2", "train.patience=5"]
+    assert run([*args, "train.stop_after=1"]) == 0
+    run_dir = tmp_path / "runs" / "r"
+    original = pairs.read_text()
+    lines = original.splitlines()
+    a, b, label = lines[0].split("\t")
+    pairs.write_text("\n".join([f"{a}\t{b}\t{1 - int(label)}", *lines[1:]]) + "\n")
+    capsys.readouterr()
+    assert run(["train", f"resume={run_dir}"]) == 2
+    err = capsys.readouterr().err
+    assert f"resume={run_dir}: data.train={pairs} is not the file the run started with" in err
+    assert not (run_dir / "metrics.json").exists()
+    pairs.write_text(original)  # the same contents again: it resumes
+    assert run(["train", f"resume={run_dir}"]) == 0
+    assert (run_dir / "metrics.json").exists()
