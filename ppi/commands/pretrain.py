@@ -50,8 +50,13 @@ def main(args: argparse.Namespace) -> int:
     config = configtools.build(PretrainConfig, data)
     metrics = run(config, dumps, out)
     if PartialState().is_main_process:  # under accelerate launch: once
-        print(
-            f"pretrained -> {out}: "
-            + ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
-        )
+        figures = ", ".join(f"{k} {v:.4f}" for k, v in metrics.items() if isinstance(v, float))
+        done, planned = metrics.get("epoch", config.pretrain.epochs), config.pretrain.epochs
+        if done < planned:  # pretrain.stop_after: the folder holds an unfinished job
+            print(
+                f"stopped after epoch {done} of {planned} -> {out}: {figures}; continue with the "
+                "same command and resume=true"
+            )
+        else:
+            print(f"pretrained -> {out}: {figures}")
     return 0

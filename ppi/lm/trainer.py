@@ -82,10 +82,38 @@ def check_resume(config: pt.PretrainConfig, out: Path, key: str) -> Path | None:
     saved = read_marker(ckpt)
     if saved.get("job") != key:
         raise InputError(
-            f"resume=true: {out} holds another job (its settings or inputs differ); "
+            f"resume=true: {out} holds another job ({_what_differs(config, out)}); "
             "resume with the same inputs and settings, or choose another --out"
         )
     return ckpt
+
+
+#: settings a resumed job may change (they are not part of :func:`ppi.lm.pretrain.job_key`)
+FREE = ("stop_after", "save_every", "log_with", "retrieval", "cpu_threads")
+
+
+def _what_differs(config: pt.PretrainConfig, out: Path) -> str:
+    """The settings that differ from those ``out/config.json`` keeps, or else the dumps."""
+    try:
+        kept = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        kept = {}
+    now = {"backbone": pt.to_dict(config.backbone), "pretrain": pt.to_dict(config.pretrain)}
+    changed = [
+        f"{part}.{key}: {there!r} there, {value!r} now"
+        for part in ("backbone", "pretrain")
+        if isinstance(kept.get(part), dict)
+        for key, value in now[part].items()
+        if key not in FREE
+        and key in kept[part]
+        and (there := kept[part][key]) != value
+        and not (isinstance(value, tuple) and list(value) == there)
+    ]
+    return (
+        "; ".join(changed)
+        if changed
+        else "its settings are these, so the dumps or their order differ"
+    )
 
 
 def build_model(config: pt.PretrainConfig, terms: int) -> ScratchLM:

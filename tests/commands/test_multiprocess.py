@@ -123,7 +123,7 @@ def test_two_process_pretrain_scores_each_held_out_sequence_once_and_resumes(tmp
     ]
     # the held-out windows fill about ten batches: each process scores every other one
     first = _launch([*args, "pretrain.stop_after=1"], tmp_path)
-    assert "2 process(es)" in first.stdout and first.stdout.count("pretrained ->") == 1
+    assert "2 process(es)" in first.stdout and first.stdout.count("stopped after epoch 1 of 2") == 1
     # switching the retrieval figure on is the same job; the main process alone searches
     second = _launch([*args, "resume=true", "pretrain.retrieval=true"], tmp_path)
     assert "resuming" in second.stdout

@@ -112,10 +112,20 @@ def test_resume_after_a_kill_gives_the_same_weights(yeast_slice, tmp_path):
 def test_resuming_another_job_or_overwriting_one_is_refused(yeast_slice, tmp_path, capsys):
     args = ["pretrain", "--out", str(tmp_path / "j"), str(yeast_slice), *FAST, "pretrain.epochs=2"]
     assert run([*args, "pretrain.stop_after=1"]) == 0
+    # a stopped job says so, not "pretrained" as a finished one does
+    assert "stopped after epoch 1 of 2" in capsys.readouterr().out
     assert run(args) == 2
     assert "resume=true" in capsys.readouterr().err
     assert run([*args, "pretrain.lr=0.001", "resume=true"]) == 2
-    assert "another job" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "another job (pretrain.lr: 0.005 there, 0.001 now)" in err  # names what differs
+    assert run([*args, "pretrain.seed=3", "backbone.dim=32", "resume=true"]) == 2
+    err = capsys.readouterr().err
+    assert "backbone.dim: 16 there, 32 now; pretrain.seed: 0 there, 3 now" in err
+    other = tmp_path / "other.fasta"
+    other.write_text(yeast_slice.read_text())
+    assert run([*args[:3], str(other), *args[4:], "resume=true"]) == 2
+    assert "the dumps or their order differ" in capsys.readouterr().err
 
 
 def test_bad_inputs_are_one_line(tmp_path, capsys):
