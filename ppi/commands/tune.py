@@ -64,6 +64,7 @@ def main(args: argparse.Namespace) -> int:
     with _undone_on_input_error(out):
         out.mkdir(parents=True, exist_ok=True)
         study = _study(optuna, args, out, pruner)
+        _same_search(study, args, space)
         _optimize(optuna, study, args, space, out)
         best = _best_config(args, study, optuna)
         write_results(study, out, best)
@@ -112,6 +113,48 @@ def _study(optuna, args, out: Path, pruner):
             f"--storage {url}: expected an Optuna storage (sqlite:///FILE, postgresql://..., "
             f"mysql://...), got {reason}"
         ) from None
+
+
+#: the study's record of what it searches (a rerun must search the same)
+SEARCH = "ppi_search"
+
+
+def _same_search(study, args, space) -> None:
+    """Record the search in a new study; refuse to continue one that searched another.
+
+    The search is the base config (its data files by contents too) and the
+    space: trials of another search would be mixed in one ranking, and Optuna
+    refuses a parameter whose range changed with a traceback, after a trial
+    has started. The pruner and the number of trials may change.
+    """
+    import json
+
+    from ppi.config.run import config_to_dict, load_config
+    from ppi.training.preflight import flatten, input_digests
+
+    base = load_config(args.config, args.overrides)
+    now = flatten(
+        {
+            "base": config_to_dict(base),
+            "data files": input_digests(base),
+            "space": json.loads(json.dumps(space, default=str)),
+        }
+    )
+    now = {k: v for k, v in now.items() if not k.startswith(("base.output_dir", "base.run_name"))}
+    now = json.loads(json.dumps(now, default=str))  # as the study's storage gives it back
+    kept = study.user_attrs.get(SEARCH)
+    if kept is None:
+        study.set_user_attr(SEARCH, now)
+        return
+    changed = [k for k in sorted(set(kept) | set(now)) if kept.get(k) != now.get(k)]
+    if changed:
+        shown = "; ".join(f"{k}: {kept.get(k)!r} there, {now.get(k)!r} now" for k in changed[:3])
+        more = f" (and {len(changed) - 3} more)" if len(changed) > 3 else ""
+        raise InputError(
+            f"--out {args.out}: study '{args.study}' searched something else: {shown}{more}; "
+            "rerun it with the same settings, space and data to continue it, or give another "
+            "--out or --study"
+        )
 
 
 def _optimize(optuna, study, args, space, out: Path) -> None:

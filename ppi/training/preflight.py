@@ -122,8 +122,8 @@ def _report_shared(config: Config, splits: dict[str, list[Pair]]) -> None:
 def check_resume(config: Config, run_dir: Path) -> None:
     """Refuse to resume ``run_dir`` with settings that change the model or its data."""
     saved = run_dir / "config.yaml"
-    before = _flat(config_to_dict(config_from_dict(configtools.load_yaml(saved))))
-    after = _flat(config_to_dict(config))
+    before = flatten(config_to_dict(config_from_dict(configtools.load_yaml(saved))))
+    after = flatten(config_to_dict(config))
     changed = [
         key
         for key in sorted(set(before) | set(after))
@@ -137,13 +137,13 @@ def check_resume(config: Config, run_dir: Path) -> None:
         )
 
 
-def _flat(tree: Any, prefix: str = "") -> dict[str, Any]:
+def flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     """``{"a": {"b": 1}}`` -> ``{"a.b": 1}``."""
     if not isinstance(tree, dict):
         return {prefix: tree}
     out: dict[str, Any] = {}
     for key, value in tree.items():
-        out.update(_flat(value, f"{prefix}.{key}" if prefix else key))
+        out.update(flatten(value, f"{prefix}.{key}" if prefix else key))
     return out
 
 

@@ -61,6 +61,17 @@ def test_tune_saves_best_config_then_continues_and_prunes(
     assert [p.name for p in checkpoints.iterdir() if p.name.startswith("epoch")] == ["epoch_1"]
     assert "1 pruned" in capsys.readouterr().out
 
+    # a rerun that searches something else is refused: its trials would be ranked with these
+    other = ["tune", "--out", str(out), "--space", str(space), "--trials", "3", *base]
+    assert run([*other, "train.batch_size=8"]) == 2
+    err = capsys.readouterr().err
+    assert "study 'ppi' searched something else: base.train.batch_size: 32 there, 8 now" in err
+    wider = tmp_path / "wider.yaml"
+    wider.write_text(space.read_text() + "train.weight_decay: [0.0, 0.1]\n")
+    assert run(["tune", "--out", str(out), "--space", str(wider), "--trials", "3", *base]) == 2
+    assert "space.train.weight_decay: None there, [0.0, 0.1] now" in capsys.readouterr().err
+    assert [r["state"] for r in _trials(out)] == ["COMPLETE", "PRUNED"]
+
 
 def test_bad_tune_inputs_exit_2(tmp_path, capsys):
     bad = tmp_path / "bad.yaml"
