@@ -15,7 +15,9 @@
 
 Shards live in ``<out>/.build-<plan>/`` where the plan hashes the backbone
 identity, pooling, shard size and the dump files (name, size, mtime), so a
-changed input never reuses stale shards.
+changed input never reuses stale shards (a dump rewritten in place with its
+size and mtime kept, as ``cp -p`` may do, is taken for the same). The shards
+of a build with other settings are removed when a build finishes.
 """
 
 from __future__ import annotations
@@ -106,6 +108,14 @@ def _build(dumps: list[Path], out: Path, config: IndexConfig, state: PartialStat
         remove_manifest(out)  # from here on the folder is unfinished
     state.wait_for_everyone()
     work = out / f".build-{plan[:12]}"
+    stale = [w for w in out.glob(".build-*") if w != work]
+    if stale and state.is_main_process:
+        log.info(
+            "%s: the shards of a build with other settings or dumps (%s) are not reused; "
+            "they go when this build finishes",
+            out,
+            ", ".join(w.name for w in stale),
+        )
     started = time.time()
     stats = embed_shards(dumps, work, config.shard_size, embedder, state, total, repeats)
     state.wait_for_everyone()
@@ -115,7 +125,8 @@ def _build(dumps: list[Path], out: Path, config: IndexConfig, state: PartialStat
         manifest.update(plan=plan, sources=_sources(dumps), embed_stats=stats)
         manifest["build_seconds"] = round(time.time() - started, 1)
         manifest = write_manifest(out, manifest)
-        shutil.rmtree(work, ignore_errors=True)
+        for shards in [work, *stale]:  # the folder is locked: no other build writes there
+            shutil.rmtree(shards, ignore_errors=True)
     state.wait_for_everyone()
     return manifest or _finished(out, plan)
 

@@ -94,6 +94,29 @@ def test_a_killed_build_resumes_from_its_finished_shards(yeast_slice, tmp_path, 
     assert counted == []
 
 
+def test_the_shards_of_a_build_with_other_settings_go_when_one_finishes(
+    yeast_slice, tmp_path, monkeypatch
+):
+    # they used to stay beside the finished index for good
+    original = PooledEmbedder._compute
+    calls = []
+
+    def dying(self, batch):
+        if calls:
+            raise KeyboardInterrupt
+        calls.append(len(batch))
+        return original(self, batch)
+
+    monkeypatch.setattr(PooledEmbedder, "_compute", dying)
+    with pytest.raises(KeyboardInterrupt):
+        build_index([yeast_slice], tmp_path / "idx", _config("batch_tokens=512"))
+    assert len(list((tmp_path / "idx").glob(".build-*"))) == 1
+    monkeypatch.setattr(PooledEmbedder, "_compute", original)
+    manifest = build_index([yeast_slice], tmp_path / "idx", _config("pooling=max"))
+    assert manifest["embed_stats"]["shards_reused"] == 0 and manifest["count"] == 60
+    assert not list((tmp_path / "idx").glob(".build-*"))
+
+
 @dataclass
 class FakeState:
     """What build_index asks of accelerate's PartialState, for one rank of several."""
