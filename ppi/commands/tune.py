@@ -53,18 +53,20 @@ def add_args(parser: argparse.ArgumentParser) -> None:
 
 def main(args: argparse.Namespace) -> int:
     """Run the remaining trials and write the results."""
+    from ppi.config.run import load_config
     from ppi.evaluation.report import write_run_report
     from ppi.training.tuning import write_results
 
     setup_logging()
     optuna = _optuna()
     out = output_dir(args.out)
-    space = _space(args)
+    base = load_config(args.config, args.overrides)
+    space = _space(args, base)
     pruner = _pruner(optuna, args)
     with _undone_on_input_error(out):
         out.mkdir(parents=True, exist_ok=True)
         study = _study(optuna, args, out, pruner)
-        _same_search(study, args, space)
+        _same_search(study, args, base, space)
         _optimize(optuna, study, args, space, out)
         best = _best_config(args, study, optuna)
         write_results(study, out, best)
@@ -119,7 +121,7 @@ def _study(optuna, args, out: Path, pruner):
 SEARCH = "ppi_search"
 
 
-def _same_search(study, args, space) -> None:
+def _same_search(study, args, base, space) -> None:
     """Record the search in a new study; refuse to continue one that searched another.
 
     The search is the base config (its data files by contents too) and the
@@ -129,10 +131,9 @@ def _same_search(study, args, space) -> None:
     """
     import json
 
-    from ppi.config.run import config_to_dict, load_config
+    from ppi.config.run import config_to_dict
     from ppi.training.preflight import flatten, input_digests
 
-    base = load_config(args.config, args.overrides)
     now = flatten(
         {
             "base": config_to_dict(base),
@@ -225,13 +226,11 @@ def _pruner(optuna, args):
     raise InputError(f"--pruner: expected one of {', '.join(PRUNERS)}, got {args.pruner!r}")
 
 
-def _space(args):
-    """The search space, checked with the base config before any trial."""
-    from ppi.config.run import load_config
+def _space(args, base):
+    """The search space, checked with the ``base`` config before any trial."""
     from ppi.config.tools import load_yaml
     from ppi.training.tuning import check_space, check_values, default_space
 
-    base = load_config(args.config, args.overrides)
     if args.space:
         space, where = check_space(load_yaml(args.space), args.space), args.space
     else:

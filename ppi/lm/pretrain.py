@@ -136,6 +136,10 @@ class PretrainConfig:
     resume: bool = False
 
 
+#: the settings :func:`job_key` leaves out: a resumed job may change them
+OUTSIDE_THE_JOB = ("stop_after", "save_every", "log_with", "retrieval")
+
+
 def job_key(config: PretrainConfig, dumps: list[str]) -> str:
     """What makes two invocations the same job (resume checks it).
 

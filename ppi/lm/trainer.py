@@ -88,10 +88,6 @@ def check_resume(config: pt.PretrainConfig, out: Path, key: str) -> Path | None:
     return ckpt
 
 
-#: settings a resumed job may change (they are not part of :func:`ppi.lm.pretrain.job_key`)
-FREE = ("stop_after", "save_every", "log_with", "retrieval", "cpu_threads")
-
-
 def _what_differs(config: pt.PretrainConfig, out: Path) -> str:
     """The settings that differ from those ``out/config.json`` keeps, or else the dumps."""
     try:
@@ -104,7 +100,7 @@ def _what_differs(config: pt.PretrainConfig, out: Path) -> str:
         for part in ("backbone", "pretrain")
         if isinstance(kept.get(part), dict)
         for key, value in now[part].items()
-        if key not in FREE
+        if key not in pt.OUTSIDE_THE_JOB
         and key in kept[part]
         and (there := kept[part][key]) != value
         and not (isinstance(value, tuple) and list(value) == there)
