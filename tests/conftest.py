@@ -142,7 +142,6 @@ class _ScriptedUniProt:
 
     def __init__(self):
         import http.server
-        import threading
 
         script = self
 
@@ -169,14 +168,37 @@ class _ScriptedUniProt:
 
         self.replies: list = []
         self.requests: list = []
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
+        self.server, self.base = _serve(Handler)
 
     def close(self):
         self.server.shutdown()
         self.server.server_close()
+
+
+def _serve(handler):
+    """An HTTP server on a free port of 127.0.0.1, answering with ``handler`` in a thread."""
+    import http.server
+    import threading
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def local_http():
+    """Starts ``local_http(handler)`` servers (returns the base URL); all stop after the test."""
+    servers = []
+
+    def start(handler) -> str:
+        server, base = _serve(handler)
+        servers.append(server)
+        return base
+
+    yield start
+    for server in servers:
+        server.shutdown()
+        server.server_close()
 
 
 @pytest.fixture

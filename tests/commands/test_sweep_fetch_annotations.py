@@ -5,8 +5,7 @@ Each case also checks that nothing was fetched or written.
 
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -35,14 +34,9 @@ class _AnyPath(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def any_path_server():
+def any_path_server(local_http):
     _AnyPath.asked = []
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _AnyPath)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", _AnyPath.asked
-    httpd.shutdown()
-    httpd.server_close()
+    return local_http(_AnyPath), _AnyPath.asked
 
 
 def _one_error(capsys, command: str) -> str:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import gzip
-import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
@@ -60,15 +59,10 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def server():
+def server(local_http):
     _Handler.hits = {}
     _Handler.offline = False
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}", _Handler.hits
-    httpd.shutdown()
-    httpd.server_close()
+    return local_http(_Handler), _Handler.hits
 
 
 def _fetcher(url: str, out: Path, **kw) -> StructureFetcher:
