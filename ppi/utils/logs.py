@@ -4,6 +4,23 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+
+
+class _Stderr(logging.StreamHandler):
+    """Writes to ``sys.stderr`` as it is when a record comes, not as it was at set-up.
+
+    The handler is made once a process; whoever replaces ``sys.stderr`` later
+    (a capture, a redirect) still gets the lines, and a closed stream is never written.
+    """
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
 
 
 def setup_logging(level: int = logging.INFO) -> None:
@@ -11,7 +28,7 @@ def setup_logging(level: int = logging.INFO) -> None:
     logger = logging.getLogger("ppi")
     if logger.handlers:
         return
-    handler = logging.StreamHandler()
+    handler = _Stderr()
     handler.setFormatter(logging.Formatter("ppi: %(message)s"))
     logger.addHandler(handler)
     rank = int(os.environ.get("RANK", os.environ.get("LOCAL_RANK", "0")) or 0)
