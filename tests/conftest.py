@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 
 import pytest
 
@@ -183,6 +184,23 @@ def _serve(handler):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     return server, f"http://127.0.0.1:{server.server_address[1]}"
+
+
+@pytest.fixture
+def until():
+    """``until(ready)``: poll ``ready()`` for up to 10 s, then wait ``settle`` s more.
+
+    For a thread that must have done one thing and then be blocked on the next.
+    """
+
+    def wait(ready, settle: float = 0.1) -> None:
+        for _ in range(500):
+            if ready():
+                break
+            time.sleep(0.02)
+        time.sleep(settle)
+
+    return wait
 
 
 @pytest.fixture

@@ -21,7 +21,9 @@ Hits are computed between distinct sequences and kept in the cache
 (``$PPI_CACHE/align/<targets>/``): one entry per query sequence, under a hash
 of the backend, the cut-off and every target sequence. A rerun aligns only
 queries it has not seen against those targets, and a killed search resumes
-after its last finished chunk of queries.
+after its last finished chunk of queries. Processes searching against the same
+targets at once share the work: each entry is locked while it is aligned
+(:func:`ppi.utils.cache.fill_shared`), so no query is aligned twice.
 """
 
 from __future__ import annotations
@@ -42,7 +44,7 @@ from tqdm.auto import tqdm
 from ppi.data.similarity import MEASURES, Neighbours
 from ppi.errors import InputError
 from ppi.registry import Registry
-from ppi.utils.cache import cache_root, digest
+from ppi.utils.cache import cache_root, digest, fill_shared
 from ppi.utils.files import atomic_write_text
 
 BACKENDS = Registry("alignment backend")
@@ -188,15 +190,26 @@ def search(
         else:
             missing[key] = seq
     bar = tqdm(total=len(missing), desc=f"{backend} search", unit="seq", disable=None)
-    for chunk in _chunks(sorted(missing), getattr(search_fn, "chunk", CHUNK)):
+
+    def store(chunk: list[str]) -> None:
         found: dict[str, list[Hit]] = {key: [] for key in chunk}
         for hit in search_fn({k: missing[k] for k in chunk}, ts, evalue):
             found[hit.query].append(_as_stored(hit))
-        bar.update(len(chunk))
         for key, mine in found.items():  # one entry per query, written once its chunk is aligned
             _write(mine, _entry(root, key))
-            by_seq += mine
+        bar.update(len(chunk))
+
+    size = getattr(search_fn, "chunk", CHUNK)
+    fill_shared(
+        sorted(missing),
+        lambda keys: _chunks(keys, size),
+        lambda key: _entry(root, key),
+        lambda key: _entry(root, key).is_file(),
+        store,
+    )
     bar.close()
+    for key in missing:  # aligned here or, at the same time, by another process
+        by_seq += _read(_entry(root, key))
     return _by_id(by_seq, queries, targets)
 
 

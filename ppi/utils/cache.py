@@ -58,6 +58,55 @@ def file_digest(path: str | Path, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
+def fill_shared(
+    todo: list[str],
+    groups: Callable[[list[str]], Iterable[list[str]]],
+    path: Callable[[str], Path],
+    done: Callable[[str], bool],
+    store: Callable[[list[str]], None],
+) -> None:
+    """Compute and store the entries ``todo`` of a cache that other processes may fill too.
+
+    Each entry is locked (:func:`ppi.utils.locks.exclusive` on ``path(key)``)
+    while its group is computed and stored, so processes sharing a cache never
+    compute one entry at once: an entry another process holds is skipped, and
+    once every group is done it is waited for. What that process left
+    unfinished (it was killed) is then computed here, in groups again.
+
+    Args:
+        todo: keys of the entries wanted that had none.
+        groups: splits keys into the groups ``store`` computes (a batch, a chunk).
+        path: an entry's file, the lock sits beside it.
+        done: whether an entry exists now.
+        store: computes the entries of a group and writes them.
+    """
+    while todo:
+        busy: list[str] = []
+        for group in groups(todo):
+            busy += _fill_group(group, path, done, store)
+        for key in busy:  # another process is writing these: wait for it
+            with exclusive(path(key), wait=True):
+                pass
+        todo = [key for key in busy if not done(key)]
+
+
+def _fill_group(group: list[str], path, done, store) -> list[str]:
+    """Store the entries of ``group`` no other process is writing; returns those it is."""
+    busy: list[str] = []
+    with contextlib.ExitStack() as held:
+        mine = []
+        for key in group:
+            try:
+                held.enter_context(exclusive(path(key)))
+                mine.append(key)
+            except OutputLockedError:
+                busy.append(key)
+        mine = [key for key in mine if not done(key)]  # finished by another meanwhile
+        if mine:
+            store(mine)
+    return busy
+
+
 class EmbeddingCache:
     """Per-sequence tensors of one producer, stored under ``root/<kind>/<identity hash>``.
 
@@ -122,36 +171,14 @@ class EmbeddingCache:
         todo = self.missing(seqs)
         if not todo:
             return 0
-        groups = list(batches(todo))
-        busy: list[str] = []
-        for group in progress(groups) if progress else groups:
-            busy += self._fill_group(group, compute)
-        for seq in busy:  # another process was writing these: wait, then fill what it left
-            with exclusive(self.path(seq), wait=True):
-                if seq not in self:
-                    self._store([seq], compute)
+        fill_shared(
+            todo,
+            lambda keys: progress(list(batches(keys))) if progress else batches(keys),
+            self.path,
+            self.__contains__,
+            lambda group: self._store(group, compute),
+        )
         return len(todo)
-
-    def _fill_group(self, group: list[str], compute) -> list[str]:
-        """Fill the entries of ``group`` no other process is writing; returns those it is.
-
-        Each entry is locked (:func:`ppi.utils.locks.exclusive`) while it is computed
-        and written, so two processes filling one cache never compute the same
-        entry at once.
-        """
-        busy: list[str] = []
-        with contextlib.ExitStack() as held:
-            mine = []
-            for seq in group:
-                try:
-                    held.enter_context(exclusive(self.path(seq)))
-                    mine.append(seq)
-                except OutputLockedError:
-                    busy.append(seq)
-            mine = [seq for seq in mine if seq not in self]  # finished by another meanwhile
-            if mine:
-                self._store(mine, compute)
-        return busy
 
     def _store(self, seqs: list[str], compute) -> None:
         for seq, value in zip(seqs, compute(seqs), strict=True):

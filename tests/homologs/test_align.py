@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import random
+import threading
 
 import pytest
 
 from ppi.data.similarity import neighbours
 from ppi.errors import InputError
 from ppi.homologs import align
+from ppi.utils.locks import exclusive
 
 AA = "ACDEFGHIKLMNPQRSTVWY"
 
@@ -55,6 +57,55 @@ def test_searches_are_cached_by_sequence(family, monkeypatch):
     assert {(h.query, h.target) for h in again} == {
         (f"x_{h.query}", f"x_{h.target}") for h in first
     }
+
+
+def _held_by_another_process(family, monkeypatch, until, name):
+    """A search of ``close`` and ``far`` started while another process aligns ``name``.
+
+    Returns the search's thread, its result list, the queries it aligned and
+    the lock on ``name``'s entry (held; the caller lets it go).
+    """
+    align.search({"root": family["root"]}, family)  # makes the targets' cache folder
+    (root,) = (align.cache_root() / "align").iterdir()
+    real = align.BACKENDS.get("phmmer")
+    aligned: list[str] = []
+
+    def counting(queries, targets, evalue):
+        aligned.extend(queries)
+        return real(queries, targets, evalue)
+
+    monkeypatch.setitem(align.BACKENDS._entries, "phmmer", counting)
+    entry = align._entry(root, align.seq_key(family[name]))
+    lock = exclusive(entry)
+    lock.__enter__()
+    result: list = []
+    queries = {k: family[k] for k in ("close", "far")}
+    search = threading.Thread(target=lambda: result.extend(align.search(queries, family)))
+    search.start()
+    until(lambda: aligned, settle=0.2)
+    return search, result, aligned, lock, entry
+
+
+def test_a_query_another_process_is_aligning_is_waited_for_not_aligned(family, monkeypatch, until):
+    search, result, aligned, lock, entry = _held_by_another_process(
+        family, monkeypatch, until, "close"
+    )
+    far, close = align.seq_key(family["far"]), align.seq_key(family["close"])
+    assert aligned == [far] and search.is_alive()  # aligned the other query, waits for this one
+    align._write([], entry)  # the other process's entry: no hits, unlike a search here
+    lock.__exit__(None, None, None)
+    search.join(10)
+    assert aligned == [far] and close not in aligned
+    assert {h.query for h in result} == {"far"}  # close's hits are the other process's (none)
+    assert not list(align.cache_root().rglob("*.lock"))
+
+
+def test_a_query_another_process_left_unaligned_is_aligned_here(family, monkeypatch, until):
+    search, result, aligned, lock, _ = _held_by_another_process(family, monkeypatch, until, "close")
+    lock.__exit__(None, None, None)  # the other process died before writing its entry
+    search.join(10)
+    assert sorted(aligned) == sorted(align.seq_key(family[k]) for k in ("close", "far"))
+    assert ("close", "root") in {(h.query, h.target) for h in result}
 
 
 def test_split_measure_is_identity_over_the_shorter_sequence(family):

@@ -90,7 +90,7 @@ def test_one_process_run_holds_the_lock(tmp_path):
                 pass
 
 
-def test_a_cache_entry_being_written_elsewhere_is_waited_for_not_computed(tmp_path):
+def test_a_cache_entry_being_written_elsewhere_is_waited_for_not_computed(tmp_path, until):
     cache = EmbeddingCache("producer", tmp_path)
     computed = []
 
@@ -102,11 +102,7 @@ def test_a_cache_entry_being_written_elsewhere_is_waited_for_not_computed(tmp_pa
     other.__enter__()
     fill = threading.Thread(target=cache.fill, args=(["MKA", "MKB"], compute, lambda s: [s]))
     fill.start()
-    for _ in range(250):
-        if computed:
-            break
-        time.sleep(0.02)
-    time.sleep(0.1)
+    until(lambda: computed)
     assert computed == ["MKA"] and fill.is_alive()  # waits for the entry it skipped
     cache.put("MKB", torch.zeros(2))  # the other process finishes its entry
     other.__exit__(None, None, None)
