@@ -103,6 +103,31 @@ def test_bench_transfer_runs_sharing_one_out_keep_each_other_s_rows(tmp_path):
     assert not path.with_name("results.json.lock").exists()
 
 
+def test_bench_transfer_baselines_hold_the_composition_setting_best_on_test():
+    from ppi.data.pairs import Pair
+
+    bench = runpy.run_path(str(SCRIPTS / "bench_transfer.py"))
+    rng = np.random.default_rng(0)
+    proteins = {
+        f"P{i}": "".join(rng.choice(list("ACDEFGHIKLMNPQRSTVWY"), int(rng.integers(30, 600))))
+        for i in range(160)
+    }
+    pairs = []
+    for _ in range(1200):
+        a, b = (str(v) for v in rng.choice(sorted(proteins), 2, replace=False))
+        pairs.append(Pair(a, b, float(len(proteins[a]) + len(proteins[b]) > 700)))
+    train = [p for p in pairs if int(p.a[1:]) < 110 and int(p.b[1:]) < 110]
+    test = [p for p in pairs if int(p.a[1:]) >= 110 and int(p.b[1:]) >= 110]
+    row = bench["baseline_rows"](proteins, train, test)
+    table = row["baselines"]
+    best = table[bench["BEST_ON_TEST"]]
+    assert best["aupr"] >= table["composition"]["aupr"]
+    assert best["choice"]["setting"].startswith("aa20+")  # length decides these pairs
+    assert row["strongest"] == max(table, key=lambda n: table[n]["aupr"])
+    line = bench["format_row"]("c3", {**row, "models": {"t": {"seeds": {}}}}, "t")
+    assert f"best on test {best['aupr']:.3f} ({best['choice']['setting']})" in line
+
+
 def test_bench_transfer_averages_the_seeds_pair_by_pair(tmp_path):
     from ppi.data.pairs import Pair
     from ppi.evaluation.metrics import binary_metrics

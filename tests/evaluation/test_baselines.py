@@ -9,7 +9,9 @@ from ppi.evaluation.baselines import (
     PlainCompositionBaseline,
     compare_with_baselines,
     composition,
+    composition_on_test,
     protein_folds,
+    setting_name,
     strongest,
 )
 from ppi.evaluation.metrics import binary_metrics, load_metrics
@@ -124,3 +126,18 @@ def test_tuned_composition_is_at_least_the_plain_logistic_regression():
     assert len(tuned.choice["cv_aupr"]) == 3 * 2 * 4  # feature sets x scaling x strengths
     p = tuned.predict(test, proteins)
     assert binary_metrics(y, p)["aupr"] > binary_metrics(y, plain)["aupr"] + 0.1
+
+
+def test_every_composition_setting_on_test_holds_the_tuned_pick_and_beats_it_or_ties():
+    proteins, train, test = _length_data()
+    y = np.array([int(p.label) for p in test])
+    grid = composition_on_test(train, test, proteins)
+    assert len(grid) == 3 * 2 * 4
+    tuned = CompositionBaseline().fit(train, proteins)
+    pick = setting_name((tuned.choice["features"], tuned.choice["standardised"], tuned.choice["C"]))
+    # the grid's fit of a setting is the tuned baseline's own refit of it
+    assert grid[pick] == binary_metrics(y, tuned.predict(test, proteins))["aupr"]
+    assert max(grid.values()) >= grid[pick]
+    # the settings differ on these pairs: length decides them, the 20 fractions alone do not
+    assert max(grid.values()) > min(grid.values()) + 0.1
+    assert max(grid, key=grid.get).startswith("aa20+")
