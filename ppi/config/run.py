@@ -129,9 +129,8 @@ class TrainConfig:
             (:mod:`ppi.ensemble`; pair task). 0, the default, is the task's
             own number (:func:`model_count`): three pair models, one
             single-sequence model. On proteins outside training three
-            members lifted all four benchmarks over one model, and cleared
-            1.25 times the strongest shortcut on D-SCRIPT C3 where one model
-            did not (RESULTS.md). Each member costs its epochs and
+            members lifted all four benchmarks over one model (D-SCRIPT C3
+            0.580 against 0.568; RESULTS.md). Each member costs its epochs and
             evaluation; embeddings, alignments and the pairs' evidence are
             computed once. ``ppi ablate`` and ``ppi tune`` read 0 as one model.
         log_with: accelerate trackers (tensorboard, mlflow, wandb; empty = none).
