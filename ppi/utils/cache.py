@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import resource
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -83,11 +84,35 @@ def fill_shared(
     while todo:
         busy: list[str] = []
         for group in groups(todo):
-            busy += _fill_group(group, path, done, store)
+            most = _lockable(len(group))
+            for start in range(0, len(group), most):
+                busy += _fill_group(group[start : start + most], path, done, store)
         for key in busy:  # another process is writing these: wait for it
             with exclusive(path(key), wait=True):
                 pass
         todo = [key for key in busy if not done(key)]
+
+
+#: open files kept free for the rest of the process while a group's entries are locked
+SPARE_FILES = 256
+
+
+def _lockable(size: int) -> int:
+    """How many entries one group may lock at once (a lock is an open file).
+
+    The soft limit on open files (often 1,024) is raised toward the hard one
+    when a group needs more; where the hard limit is too low, the group is
+    stored in pieces this large.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    want = size + SPARE_FILES
+    if soft == resource.RLIM_INFINITY or want <= soft:
+        return size
+    raised = want if hard == resource.RLIM_INFINITY else min(want, hard)
+    with contextlib.suppress(ValueError, OSError):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (raised, hard))
+        soft = raised
+    return max(1, min(size, soft - SPARE_FILES))
 
 
 def _fill_group(group: list[str], path, done, store) -> list[str]:

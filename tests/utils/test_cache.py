@@ -1,5 +1,8 @@
 import random
+import subprocess
+import sys
 
+import pytest
 import torch
 
 from ppi.utils.batching import token_budget_batches, token_budget_groups
@@ -65,3 +68,43 @@ def test_token_budget_groups_are_greedy_longest_first_ties_in_index_order():
             assert len(g) <= most and (len(g) * longest <= budget or len(g) == 1)
             if k + 1 < len(groups):  # full: one more item would break the budget or the count
                 assert len(g) == most or (len(g) + 1) * longest > budget
+
+
+_FILL_UNDER_A_LIMIT = """
+import pathlib, resource, sys
+soft, hard = (int(x) for x in sys.argv[2:4])
+resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+from ppi.utils.cache import fill_shared
+root = pathlib.Path(sys.argv[1])
+keys = [f"k{i:04d}" for i in range(1000)]
+sizes = []
+def store(group):
+    sizes.append(len(group))
+    for key in group:
+        (root / key).write_text(key)
+fill_shared(keys, lambda ks: [ks], lambda k: root / k, lambda k: (root / k).is_file(), store)
+print(max(sizes), len(sizes), resource.getrlimit(resource.RLIMIT_NOFILE)[0])
+"""
+
+
+@pytest.mark.parametrize("hard", ["low", "as it is"])
+def test_a_group_locks_no_more_entries_than_the_process_may_open(tmp_path, hard):
+    """A lock is an open file: 1,000 entries in one group under a soft limit of 300 open files."""
+    import resource
+
+    hard = 300 if hard == "low" else resource.getrlimit(resource.RLIMIT_NOFILE)[1]
+    if hard == resource.RLIM_INFINITY:
+        hard = 1 << 20
+    done = subprocess.run(
+        [sys.executable, "-c", _FILL_UNDER_A_LIMIT, str(tmp_path), "300", str(hard)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-500:]
+    largest, calls, limit = (int(x) for x in done.stdout.split())
+    # the soft limit is raised toward the hard one; what the hard one does not allow is
+    # stored in pieces that leave 256 files free
+    assert limit == min(hard, 1000 + 256)
+    assert largest == min(1000, limit - 256) and calls == -(-1000 // largest)
+    assert len(list(tmp_path.iterdir())) == 1000  # every entry written, no lock file left
