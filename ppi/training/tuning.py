@@ -105,10 +105,11 @@ def check_values(
     Every other key takes its first choice (or ``low``). An unknown key, a
     value the config refuses, or a float range of a whole-number setting
     (without ``int: true``) stops the search here, before its first trial.
+    The caller has loaded the base config (``base_file`` with ``overrides``)
+    already, so an error here is the space's and names its key.
     """
     from optuna.trial import FixedTrial
 
-    load_config(base_file, overrides)  # the base's own errors name no key of the space
     firsts = {k: _ends(spec)[0] for k, spec in space.items()}
     for key, spec in space.items():
         for value in _ends(spec):
